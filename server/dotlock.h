@@ -1,0 +1,31 @@
+/*
+ * dotlock: the NFS-safe "<mailbox>.lock" convention of Debian policy §11.6.
+ *
+ * Created with the link() method: write "<pid> <host>\n" to a unique file in
+ * the same directory, link() it to the lock name, and trust the result only
+ * if the unique file's link count became 2.  A lock whose writer is on this
+ * host and no longer runs is stale at once; any other lock is stale after
+ * DOTLOCK_STALE_SECONDS without being touched (the liblockfile/procmail rule).
+ */
+#ifndef POPPER_DOTLOCK_H
+#define POPPER_DOTLOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define DOTLOCK_STALE_SECONDS 300
+
+enum dotlock_result { DOTLOCK_OK, DOTLOCK_BUSY, DOTLOCK_ERROR };
+
+/* Takes the lock at lock_path, retrying for up to wait_seconds.  pid is
+ * written into the lock (the process whose death makes the lock stale).
+ * reason gets a log text on failure. */
+enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
+				    unsigned wait_seconds,
+				    char *reason, size_t reasonsize);
+/* Refreshes the lock's mtime so other agents do not break it. */
+int dotlock_touch(const char *lock_path);
+/* Removes the lock if it still holds pid.  Returns 0 or -1. */
+int dotlock_release(const char *lock_path, pid_t pid);
+
+#endif

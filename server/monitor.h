@@ -1,0 +1,25 @@
+/*
+ * monitor: the privileged half of a logged-in session.
+ *
+ * This file runs as root.  After a successful login the session forks: the
+ * child drops to the user (server/privdrop.c) and serves the TRANSACTION
+ * state; the parent stays root and answers exactly two requests over a
+ * socketpair, each at most once and in order: LOCK (create the dot-lock of
+ * the one spool file it computed itself before the fork) and UNLOCK.
+ * Anything else from the child is fatal.  When the child exits the monitor
+ * removes a dot-lock that is still held, so a killed session never leaves a
+ * lock behind, and exits with the child's status.
+ */
+#ifndef POPPER_MONITOR_H
+#define POPPER_MONITOR_H
+
+#include <stdbool.h>
+#include "server/maildrop.h"
+
+/* Forks.  In the child returns 0 and fills *locker with functions that ask
+ * the monitor.  In the parent never returns.  Returns -1 if the fork or the
+ * socketpair failed.  lock_wait is the dot-lock retry time. */
+int monitor_start(const char *lock_path, unsigned lock_wait,
+		  struct maildrop_locker *locker);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * settings: every run-time option of popper in one structure.
+ *
+ * Filled from compiled defaults, then command-line switches and the
+ * configuration file in the order given (Qpopper's rule: a later switch
+ * overrides an earlier -f file).  server/options.c holds the table that maps
+ * Qpopper's option names and switches onto these fields.
+ */
+#ifndef POPPER_SETTINGS_H
+#define POPPER_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Qpopper's clear-text-password policy (-p 0..4). */
+enum cleartext_policy {
+	CLEARTEXT_DEFAULT = 0, /* allowed unless the user has an APOP secret */
+	CLEARTEXT_NEVER = 1,
+	CLEARTEXT_ALWAYS = 2,
+	CLEARTEXT_LOCAL = 3,   /* only from 127.0.0.0/8 or ::1 */
+	CLEARTEXT_TLS = 4      /* only after TLS (the TLS issue) */
+};
+
+struct settings {
+	/* logging */
+	int log_facility;            /* -y, log-facility */
+	bool debug;                  /* -d, debug */
+	char *tracefile;             /* -t, tracefile */
+	bool statistics;             /* -s, statistics */
+	bool timing;                 /* timing */
+
+	/* session */
+	unsigned timeout;            /* -T, timeout: idle seconds (600) */
+	bool shy;                    /* shy: no version in greeting / CAPA */
+	bool reverse_lookup;         /* reverse-lookup (-R turns off) */
+	bool update_on_abort;        /* update-on-abort (false: RFC 1939 §6) */
+	bool auto_delete;            /* auto-delete: RETR marks deleted */
+	long announce_login_delay;   /* -e login_delay=, -1 = not announced */
+	long announce_expire;        /* -e expire=, -1 = NEVER */
+
+	/* user names */
+	bool downcase_user;          /* -c */
+	bool trim_domain;            /* -C */
+
+	/* authentication */
+	enum cleartext_policy cleartext; /* -p, clear-text-password */
+	char *pam_service;           /* pam-service */
+	char *auth_db;               /* auth-db: GDBM user database */
+	char *mail_owner;            /* mail-owner: account of virtual maildrops */
+	char *nonauth_file;          /* nonauth-file: deny list */
+	char *auth_file;             /* auth-file: allow list */
+	unsigned long min_uid;       /* min-uid (1000) */
+	bool check_shell;            /* check-shell */
+	unsigned max_auth_failures;  /* max-auth-failures (3) */
+	unsigned auth_failure_delay; /* auth-failure-delay, seconds (2) */
+	bool apop;                   /* apop: offer APOP */
+
+	/* maildrop location */
+	char *spool_dir;             /* spool-dir */
+	unsigned hash_spool;         /* hash-spool 0/1/2 */
+	char *home_dir_mail;         /* home-dir-mail: ~/NAME instead */
+	char *virtual_spool_dir;     /* virtual-spool-dir: maildrops of virtual users */
+	char *state_dir;             /* state-dir: UID state and journals */
+	bool server_mode;            /* -S, server-mode (work on the spool in place) */
+	unsigned lock_wait;          /* lock-wait: seconds to wait for a busy lock */
+	bool trust_x_uidl;           /* trust-x-uidl */
+
+	/* per-user option files */
+	bool user_options;           /* -u */
+	bool spool_options;          /* -U */
+
+	/* standalone daemon */
+	unsigned max_sessions;       /* max-sessions (total) */
+	unsigned max_sessions_per_host; /* max-sessions-per-host */
+	bool detach;                 /* daemon: go to the background */
+	char *pid_file;              /* pid-file */
+
+	/* announced in CAPA; not enforced (as Qpopper) */
+};
+
+/* Fills s with the compiled defaults.  Free with settings_free(). */
+void settings_init(struct settings *s);
+void settings_free(struct settings *s);
+
+/* Applies one "set NAME = VALUE" / "reset NAME" (from a file or a switch).
+ * Returns NULL, or a message naming the problem. */
+const char *settings_apply(struct settings *s, const char *name,
+			   const char *value, bool reset);
+
+/* Reads a configuration file into s.  Returns 0 or -1 with err filled
+ * ("FILE:LINE: message"). */
+int settings_load_file(struct settings *s, const char *path,
+		       char *err, size_t errsize);
+
+/* Prints the effective settings in configuration-file syntax (popper -n). */
+void settings_print(const struct settings *s, FILE *stream);
+
+#endif
