@@ -1,1 +1,457 @@
-/* placeholder: being written */
+/*
+ * auth: the authentication interface (auth/auth.h) over its backends.
+ *
+ * Runs as root, in the session before it drops privileges.  For every login
+ * attempt:
+ *   1. the name must pass username_valid(); the password must not be empty;
+ *   2. the user database (auth_userdb.c) is asked first: a name it holds is
+ *      a virtual user, checked there and nowhere else, and the session runs
+ *      as the mail-owner account;
+ *   3. any other name goes to PAM (auth_pam.c), if a PAM service is set;
+ *   4. account policy, the same for every backend: the deny list
+ *      (nonauth-file), the allow list (auth-file), never uid 0, and for
+ *      system accounts uid >= min-uid and, optionally, a login shell listed
+ *      in /etc/shells.
+ * For system accounts the policy is evaluated before PAM, and a refused
+ * account still goes through pam_authenticate (but gets no credentials), so
+ * a refusal costs the same work as a wrong password and timing tells nothing.
+ * Every failure is AUTH_FAIL, whatever its kind; only "cannot decide now"
+ * (an unreadable deny list, database or PAM trouble) is AUTH_TEMPFAIL.
+ * Reasons are for the log; the engine shows the client one fixed text.
+ */
+#include "config.h"
+
+#include "auth/auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/backend.h"
+#include "lib/ctcompare.h"
+#include "lib/log.h"
+#include "lib/safeopen.h"
+#include "lib/userdb.h"
+
+/* Longest password we pass on: the POP3 command line is at most 512
+ * octets (RFC 2449), so anything longer is not from a client. */
+#define AUTH_PASSWORD_MAX 512
+/* Largest deny/allow list we read (one name per line). */
+#define AUTH_LIST_MAX (1024 * 1024)
+/* Longest line of /etc/shells we look at, and how many lines. */
+#define AUTH_SHELLS_MAX 1000
+/* Qpopper's /etc/shells entry that accepts every shell. */
+#define ANY_SHELL "/POPPER/ANY/SHELL/"
+
+/* A system account as auth needs it. */
+struct account {
+	char name[USERNAME_MAX + 1];
+	uid_t uid;
+	gid_t gid;
+	char home[PATH_MAX];
+	char shell[PATH_MAX];
+};
+
+static void set_reason(char *reason, size_t reasonsize, const char *text)
+{
+	if (reasonsize > 0)
+		snprintf(reason, reasonsize, "%s", text);
+}
+
+static enum auth_result from_backend(enum backend_result r)
+{
+	switch (r) {
+	case BACKEND_OK:
+		return AUTH_OK;
+	case BACKEND_TEMPFAIL:
+		return AUTH_TEMPFAIL;
+	default:
+		return AUTH_FAIL;
+	}
+}
+
+/* getpwnam into *acc.  Returns AUTH_OK, AUTH_FAIL (no such account) or
+ * AUTH_TEMPFAIL (the name service failed). */
+static enum auth_result account_resolve(const char *name, struct account *acc)
+{
+	struct passwd *pw;
+	int e;
+
+	memset(acc, 0, sizeof(*acc));
+	errno = 0;
+	pw = getpwnam(name);
+	if (pw == NULL) {
+		e = errno;
+		/* getpwnam(3): these (or none) mean "not found". */
+		if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
+			return AUTH_FAIL;
+		return AUTH_TEMPFAIL;
+	}
+	if (strlen(pw->pw_name) >= sizeof(acc->name) ||
+	    strlen(pw->pw_dir) >= sizeof(acc->home) ||
+	    strlen(pw->pw_shell) >= sizeof(acc->shell))
+		return AUTH_FAIL;
+	snprintf(acc->name, sizeof(acc->name), "%s", pw->pw_name);
+	snprintf(acc->home, sizeof(acc->home), "%s", pw->pw_dir);
+	snprintf(acc->shell, sizeof(acc->shell), "%s", pw->pw_shell);
+	acc->uid = pw->pw_uid;
+	acc->gid = pw->pw_gid;
+	return AUTH_OK;
+}
+
+/* Looks name up in a list file: one name per line, blanks around it and
+ * '#' comments ignored.  Returns 0 (with *found_r) or -1 with why_r set when
+ * the file cannot be read or is not safe (writable by group or others: then
+ * anyone could add or remove names). */
+static int list_contains(const char *path, const char *name, bool *found_r,
+			 const char **why_r)
+{
+	static const struct safeopen_rules rules = { .no_group_write = true };
+	char *buf, *p, *end;
+	struct stat st;
+	size_t len = 0, namelen = strlen(name);
+	int fd;
+
+	*found_r = false;
+	fd = safe_open(path, O_RDONLY, 0, &rules, &st, why_r);
+	if (fd < 0) {
+		if (*why_r == NULL || !(errno == ELOOP || errno == EINVAL || errno == EPERM))
+			*why_r = strerror(errno);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		close(fd);
+		*why_r = "writable by others";
+		return -1;
+	}
+	if (st.st_size > AUTH_LIST_MAX) {
+		close(fd);
+		*why_r = "file too large";
+		return -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		close(fd);
+		*why_r = "out of memory";
+		return -1;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*why_r = strerror(errno);
+			close(fd);
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;   /* shrank meanwhile: use what we have */
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+
+	for (p = buf; p < buf + len && !*found_r; p = end + 1) {
+		char *s, *e;
+
+		end = memchr(p, '\n', (size_t)(buf + len - p));
+		if (end == NULL)
+			end = buf + len;
+		s = p;
+		e = end;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		if (s < e && *s == '#')
+			continue;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if ((size_t)(e - s) == namelen && memcmp(s, name, namelen) == 0)
+			*found_r = true;
+	}
+	free(buf);
+	return 0;
+}
+
+/* The name-based policy: nonauth-file and auth-file.  An unreadable deny
+ * list cannot tell who is denied: TEMPFAIL (logged).  An unreadable allow
+ * list fails closed: nobody is allowed (logged). */
+static enum auth_result list_policy(const struct auth_config *cfg, const char *user,
+				    char *reason, size_t reasonsize)
+{
+	const char *why = NULL;
+	bool found;
+
+	if (cfg->deny_file != NULL && cfg->deny_file[0] != '\0') {
+		if (list_contains(cfg->deny_file, user, &found, &why) < 0) {
+			log_error("nonauth-file %s cannot be used: %s", cfg->deny_file, why);
+			set_reason(reason, reasonsize, "nonauth-file unreadable");
+			return AUTH_TEMPFAIL;
+		}
+		if (found) {
+			set_reason(reason, reasonsize, "listed in nonauth-file");
+			return AUTH_FAIL;
+		}
+	}
+	if (cfg->allow_file != NULL && cfg->allow_file[0] != '\0') {
+		if (list_contains(cfg->allow_file, user, &found, &why) < 0) {
+			log_error("auth-file %s cannot be used (denying everyone): %s",
+				  cfg->allow_file, why);
+			set_reason(reason, reasonsize, "auth-file unreadable");
+			return AUTH_FAIL;
+		}
+		if (!found) {
+			set_reason(reason, reasonsize, "not listed in auth-file");
+			return AUTH_FAIL;
+		}
+	}
+	return AUTH_OK;
+}
+
+/* True when shell (empty = /bin/sh, as login(1) reads it) is listed by
+ * getusershell(), or the list has Qpopper's ANY_SHELL entry. */
+static bool shell_listed(const char *shell)
+{
+	const char *s;
+	bool found = false;
+	unsigned n = 0;
+
+	if (shell[0] == '\0')
+		shell = "/bin/sh";
+	setusershell();
+	while (!found && n++ < AUTH_SHELLS_MAX && (s = getusershell()) != NULL)
+		found = strcmp(s, shell) == 0 || strcmp(s, ANY_SHELL) == 0;
+	endusershell();
+	return found;
+}
+
+/* The account-based policy for a system (PAM) account. */
+static enum auth_result system_policy(const struct auth_config *cfg,
+				      const struct account *acc,
+				      char *reason, size_t reasonsize)
+{
+	if (acc->uid == 0) {
+		set_reason(reason, reasonsize, "uid 0 may not log in");
+		return AUTH_FAIL;
+	}
+	if ((unsigned long)acc->uid < cfg->min_uid) {
+		set_reason(reason, reasonsize, "uid below min-uid");
+		return AUTH_FAIL;
+	}
+	if (cfg->check_shell && !shell_listed(acc->shell)) {
+		set_reason(reason, reasonsize, "login shell not in /etc/shells");
+		return AUTH_FAIL;
+	}
+	return AUTH_OK;
+}
+
+static void fill_user(struct auth_user *u, const char *name, bool is_virtual,
+		      const struct account *acc)
+{
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->is_virtual = is_virtual;
+	snprintf(u->account, sizeof(u->account), "%s", acc->name);
+	u->uid = acc->uid;
+	u->gid = acc->gid;
+	snprintf(u->home, sizeof(u->home), "%s", acc->home);
+}
+
+/* After the user database said yes (r == BACKEND_OK, account = mail-owner)
+ * or no.  Virtual users skip min-uid and the shell check: mail-owner is an
+ * account the administrator chose for them (often a system account with
+ * /usr/sbin/nologin); uid 0 is still refused. */
+static enum auth_result finish_virtual(const char *user, enum backend_result r,
+				       enum auth_result lists, const char *account,
+				       struct auth_user *user_r,
+				       char *reason, size_t reasonsize)
+{
+	struct account acc;
+	enum auth_result res;
+
+	if (r != BACKEND_OK)
+		return from_backend(r);
+	if (lists != AUTH_OK)
+		return lists;   /* reason set by list_policy */
+	res = account_resolve(account, &acc);
+	if (res != AUTH_OK) {
+		log_error("mail-owner account \"%s\" %s", account,
+			  res == AUTH_FAIL ? "does not exist" : "cannot be looked up");
+		set_reason(reason, reasonsize, "mail-owner account unknown");
+		return AUTH_TEMPFAIL;
+	}
+	if (acc.uid == 0) {
+		log_error("mail-owner \"%s\" is root: virtual users refused", account);
+		set_reason(reason, reasonsize, "uid 0 may not log in");
+		return AUTH_FAIL;
+	}
+	fill_user(user_r, user, true, &acc);
+	set_reason(reason, reasonsize, "");
+	return AUTH_OK;
+}
+
+static void start(struct auth_user *user_r, char *reason, size_t reasonsize)
+{
+	memset(user_r, 0, sizeof(*user_r));
+	set_reason(reason, reasonsize, "");
+}
+
+enum auth_result auth_verify_plain(const struct auth_config *cfg,
+				   const char *user, const char *password,
+				   struct auth_user *user_r,
+				   char *reason, size_t reasonsize)
+{
+	char account[USERNAME_MAX + 1] = "";
+	char policy_reason[128] = "";
+	struct account acc;
+	enum auth_result lists, pol;
+	enum backend_result r;
+	bool known = true;
+
+	start(user_r, reason, reasonsize);
+	if (user == NULL || !username_valid(user)) {
+		set_reason(reason, reasonsize, "invalid user name");
+		return AUTH_FAIL;
+	}
+	if (password == NULL || password[0] == '\0') {
+		set_reason(reason, reasonsize, "empty password");
+		return AUTH_FAIL;
+	}
+	if (strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX) {
+		set_reason(reason, reasonsize, "password too long");
+		return AUTH_FAIL;
+	}
+	/* The lists are global conditions: an unusable deny list stops every
+	 * login before any password is looked at. */
+	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
+	if (lists == AUTH_TEMPFAIL) {
+		set_reason(reason, reasonsize, policy_reason);
+		return AUTH_TEMPFAIL;
+	}
+
+	r = auth_backend_userdb.verify_plain(cfg, user, password, 0,
+					     account, sizeof(account),
+					     reason, reasonsize);
+	if (r != BACKEND_NO_USER) {
+		if (r == BACKEND_OK && lists != AUTH_OK)
+			set_reason(reason, reasonsize, policy_reason);
+		return finish_virtual(user, r, lists, account, user_r,
+				      reason, reasonsize);
+	}
+
+	if (cfg->pam_service == NULL || cfg->pam_service[0] == '\0')
+		return AUTH_FAIL;   /* reason: "unknown user" from the database */
+
+	pol = lists;
+	if (pol == AUTH_OK) {
+		pol = account_resolve(user, &acc);
+		if (pol == AUTH_TEMPFAIL) {
+			log_error("account lookup failed for a login attempt: %s",
+				  strerror(errno));
+			set_reason(reason, reasonsize, "account lookup failed");
+			return AUTH_TEMPFAIL;
+		}
+		known = pol == AUTH_OK;
+		if (!known)
+			set_reason(policy_reason, sizeof(policy_reason), "unknown user");
+		else
+			pol = system_policy(cfg, &acc, policy_reason, sizeof(policy_reason));
+	}
+	r = auth_backend_pam.verify_plain(cfg, user, password,
+					  pol == AUTH_OK ? 0 : BACKEND_VERIFY_ONLY,
+					  account, sizeof(account),
+					  reason, reasonsize);
+	if (pol != AUTH_OK) {
+		/* Refused whatever PAM said.  For an account that exists, a
+		 * wrong password is the more useful log reason (brute force). */
+		if (r != BACKEND_FAIL || !known)
+			set_reason(reason, reasonsize, policy_reason);
+		return AUTH_FAIL;
+	}
+	if (r != BACKEND_OK)
+		return from_backend(r);
+	fill_user(user_r, user, false, &acc);
+	set_reason(reason, reasonsize, "");
+	return AUTH_OK;
+}
+
+enum auth_result auth_verify_apop(const struct auth_config *cfg,
+				  const char *user, const char *timestamp,
+				  const char *digest_hex,
+				  struct auth_user *user_r,
+				  char *reason, size_t reasonsize)
+{
+	char account[USERNAME_MAX + 1] = "";
+	char policy_reason[128] = "";
+	enum auth_result lists;
+	enum backend_result r;
+
+	start(user_r, reason, reasonsize);
+	if (!auth_apop_available(cfg)) {
+		set_reason(reason, reasonsize, "APOP not available");
+		return AUTH_FAIL;
+	}
+	if (user == NULL || !username_valid(user)) {
+		set_reason(reason, reasonsize, "invalid user name");
+		return AUTH_FAIL;
+	}
+	if (digest_hex == NULL) {
+		set_reason(reason, reasonsize, "malformed digest");
+		return AUTH_FAIL;
+	}
+	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
+	if (lists == AUTH_TEMPFAIL) {
+		set_reason(reason, reasonsize, policy_reason);
+		return AUTH_TEMPFAIL;
+	}
+	r = auth_userdb_verify_apop(cfg, user, timestamp, digest_hex,
+				    account, sizeof(account), reason, reasonsize);
+	if (r == BACKEND_OK && lists != AUTH_OK)
+		set_reason(reason, reasonsize, policy_reason);
+	return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+}
+
+bool auth_apop_available(const struct auth_config *cfg)
+{
+	return cfg->userdb_path != NULL && cfg->userdb_path[0] != '\0' &&
+	       userdb_available() && auth_userdb_apop_built();
+}
+
+bool auth_user_has_secret(const struct auth_config *cfg, const char *user)
+{
+	char secret[USERDB_SECRET_MAX + 1];
+	char reason[128];
+	size_t len = 0;
+	enum backend_result r;
+
+	if (user == NULL || !username_valid(user))
+		return false;
+	r = auth_backend_userdb.lookup_secret(cfg, user, secret, sizeof(secret), &len,
+					      reason, sizeof(reason));
+	secure_wipe(secret, sizeof(secret));
+	return r == BACKEND_OK && len > 0;
+}
+
+int auth_lookup_account(const char *name, uid_t *uid_r, gid_t *gid_r,
+			char *home, size_t homesize)
+{
+	struct account acc;
+
+	if (name == NULL || name[0] == '\0' || account_resolve(name, &acc) != AUTH_OK)
+		return -1;
+	if (home != NULL && homesize > 0) {
+		if (strlen(acc.home) >= homesize)
+			return -1;
+		memcpy(home, acc.home, strlen(acc.home) + 1);
+	}
+	if (uid_r != NULL)
+		*uid_r = acc.uid;
+	if (gid_r != NULL)
+		*gid_r = acc.gid;
+	return 0;
+}

@@ -1,1 +1,285 @@
-/* placeholder: being written */
+/*
+ * auth_userdb: the virtual-user backend (popper's GDBM user database,
+ * lib/userdb.c).
+ *
+ * Runs as root in the pre-login session, reading the database read-only.
+ * A name the database holds is a virtual user: its secret is checked here
+ * (USER/PASS: the password itself; APOP: MD5(timestamp || secret)) and the
+ * session then runs as the mail-owner account.  Names the database does not
+ * hold are "not mine" (BACKEND_NO_USER) and go on to PAM, but only after the
+ * same work as a wrong password: the guess is compared with a dummy secret,
+ * so timing does not tell which names are virtual.  A missing database file
+ * means "no virtual users"; any other database trouble is a temporary
+ * failure, never a fall-through to PAM.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/backend.h"
+#include "lib/ctcompare.h"
+#include "lib/log.h"
+#include "lib/userdb.h"
+
+#ifdef HAVE_OPENSSL
+#include <openssl/evp.h>
+#endif
+
+/* An APOP digest is an MD5 value in hex (RFC 1939 section 7). */
+#define APOP_DIGEST_LEN 16
+#define APOP_HEX_LEN (2 * APOP_DIGEST_LEN)
+
+/* What unknown names are compared against.  Its content does not matter;
+ * its length is that of a typical secret so the work is alike. */
+static const char dummy_secret[] = "popper-dummy-secret-0123456789";
+
+/* Longest error text from the database layer. */
+#define DB_ERR_MAX 512
+
+static bool userdb_configured(const struct auth_config *cfg)
+{
+	return cfg->userdb_path != NULL && cfg->userdb_path[0] != '\0' &&
+	       userdb_available();
+}
+
+/* Reads user's secret.  NO_USER when no database is configured, the file
+ * does not exist, or the name is not in it. */
+static enum backend_result db_lookup(const struct auth_config *cfg, const char *user,
+				     char *secret_r, size_t secret_size, size_t *len_r,
+				     char *reason, size_t reasonsize)
+{
+	char err[DB_ERR_MAX];
+	struct userdb *db;
+	enum userdb_status st;
+
+	*len_r = 0;
+	if (secret_size > 0)
+		secret_r[0] = '\0';
+	if (!userdb_configured(cfg))
+		return BACKEND_NO_USER;
+	db = userdb_open(cfg->userdb_path, USERDB_READ, err, sizeof(err));
+	if (db == NULL) {
+		if (errno == ENOENT)
+			return BACKEND_NO_USER;   /* no file: no virtual users */
+		log_error("user database unusable: %s", err);
+		snprintf(reason, reasonsize, "user database error");
+		return BACKEND_TEMPFAIL;
+	}
+	st = userdb_get_secret(db, user, secret_r, secret_size, len_r);
+	if (st == USERDB_ERROR) {
+		log_error("user database error: %s", userdb_error(db));
+		snprintf(reason, reasonsize, "user database error");
+	}
+	userdb_close(db);
+	if (st == USERDB_OK)
+		return BACKEND_OK;
+	if (st == USERDB_NOTFOUND)
+		return BACKEND_NO_USER;
+	secure_wipe(secret_r, secret_size);
+	*len_r = 0;
+	return BACKEND_TEMPFAIL;
+}
+
+/* A correct secret: the session runs as mail-owner.  Without one configured
+ * virtual users cannot log in, and the administrator must hear of it. */
+static enum backend_result map_to_owner(const struct auth_config *cfg, const char *user,
+					char *account_r, size_t account_size,
+					char *reason, size_t reasonsize)
+{
+	char q[USERNAME_MAX * 4 + 8];
+
+	if (cfg->mail_owner == NULL || cfg->mail_owner[0] == '\0') {
+		log_quote(user, strlen(user), q, sizeof(q));
+		log_error("virtual user \"%s\" cannot log in: no mail-owner is configured", q);
+		snprintf(reason, reasonsize, "no mail-owner configured");
+		return BACKEND_TEMPFAIL;
+	}
+	if (strlen(cfg->mail_owner) >= account_size) {
+		log_error("mail-owner name too long");
+		snprintf(reason, reasonsize, "bad mail-owner");
+		return BACKEND_TEMPFAIL;
+	}
+	memcpy(account_r, cfg->mail_owner, strlen(cfg->mail_owner) + 1);
+	return BACKEND_OK;
+}
+
+static enum backend_result userdb_verify_plain(const struct auth_config *cfg,
+					       const char *user, const char *password,
+					       unsigned flags,
+					       char *account_r, size_t account_size,
+					       char *reason, size_t reasonsize)
+{
+	char secret[USERDB_SECRET_MAX + 1];
+	size_t len = 0;
+	enum backend_result r;
+	bool match;
+
+	(void)flags;   /* nothing is established here either way */
+	r = db_lookup(cfg, user, secret, sizeof(secret), &len, reason, reasonsize);
+	if (r == BACKEND_TEMPFAIL)
+		return r;
+	if (r == BACKEND_NO_USER) {
+		/* Same compare as below, so timing says nothing about names. */
+		(void)ct_equal_str(dummy_secret, sizeof(dummy_secret) - 1,
+				   password, strlen(password));
+		snprintf(reason, reasonsize, "unknown user");
+		return BACKEND_NO_USER;
+	}
+	match = ct_equal_str(secret, len, password, strlen(password));
+	secure_wipe(secret, sizeof(secret));
+	if (!match) {
+		snprintf(reason, reasonsize, "wrong password");
+		return BACKEND_FAIL;
+	}
+	return map_to_owner(cfg, user, account_r, account_size, reason, reasonsize);
+}
+
+static enum backend_result userdb_lookup_secret(const struct auth_config *cfg,
+						const char *user,
+						char *secret_r, size_t secret_size,
+						size_t *len_r,
+						char *reason, size_t reasonsize)
+{
+	enum backend_result r;
+
+	r = db_lookup(cfg, user, secret_r, secret_size, len_r, reason, reasonsize);
+	if (r == BACKEND_NO_USER)
+		snprintf(reason, reasonsize, "unknown user");
+	return r;
+}
+
+const struct auth_backend auth_backend_userdb = {
+	.name = "userdb",
+	.verify_plain = userdb_verify_plain,
+	.lookup_secret = userdb_lookup_secret,
+};
+
+/* ---- APOP ---------------------------------------------------------------- */
+
+#ifdef HAVE_OPENSSL
+
+bool auth_userdb_apop_built(void)
+{
+	return true;
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parses exactly APOP_HEX_LEN hex digits (either case).  The client's own
+ * text, so a plain loop is fine.  Returns false on any other shape. */
+static bool parse_digest(const char *hex, unsigned char out[APOP_DIGEST_LEN])
+{
+	size_t i;
+
+	if (strnlen(hex, APOP_HEX_LEN + 1) != APOP_HEX_LEN)
+		return false;
+	for (i = 0; i < APOP_DIGEST_LEN; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]);
+		int lo = hexval((unsigned char)hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* MD5(timestamp || secret) into out.  Returns false if OpenSSL cannot
+ * (for instance MD5 disabled by a FIPS provider). */
+static bool apop_md5(const char *timestamp, const char *secret, size_t len,
+		     unsigned char out[APOP_DIGEST_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int outlen = 0;
+	bool ok;
+
+	if (ctx == NULL)
+		return false;
+	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) == 1 &&
+	     EVP_DigestUpdate(ctx, secret, len) == 1 &&
+	     EVP_DigestFinal_ex(ctx, out, &outlen) == 1 &&
+	     outlen == APOP_DIGEST_LEN;
+	EVP_MD_CTX_free(ctx);   /* cleanses the context */
+	return ok;
+}
+
+enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
+					    const char *user, const char *timestamp,
+					    const char *digest_hex,
+					    char *account_r, size_t account_size,
+					    char *reason, size_t reasonsize)
+{
+	unsigned char want[APOP_DIGEST_LEN], got[APOP_DIGEST_LEN];
+	char secret[USERDB_SECRET_MAX + 1];
+	size_t len = 0;
+	enum backend_result r;
+	bool match;
+
+	if (timestamp == NULL || timestamp[0] == '\0') {
+		snprintf(reason, reasonsize, "no APOP timestamp");
+		return BACKEND_TEMPFAIL;   /* our own bug, not the client's */
+	}
+	if (!parse_digest(digest_hex, got)) {
+		snprintf(reason, reasonsize, "malformed digest");
+		return BACKEND_FAIL;
+	}
+	r = db_lookup(cfg, user, secret, sizeof(secret), &len, reason, reasonsize);
+	if (r == BACKEND_TEMPFAIL)
+		return r;
+	if (r == BACKEND_NO_USER) {
+		/* The same hash and compare with a dummy secret. */
+		len = sizeof(dummy_secret) - 1;
+		memcpy(secret, dummy_secret, sizeof(dummy_secret));
+	}
+	if (!apop_md5(timestamp, secret, len, want)) {
+		secure_wipe(secret, sizeof(secret));
+		log_error("APOP: OpenSSL cannot compute MD5");
+		snprintf(reason, reasonsize, "MD5 unavailable");
+		return BACKEND_TEMPFAIL;
+	}
+	secure_wipe(secret, sizeof(secret));
+	match = ct_equal(want, got, APOP_DIGEST_LEN);
+	secure_wipe(want, sizeof(want));
+	if (r == BACKEND_NO_USER) {
+		snprintf(reason, reasonsize, "unknown user");
+		return BACKEND_NO_USER;
+	}
+	if (!match) {
+		snprintf(reason, reasonsize, "wrong digest");
+		return BACKEND_FAIL;
+	}
+	return map_to_owner(cfg, user, account_r, account_size, reason, reasonsize);
+}
+
+#else /* !HAVE_OPENSSL */
+
+bool auth_userdb_apop_built(void)
+{
+	return false;
+}
+
+enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
+					    const char *user, const char *timestamp,
+					    const char *digest_hex,
+					    char *account_r, size_t account_size,
+					    char *reason, size_t reasonsize)
+{
+	(void)cfg; (void)user; (void)timestamp; (void)digest_hex;
+	(void)account_r; (void)account_size;
+	snprintf(reason, reasonsize, "APOP not built (no OpenSSL)");
+	return BACKEND_FAIL;
+}
+
+#endif /* HAVE_OPENSSL */

@@ -1,1 +1,72 @@
-/* placeholder */
+/*
+ * backend: what auth/auth.c asks of one credential store.
+ *
+ * Internal to auth/: the session engine only sees auth/auth.h.  A backend
+ * answers two different questions (Dovecot's passdb split): "is this the
+ * password?" (verify_plain; PAM and the user database can) and "what is the
+ * stored secret?" (lookup_secret; only the user database can, APOP needs
+ * it).  Account policy (deny/allow files, uid, shell) is not a backend's job:
+ * auth.c applies it to every backend alike.  Runs as root, before the
+ * session drops privileges.
+ */
+#ifndef POPPER_AUTH_BACKEND_H
+#define POPPER_AUTH_BACKEND_H
+
+#include <stddef.h>
+
+#include "auth/auth.h"
+
+/* A backend's answer.  BACKEND_NO_USER means "not a name I hold": auth.c
+ * then asks the next backend.  A backend that answers NO_USER has done the
+ * same work as for a wrong password, so the answer's timing says nothing. */
+enum backend_result {
+	BACKEND_OK,
+	BACKEND_FAIL,
+	BACKEND_TEMPFAIL,
+	BACKEND_NO_USER
+};
+
+/* verify_plain flag: check the password but establish nothing (no PAM
+ * credentials): auth.c refuses the account anyway and only wants the work
+ * to look the same as for an account it would accept. */
+#define BACKEND_VERIFY_ONLY 0x1u
+
+struct auth_backend {
+	const char *name;   /* "userdb", "pam": for log lines */
+
+	/* Checks password for user.  On BACKEND_OK copies into account_r
+	 * (size account_size) the system account the session runs as.
+	 * reason gets a log-only text on every other result. */
+	enum backend_result (*verify_plain)(const struct auth_config *cfg,
+					    const char *user, const char *password,
+					    unsigned flags,
+					    char *account_r, size_t account_size,
+					    char *reason, size_t reasonsize);
+
+	/* Copies user's stored secret into secret_r (NUL-terminated, length
+	 * in *len_r); the caller wipes it.  NULL when the backend keeps no
+	 * secrets (PAM). */
+	enum backend_result (*lookup_secret)(const struct auth_config *cfg,
+					     const char *user,
+					     char *secret_r, size_t secret_size,
+					     size_t *len_r,
+					     char *reason, size_t reasonsize);
+};
+
+extern const struct auth_backend auth_backend_userdb;   /* auth_userdb.c */
+extern const struct auth_backend auth_backend_pam;      /* auth_pam.c */
+
+/* APOP against the user database (auth_userdb.c): checks that digest_hex is
+ * MD5(timestamp || secret).  An unknown user costs the same MD5 and compare
+ * (with a dummy secret) and answers BACKEND_NO_USER.  On BACKEND_OK copies
+ * the account to run as into account_r. */
+enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
+					    const char *user, const char *timestamp,
+					    const char *digest_hex,
+					    char *account_r, size_t account_size,
+					    char *reason, size_t reasonsize);
+
+/* True when this build can compute APOP digests (OpenSSL). */
+bool auth_userdb_apop_built(void);
+
+#endif

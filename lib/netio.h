@@ -35,7 +35,8 @@ enum netio_status {
 	NETIO_TOO_LONG, /* a line exceeded max_line; it has been (or will be) discarded */
 	NETIO_EOF,      /* peer closed; a partial unterminated line is dropped */
 	NETIO_TIMEOUT,  /* no complete line before the deadline */
-	NETIO_ERROR     /* read error; errno is set */
+	NETIO_ERROR     /* read error; errno is set (EINTR: a signal arrived while
+			 * waiting; not sticky, the caller may simply call again) */
 };
 
 struct netio_transport {

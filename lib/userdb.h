@@ -27,7 +27,7 @@ bool userdb_available(void);
 /* Opens the database.  The file must be a regular file with one link, not a
  * symlink, with no group-write and no access for others.  USERDB_CREATE
  * creates it (mode 0600) if missing.  Returns NULL with err filled ("PATH:
- * reason") on failure. */
+ * reason") on failure; errno is then ENOENT when the file does not exist. */
 struct userdb *userdb_open(const char *path, enum userdb_mode mode,
 			   char *err, size_t errsize);
 void userdb_close(struct userdb *db);

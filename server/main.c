@@ -1,1 +1,345 @@
-/* placeholder: being written */
+/*
+ * main: popper's entry point.
+ *
+ * This file runs as root.  It makes sure descriptors 0-2 exist, reads the
+ * configuration and the switches (in order, so a later switch overrides an
+ * earlier -f, as in Qpopper), and then either
+ *   - serves one connection on stdin/stdout (inetd mode: the default), or
+ *   - becomes the standalone daemon when the first argument is an address
+ *     or port ("popper 110", "popper 192.0.2.1:110", "popper [::1]:1110"),
+ *   - or, with -n, prints the effective settings and exits.
+ *
+ * In inetd mode descriptors 0 and 1 (often 2 too) are the client's socket,
+ * so nothing is ever written to stderr there: start-up errors go to syslog
+ * (and to stderr only when it is a terminal, i.e. a person ran it by hand).
+ * In standalone and -n mode they go to stderr.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "lib/log.h"
+#include "server/daemon.h"
+#include "server/session.h"
+#include "server/settings.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG_FILE SYSCONFDIR "/popper/popper.conf"
+
+/* Exit status for configuration and usage errors (popper.8 EXIT STATUS). */
+#define EXIT_CONFIG 2
+
+/* Qpopper 4.1's switches plus -n.  The leading '+' stops at the first
+ * non-switch (POSIX order); ':' reports a missing argument as ':'. */
+#define OPTSTRING "+:b:BcCdD:e:f:FkK:l:L:np:RsSt:T:uUvVxy:"
+
+#define USAGE "usage: popper [address][:port] [-cCdFnRsSuUvV] [-e login_delay=N,expire=N] " \
+	"[-f file] [-L n] [-p 0-3] [-t file] [-T seconds] [-y facility]"
+
+/* Where start-up errors go: stderr, or syslog (inetd mode). */
+static bool errors_to_stderr;
+
+static void startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void startup_error(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	/* inetd mode run by hand from a terminal: stderr is a tty, never the
+	 * client's socket, so saying it there too is safe and helpful. */
+	if (!errors_to_stderr && isatty(STDERR_FILENO))
+		fprintf(stderr, "popper: %s\n", msg);
+}
+
+/* Descriptors 0-2 must exist, or the first file we open would become
+ * "stdout" and receive whatever is written there. */
+static void ensure_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int n = open("/dev/null", O_RDWR);
+
+			if (n < 0)
+				_exit(EXIT_CONFIG);
+			if (n != fd) {
+				/* open() takes the lowest free number, so this
+				 * only happens if fd was filled meanwhile. */
+				close(n);
+			}
+		}
+	}
+}
+
+/* The switches Qpopper had whose feature is not built yet. */
+static const char *not_built_switch(int opt)
+{
+	switch (opt) {
+	case 'b': return "bulletins are";
+	case 'B': return "bulletins are";
+	case 'k': return "Kerberos support is";
+	case 'K': return "Kerberos support is";
+	case 'l': return "TLS support is";
+	case 'x': return "XTND XMIT is";
+	case 'D': return "DRAC support is";
+	default: return NULL;
+	}
+}
+
+/* -e login_delay=N,expire=N (either, in any order). */
+static const char *apply_announce(struct settings *s, const char *arg)
+{
+	static char msg[256];
+	char buf[256], *save = NULL, *item;
+
+	if (strlen(arg) >= sizeof(buf))
+		return "-e: argument is too long";
+	memcpy(buf, arg, strlen(arg) + 1);
+	for (item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		const char *name, *err;
+
+		if (eq == NULL)
+			return "-e: expected login_delay=N,expire=N";
+		*eq = '\0';
+		if (strcmp(item, "login_delay") == 0)
+			name = "announce-login-delay";
+		else if (strcmp(item, "expire") == 0)
+			name = "announce-expire";
+		else
+			return "-e: expected login_delay=N,expire=N";
+		err = settings_apply(s, name, eq + 1, false);
+		if (err != NULL) {
+			snprintf(msg, sizeof(msg), "-e: %s", err);
+			return msg;
+		}
+	}
+	return NULL;
+}
+
+/* Applies one switch.  Returns NULL or the error text. */
+static const char *apply_switch(struct settings *s, int opt, const char *arg)
+{
+	static char msg[4096];
+	const char *err = NULL, *what;
+
+	if ((what = not_built_switch(opt)) != NULL) {
+		snprintf(msg, sizeof(msg), "-%c: %s not built yet", opt, what);
+		return msg;
+	}
+	switch (opt) {
+	case 'c': err = settings_apply(s, "downcase-user", NULL, false); break;
+	case 'C': err = settings_apply(s, "trim-domain", NULL, false); break;
+	case 'd': err = settings_apply(s, "debug", NULL, false); break;
+	case 'e': return apply_announce(s, arg);
+	case 'f':
+		if (settings_load_file(s, arg, msg, sizeof(msg)) < 0)
+			return msg;
+		return NULL;
+	case 'F': err = settings_apply(s, "fast-update", NULL, false); break;
+	case 'L': err = settings_apply(s, "mail-lock-check", arg, false); break;
+	case 'n': return NULL;   /* seen in the first pass */
+	case 'p': {
+		static const char *const policies[] = { "default", "never", "always", "local", "tls" };
+
+		if (arg[0] < '0' || arg[0] > '4' || arg[1] != '\0')
+			return "-p: expected 0 (default), 1 (never), 2 (always), 3 (local) or 4 (tls)";
+		err = settings_apply(s, "clear-text-password", policies[arg[0] - '0'], false);
+		break;
+	}
+	case 'R': err = settings_apply(s, "reverse-lookup", "false", false); break;
+	case 's': err = settings_apply(s, "statistics", NULL, false); break;
+	case 'S': err = settings_apply(s, "server-mode", NULL, false); break;
+	case 't': err = settings_apply(s, "tracefile", arg, false); break;
+	case 'T': err = settings_apply(s, "timeout", arg, false); break;
+	case 'u': err = settings_apply(s, "user-options", NULL, false); break;
+	case 'U': err = settings_apply(s, "spool-options", NULL, false); break;
+	case 'y': err = settings_apply(s, "log-facility", arg, false); break;
+	case 'v':
+	case 'V':
+		return NULL;   /* handled in the first pass */
+	default:
+		return "unknown switch";
+	}
+	if (err != NULL) {
+		snprintf(msg, sizeof(msg), "-%c: %s", opt, err);
+		return msg;
+	}
+	return NULL;
+}
+
+/* Checks that need the system, once, where someone can read the answer
+ * (popper -n and the standalone daemon's start). */
+static const char *check_system(const struct settings *s)
+{
+	static char msg[256];
+	char home[1024];
+	uid_t uid;
+	gid_t gid;
+
+	if (s->mail_owner != NULL) {
+		if (auth_lookup_account(s->mail_owner, &uid, &gid, home, sizeof(home)) < 0) {
+			snprintf(msg, sizeof(msg), "mail-owner \"%s\" is not a known account", s->mail_owner);
+			return msg;
+		}
+		if (uid == 0)
+			return "mail-owner must not be root";
+	}
+	return NULL;
+}
+
+static int serve_inetd(const struct settings *s)
+{
+	struct session_params p;
+	char addr[NI_MAXHOST], host[NI_MAXHOST], local[256];
+	int one = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Harmless when stdin is not TCP (the call just fails). */
+	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	daemon_describe_peer(STDIN_FILENO, s->reverse_lookup, addr, sizeof(addr), host, sizeof(host));
+	if (gethostname(local, sizeof(local)) < 0 || local[0] == '\0')
+		snprintf(local, sizeof(local), "localhost");
+	local[sizeof(local) - 1] = '\0';
+
+	memset(&p, 0, sizeof(p));
+	p.set = s;
+	p.fd_in = STDIN_FILENO;
+	p.fd_out = STDOUT_FILENO;
+	p.client_addr = addr;
+	p.client_host = host;
+	p.local_host = local;
+	return session_run(&p);
+}
+
+int main(int argc, char **argv)
+{
+	static char *fake_argv[] = { "popper", NULL };
+	struct settings set;
+	const char *addrspec = NULL, *err;
+	bool check_only = false, version = false, have_f = false;
+	char msg[4096];
+	struct stat st;
+	int opt, first, rc;
+
+	ensure_std_fds();
+	/* Files popper creates (state, journals, pid file) are private unless
+	 * a caller widens them on purpose (CVE-2005-1152 was the opposite). */
+	umask(077);
+	if (argc < 1 || argv[0] == NULL) {
+		argc = 1;
+		argv = fake_argv;
+	}
+
+	/* argv[1] that is not a switch is the address of standalone mode. */
+	first = 1;
+	if (argc > 1 && argv[1][0] != '-') {
+		addrspec = argv[1];
+		first = 2;
+	}
+
+	/* Pass 1: which mode, and is every switch known?  Nothing is applied
+	 * yet, so an error can still be reported to the right place. */
+	opterr = 0;
+	optind = first;
+	err = NULL;
+	while ((opt = getopt(argc, argv, OPTSTRING)) != -1) {
+		if (opt == 'n')
+			check_only = true;
+		else if (opt == 'v' || opt == 'V')
+			version = true;
+		else if (opt == 'f')
+			have_f = true;
+		else if (opt == '?' && err == NULL) {
+			snprintf(msg, sizeof(msg), "unknown switch -%c; %s", optopt, USAGE);
+			err = msg;
+		} else if (opt == ':' && err == NULL) {
+			snprintf(msg, sizeof(msg), "switch -%c needs an argument; %s", optopt, USAGE);
+			err = msg;
+		}
+	}
+	if (err == NULL && optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument \"%.100s\"; %s", argv[optind], USAGE);
+		err = msg;
+	}
+
+	errors_to_stderr = check_only || addrspec != NULL;
+	log_open("popper", LOG_MAIL, errors_to_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG);
+	if (err != NULL) {
+		startup_error("%s", err);
+		return EXIT_CONFIG;
+	}
+	if (version) {
+		printf("popper version %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+
+	settings_init(&set);
+	/* The default file is the base the switches modify, read only when
+	 * no -f names another and only if it exists. */
+	if (!have_f && stat(DEFAULT_CONFIG_FILE, &st) == 0 &&
+	    settings_load_file(&set, DEFAULT_CONFIG_FILE, msg, sizeof(msg)) < 0) {
+		startup_error("%s", msg);
+		return EXIT_CONFIG;
+	}
+
+	/* Pass 2: apply the switches in order. */
+	optind = first;
+	while ((opt = getopt(argc, argv, OPTSTRING)) != -1) {
+		err = apply_switch(&set, opt, optarg);
+		if (err != NULL) {
+			startup_error("%s", err);
+			return EXIT_CONFIG;
+		}
+	}
+
+	if (check_only || addrspec != NULL) {
+		err = check_system(&set);
+		if (err != NULL) {
+			startup_error("%s", err);
+			return EXIT_CONFIG;
+		}
+	}
+	if (check_only) {
+		settings_print(&set, stdout);
+		fflush(stdout);
+		settings_free(&set);
+		return ferror(stdout) ? EXIT_CONFIG : 0;
+	}
+
+	/* Logging as configured. */
+	if (!errors_to_stderr)
+		log_open("popper", set.log_facility, LOG_TO_SYSLOG);
+	log_set_debug(set.debug);
+	if (set.tracefile != NULL && log_set_tracefile(set.tracefile) < 0) {
+		startup_error("cannot open trace file %s: %s", set.tracefile, strerror(errno));
+		return EXIT_CONFIG;
+	}
+
+	if (addrspec != NULL)
+		rc = daemon_run(&set, addrspec);
+	else
+		rc = serve_inetd(&set);
+	settings_free(&set);
+	return rc;
+}

@@ -1,1 +1,673 @@
-/* placeholder: being written */
+/*
+ * mbox_update: the UPDATE state for mbox, and recovery after a crash in it.
+ * Runs as the user, with both mailbox locks held and the catchable signals
+ * blocked.
+ *
+ * The spool keeps its inode: a delivery agent may already have it open and
+ * be waiting for our fcntl lock, so renaming a new file over it would lose
+ * that mail.  Deleting messages therefore moves the kept bytes after the
+ * first deleted message down in place and truncates; nothing is ever
+ * written beyond the new end, so the file never grows and a full disk can
+ * only stop us before the spool is touched.
+ *
+ * Crash safety comes from <state_dir>/journal, written and fsynced before
+ * the first byte of the spool moves.  It holds a header (spool dev/ino, old
+ * and new size, region_off = start of the first deleted message, phase, the
+ * hash of the old bytes just past the new end, a checksum) and the old
+ * bytes of [region_off, new_size) -- exactly the bytes compaction
+ * overwrites.  Phases:
+ *
+ *   PREPARED   compaction may be partly done; [new_size, old size) and
+ *              anything appended later are untouched.  Recovery writes the
+ *              saved bytes back: the old mailbox, plus later mail.
+ *   COMPACTED  [0, new_size) is the new mailbox; the truncation may or may
+ *              not have happened.  File shorter than the old size: it did,
+ *              done.  Otherwise the saved tail hash tells: bytes at new_size
+ *              still the old ones -> not truncated: truncate if nothing was
+ *              appended, and if mail was appended after the crash, undo
+ *              instead (write the saved bytes back: old mailbox + new mail).
+ *              Moving the new mail down would not survive a second crash in
+ *              the middle of the move; undoing is idempotent.
+ *
+ * Every step (and every recovery step) is idempotent, so a kill at any
+ * system call leaves the old message set or the new one, plus mail that
+ * arrived meanwhile, exactly once.  mbox_update_hook lets the unit tests stop
+ * the process at each step to prove it.
+ */
+#include "config.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/safeopen.h"
+#include "server/mbox.h"
+
+#define JOURNAL_NAME "journal"
+#define JOURNAL_MAGIC "POPJRNL1"
+#define JOURNAL_VERSION 1
+#define JOURNAL_HEADER_SIZE 512     /* one sector: the header is rewritten whole */
+#define JOURNAL_CHECKSUM_OFF 88     /* bytes [0, 88) are checksummed */
+#define JOURNAL_TAIL_MAX 4096
+#define JOURNAL_SEED 0x6a6f75726e616cULL
+#define PHASE_PREPARED 1u
+#define PHASE_COMPACTED 2u
+#define UPDATE_PATH_MAX 4096
+
+void (*mbox_update_hook)(const char *step);
+
+static void step(const char *name)
+{
+	if (mbox_update_hook != NULL)
+		mbox_update_hook(name);
+}
+
+struct journal_hdr {
+	uint32_t version, phase;
+	uint64_t dev, ino, orig_size, new_size, region_off;
+	uint64_t tail_len, tail_hash, payload_len, payload_hash;
+};
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static void encode_hdr(const struct journal_hdr *h, unsigned char *b)
+{
+	memset(b, 0, JOURNAL_HEADER_SIZE);
+	memcpy(b, JOURNAL_MAGIC, 8);
+	put32(b + 8, h->version);
+	put32(b + 12, h->phase);
+	put64(b + 16, h->dev);
+	put64(b + 24, h->ino);
+	put64(b + 32, h->orig_size);
+	put64(b + 40, h->new_size);
+	put64(b + 48, h->region_off);
+	put64(b + 56, h->tail_len);
+	put64(b + 64, h->tail_hash);
+	put64(b + 72, h->payload_len);
+	put64(b + 80, h->payload_hash);
+	put64(b + JOURNAL_CHECKSUM_OFF, uidstore_hash(b, JOURNAL_CHECKSUM_OFF, JOURNAL_SEED));
+}
+
+/* Returns true if b holds a header with the right magic and checksum. */
+static bool decode_hdr(const unsigned char *b, struct journal_hdr *h)
+{
+	if (memcmp(b, JOURNAL_MAGIC, 8) != 0 ||
+	    get64(b + JOURNAL_CHECKSUM_OFF) != uidstore_hash(b, JOURNAL_CHECKSUM_OFF, JOURNAL_SEED))
+		return false;
+	h->version = get32(b + 8);
+	h->phase = get32(b + 12);
+	h->dev = get64(b + 16);
+	h->ino = get64(b + 24);
+	h->orig_size = get64(b + 32);
+	h->new_size = get64(b + 40);
+	h->region_off = get64(b + 48);
+	h->tail_len = get64(b + 56);
+	h->tail_hash = get64(b + 64);
+	h->payload_len = get64(b + 72);
+	h->payload_hash = get64(b + 80);
+	return true;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret, saved;
+
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+static int journal_path(const struct mbox *m, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/%s", m->state_dir, JOURNAL_NAME);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Hash of len bytes of fd at off (len <= JOURNAL_TAIL_MAX). */
+static int hash_region(int fd, uint64_t off, uint64_t len, uint64_t *hash_r)
+{
+	unsigned char buf[JOURNAL_TAIL_MAX];
+
+	if (len > sizeof(buf)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (len > 0 && pread_all(fd, buf, (size_t)len, (off_t)off) < 0)
+		return -1;
+	*hash_r = uidstore_hash(buf, (size_t)len, JOURNAL_SEED);
+	return 0;
+}
+
+/* Copies len bytes from (src, soff) to (dst, doff) in blocks, front to back
+ * (correct for an overlapping move towards lower offsets).  Optionally
+ * hashes what it copies.  Returns 0 or -1 with errno. */
+static int copy_bytes(int src, uint64_t soff, int dst, uint64_t doff, uint64_t len,
+		      unsigned char *buf, struct uidstore_hasher *hs, const char *stepname)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t c = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
+
+		if (pread_all(src, buf, c, (off_t)(soff + done)) < 0)
+			return -1;
+		if (hs != NULL)
+			uidstore_hash_update(hs, buf, c);
+		if (pwrite_all(dst, buf, c, (off_t)(doff + done)) < 0)
+			return -1;
+		done += c;
+		step(stepname);
+	}
+	return 0;
+}
+
+/* Hashes the journal's payload.  Returns 0 or -1 with errno. */
+static int hash_payload(int jfd, uint64_t len, unsigned char *buf, uint64_t *hash_r)
+{
+	struct uidstore_hasher hs;
+	uint64_t done = 0;
+
+	uidstore_hash_init(&hs, JOURNAL_SEED);
+	while (done < len) {
+		size_t c = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
+
+		if (pread_all(jfd, buf, c, (off_t)(JOURNAL_HEADER_SIZE + done)) < 0)
+			return -1;
+		uidstore_hash_update(&hs, buf, c);
+		done += c;
+	}
+	*hash_r = uidstore_hash_final(&hs);
+	return 0;
+}
+
+/* Writes the journal's saved bytes back over the spool and fsyncs it: the
+ * spool is then the old mailbox (plus anything appended after it). */
+static int restore_payload(int spool, int jfd, const struct journal_hdr *h,
+			   unsigned char *buf, const char *stepname)
+{
+	if (copy_bytes(jfd, JOURNAL_HEADER_SIZE, spool, h->region_off, h->payload_len,
+		       buf, NULL, stepname) < 0)
+		return -1;
+	if (fsync(spool) < 0)
+		return -1;
+	step(stepname);
+	return 0;
+}
+
+/* Moves a journal that must not be replayed out of the way without
+ * touching the spool: journal.KIND.TIME[.N], never replacing a file. */
+static void set_aside(const char *jpath, const char *kind, const char *why)
+{
+	char aside[UPDATE_PATH_MAX];
+	long long t = (long long)time(NULL);
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		int n = i == 0 ? snprintf(aside, sizeof(aside), "%s.%s.%lld", jpath, kind, t) :
+			snprintf(aside, sizeof(aside), "%s.%s.%lld.%d", jpath, kind, t, i);
+
+		if (n < 0 || (size_t)n >= sizeof(aside))
+			break;
+		if (link(jpath, aside) == 0) {
+			unlink(jpath);
+			log_error("update journal %s %s; moved to %s, mailbox left as it is",
+				  jpath, why, aside);
+			return;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	log_error("update journal %s %s and cannot be moved aside: %s", jpath, why,
+		  strerror(errno));
+}
+
+static void block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* ---- recovery --------------------------------------------------------------- */
+
+enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsize)
+{
+	struct safeopen_rules rules;
+	struct journal_hdr h;
+	unsigned char hdr[JOURNAL_HEADER_SIZE], *buf = NULL;
+	char jpath[UPDATE_PATH_MAX];
+	struct stat jst, sst;
+	enum maildrop_status st = MAILDROP_OK;
+	const char *why = NULL, *outcome;
+	uint64_t hash;
+	sigset_t old;
+	int jfd, e;
+
+	if (journal_path(m, jpath, sizeof(jpath)) < 0) {
+		snprintf(reason, reasonsize, "state directory path too long");
+		return MAILDROP_PERM;
+	}
+	memset(&rules, 0, sizeof(rules));
+	rules.check_owner = true;
+	rules.owner = geteuid();
+	rules.no_group_write = true;
+	jfd = safe_open(jpath, O_RDONLY, 0, &rules, &jst, &why);
+	if (jfd < 0) {
+		e = errno;
+		if (e == ENOENT)
+			return MAILDROP_OK;
+		if (e == ELOOP || e == EINVAL || e == EPERM) {
+			set_aside(jpath, "bad", why != NULL ? why : "is unsafe");
+			return MAILDROP_OK;
+		}
+		snprintf(reason, reasonsize, "journal %s: %s", jpath, strerror(e));
+		return MAILDROP_TEMP;
+	}
+	block_signals(&old);
+	if (pread_all(jfd, hdr, sizeof(hdr), 0) < 0 || !decode_hdr(hdr, &h) ||
+	    h.version != JOURNAL_VERSION ||
+	    (h.phase != PHASE_PREPARED && h.phase != PHASE_COMPACTED) ||
+	    h.region_off > h.new_size || h.new_size >= h.orig_size ||
+	    h.payload_len != h.new_size - h.region_off ||
+	    h.tail_len != min64(JOURNAL_TAIL_MAX, h.orig_size - h.new_size) ||
+	    (uint64_t)jst.st_size != JOURNAL_HEADER_SIZE + h.payload_len) {
+		set_aside(jpath, "bad", "is incomplete or damaged");
+		goto out;
+	}
+	if (m->fd < 0 || fstat(m->fd, &sst) < 0 || (uint64_t)sst.st_dev != h.dev ||
+	    (uint64_t)sst.st_ino != h.ino) {
+		set_aside(jpath, "stale", "belongs to another file");
+		goto out;
+	}
+	if (m->read_only) {
+		snprintf(reason, reasonsize, "journal %s needs recovery but the spool is read-only",
+			 jpath);
+		st = MAILDROP_TEMP;
+		goto out;
+	}
+	buf = malloc(MBOX_MOVE_BLOCK);
+	if (buf == NULL) {
+		snprintf(reason, reasonsize, "out of memory");
+		st = MAILDROP_TEMP;
+		goto out;
+	}
+	if (h.phase == PHASE_PREPARED) {
+		if ((uint64_t)sst.st_size < h.new_size) {
+			set_aside(jpath, "bad", "does not fit the spool (it shrank)");
+			goto out;
+		}
+		if (hash_payload(jfd, h.payload_len, buf, &hash) < 0)
+			goto io_error;
+		if (hash != h.payload_hash) {
+			/* Never complete, so never fsynced: the spool was not touched. */
+			set_aside(jpath, "bad", "has a damaged copy");
+			goto out;
+		}
+		if (restore_payload(m->fd, jfd, &h, buf, "recover-restore") < 0)
+			goto io_error;
+		outcome = "undone";
+	} else if ((uint64_t)sst.st_size < h.orig_size) {
+		outcome = "already complete";
+	} else {
+		if (hash_region(m->fd, h.new_size, h.tail_len, &hash) < 0)
+			goto io_error;
+		if (hash != h.tail_hash) {
+			outcome = "already complete";  /* truncated, then new mail came */
+		} else if ((uint64_t)sst.st_size == h.orig_size) {
+			if (ftruncate(m->fd, (off_t)h.new_size) < 0 || fsync(m->fd) < 0)
+				goto io_error;
+			step("recover-truncate");
+			outcome = "completed";
+		} else {
+			uint64_t ph;
+
+			if (hash_payload(jfd, h.payload_len, buf, &ph) < 0)
+				goto io_error;
+			if (ph != h.payload_hash) {
+				set_aside(jpath, "bad", "has a damaged copy");
+				goto out;
+			}
+			if (restore_payload(m->fd, jfd, &h, buf, "recover-restore") < 0)
+				goto io_error;
+			outcome = "undone (mail arrived after the crash)";
+		}
+	}
+	if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
+		log_warning("cannot remove journal %s: %s", jpath, strerror(errno));
+	step("recover-unlink");
+	log_notice("interrupted update of %s %s", m->path, outcome);
+	goto out;
+io_error:
+	snprintf(reason, reasonsize, "recovering %s from %s: %s", m->path, jpath,
+		 strerror(errno));
+	st = MAILDROP_TEMP;
+out:
+	free(buf);
+	close(jfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return st;
+}
+
+/* ---- commit ----------------------------------------------------------------- */
+
+/* End of message i's bytes in the spool: the next From_ line, or the end
+ * of what was indexed. */
+static uint64_t segment_end(const struct mbox *m, unsigned i)
+{
+	return i + 1 < m->count ? m->msgs[i + 1].from_off : m->end;
+}
+
+static void fill_stats(const struct mbox *m, struct maildrop_stats *stats, bool committed)
+{
+	unsigned i;
+
+	memset(stats, 0, sizeof(*stats));
+	for (i = 0; i < m->count; i++) {
+		if (committed && (m->msgs[i].flags & MBOX_DELETED)) {
+			stats->msgs_deleted++;
+			stats->bytes_deleted += m->ids[i].size;
+		} else {
+			stats->msgs_left++;
+			stats->bytes_left += m->ids[i].size;
+		}
+	}
+}
+
+/* Saves the UID state of the messages left (the seen marks, and so that
+ * deleted messages are forgotten).  Failure is only logged: the next
+ * session just does not find the deleted ones. */
+static void save_uids(struct mbox *m)
+{
+	unsigned i, j = 0;
+	char why[256];
+
+	for (i = 0; i < m->count; i++)
+		if (!(m->msgs[i].flags & MBOX_DELETED))
+			m->ids[j++] = m->ids[i];
+	m->count = j;   /* the index is dead after a commit */
+	if (uidstore_save(m->uids, m->state_dir, m->ids, j, why, sizeof(why)) < 0)
+		log_warning("cannot save UID state for %s: %s", m->path, why);
+	step("uids-saved");
+}
+
+/* Checks that the spool is still the file we indexed: same inode under the
+ * same name, not shorter, and the first message to go still has the same
+ * first bytes.  Returns 0, or -1 with reason. */
+static int verify_spool(const struct mbox *m, unsigned first_del, uint64_t *size_r,
+			char *reason, size_t reasonsize)
+{
+	const struct mbox_msg *mm = &m->msgs[first_del];
+	struct stat fst, pst;
+	unsigned char buf[UIDSTORE_HASH_BYTES];
+	uint64_t len = min64(UIDSTORE_HASH_BYTES, mm->off + mm->len - mm->from_off);
+
+	if (fstat(m->fd, &fst) < 0) {
+		snprintf(reason, reasonsize, "fstat %s: %s", m->path, strerror(errno));
+		return -1;
+	}
+	if (lstat(m->path, &pst) < 0 || pst.st_dev != fst.st_dev || pst.st_ino != fst.st_ino ||
+	    fst.st_dev != m->dev || fst.st_ino != m->ino) {
+		snprintf(reason, reasonsize, "%s was replaced during the session", m->path);
+		return -1;
+	}
+	if ((uint64_t)fst.st_size < m->end) {
+		snprintf(reason, reasonsize, "%s shrank during the session (%" PRIu64 " < %" PRIu64 ")",
+			 m->path, (uint64_t)fst.st_size, m->end);
+		return -1;
+	}
+	if (pread_all(m->fd, buf, (size_t)len, (off_t)mm->from_off) < 0 ||
+	    uidstore_hash(buf, (size_t)len, 0) != m->ids[first_del].hash) {
+		snprintf(reason, reasonsize, "%s changed during the session", m->path);
+		return -1;
+	}
+	*size_r = (uint64_t)fst.st_size;
+	return 0;
+}
+
+/* Writes and syncs the journal for h (phase PREPARED).  On failure removes
+ * it and returns -1 with reason: the spool has not been touched. */
+static int write_journal(struct mbox *m, const char *jpath, struct journal_hdr *h,
+			 unsigned char *buf, int *jfd_r, char *reason, size_t reasonsize)
+{
+	unsigned char hdr[JOURNAL_HEADER_SIZE];
+	struct uidstore_hasher hs;
+	const char *what = "write";
+	int jfd, e;
+
+	jfd = open(jpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (jfd < 0) {
+		snprintf(reason, reasonsize, "create journal %s: %s", jpath, strerror(errno));
+		return -1;
+	}
+	step("journal-create");
+	uidstore_hash_init(&hs, JOURNAL_SEED);
+	/* Payload first, header last: a header that checks out means the
+	 * payload before it was written completely. */
+	if (copy_bytes(m->fd, h->region_off, jfd, JOURNAL_HEADER_SIZE, h->payload_len,
+		       buf, &hs, "journal-payload") < 0)
+		goto fail;
+	h->payload_hash = uidstore_hash_final(&hs);
+	encode_hdr(h, hdr);
+	if (pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0)
+		goto fail;
+	step("journal-header");
+	what = "fsync";
+	if (fsync(jfd) < 0)
+		goto fail;
+	step("journal-fsync");
+	if (fsync_dir(m->state_dir) < 0)
+		goto fail;
+	step("journal-dirsync");
+	*jfd_r = jfd;
+	return 0;
+fail:
+	e = errno;
+	close(jfd);
+	unlink(jpath);
+	fsync_dir(m->state_dir);
+	snprintf(reason, reasonsize, "%s journal %s: %s", what, jpath, strerror(e));
+	return -1;
+}
+
+/* Moves every kept byte after region_off down, run by run: each maximal
+ * stretch of kept messages, then the mail appended since the index. */
+static int compact(struct mbox *m, unsigned first_del, uint64_t size, unsigned char *buf)
+{
+	uint64_t w = m->msgs[first_del].from_off, run_start = 0, run_end = 0;
+	bool in_run = false;
+	unsigned i;
+
+	for (i = first_del; i < m->count; i++) {
+		if (m->msgs[i].flags & MBOX_DELETED) {
+			if (in_run) {
+				if (copy_bytes(m->fd, run_start, m->fd, w, run_end - run_start,
+					       buf, NULL, "move") < 0)
+					return -1;
+				w += run_end - run_start;
+				in_run = false;
+			}
+			continue;
+		}
+		if (!in_run) {
+			run_start = m->msgs[i].from_off;
+			in_run = true;
+		}
+		run_end = segment_end(m, i);
+	}
+	if (!in_run)
+		run_start = m->end;
+	run_end = size;   /* mail appended since the index stays, at the end */
+	if (run_end > run_start &&
+	    copy_bytes(m->fd, run_start, m->fd, w, run_end - run_start, buf, NULL, "move") < 0)
+		return -1;
+	return 0;
+}
+
+/* Undoes a compaction that failed before the truncation: the journal's
+ * bytes go back, then the journal goes.  Returns 0, or -1 when the journal
+ * has to stay for the next open to finish the job. */
+static int rollback(struct mbox *m, const char *jpath, int jfd, const struct journal_hdr *h,
+		    unsigned char *buf)
+{
+	if (restore_payload(m->fd, jfd, h, buf, "rollback") < 0) {
+		log_error("cannot undo the failed update of %s: %s; the journal %s stays for the next login",
+			  m->path, strerror(errno), jpath);
+		return -1;
+	}
+	if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
+		log_warning("cannot remove journal %s: %s", jpath, strerror(errno));
+	return 0;
+}
+
+enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
+				 char *reason, size_t reasonsize)
+{
+	struct journal_hdr h;
+	unsigned char hdr[JOURNAL_HEADER_SIZE], *buf = NULL;
+	char jpath[UPDATE_PATH_MAX];
+	enum maildrop_status st = MAILDROP_OK;
+	uint64_t size = 0, deleted = 0;
+	unsigned i, first_del = m->count;
+	sigset_t old;
+	int jfd = -1;
+
+	fill_stats(m, stats, false);
+	if (m->fd < 0 || m->count == 0) {
+		mbox_free(m);   /* no spool or no messages: nothing to write */
+		return MAILDROP_OK;
+	}
+	block_signals(&old);
+	for (i = 0; i < m->count; i++) {
+		if (!(m->msgs[i].flags & MBOX_DELETED))
+			continue;
+		if (first_del == m->count)
+			first_del = i;
+		deleted += segment_end(m, i) - m->msgs[i].from_off;
+	}
+	if (first_del == m->count) {
+		save_uids(m);
+		goto out;
+	}
+	st = MAILDROP_TEMP;
+	if (m->read_only) {
+		snprintf(reason, reasonsize, "%s is on a read-only file system", m->path);
+		goto out;
+	}
+	if (journal_path(m, jpath, sizeof(jpath)) < 0) {
+		snprintf(reason, reasonsize, "state directory path too long");
+		goto out;
+	}
+	if (verify_spool(m, first_del, &size, reason, reasonsize) < 0)
+		goto out;
+	buf = malloc(MBOX_MOVE_BLOCK);
+	if (buf == NULL) {
+		snprintf(reason, reasonsize, "out of memory");
+		goto out;
+	}
+	memset(&h, 0, sizeof(h));
+	h.version = JOURNAL_VERSION;
+	h.phase = PHASE_PREPARED;
+	h.dev = (uint64_t)m->dev;
+	h.ino = (uint64_t)m->ino;
+	h.orig_size = size;
+	h.new_size = size - deleted;
+	h.region_off = m->msgs[first_del].from_off;
+	h.payload_len = h.new_size - h.region_off;
+	h.tail_len = min64(JOURNAL_TAIL_MAX, h.orig_size - h.new_size);
+	if (hash_region(m->fd, h.new_size, h.tail_len, &h.tail_hash) < 0) {
+		snprintf(reason, reasonsize, "read %s: %s", m->path, strerror(errno));
+		goto out;
+	}
+	if (write_journal(m, jpath, &h, buf, &jfd, reason, reasonsize) < 0)
+		goto out;
+
+	if (compact(m, first_del, size, buf) < 0 || fsync(m->fd) < 0)
+		goto undo;
+	step("spool-fsync");
+	h.phase = PHASE_COMPACTED;
+	encode_hdr(&h, hdr);
+	if (pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0 || fsync(jfd) < 0)
+		goto undo;
+	step("journal-compacted");
+	if (ftruncate(m->fd, (off_t)h.new_size) < 0)
+		goto undo;
+	step("truncate");
+	/* From here the new mailbox is in place.  Should a sync fail, the
+	 * journal stays and the next open finishes or confirms the work. */
+	if (fsync(m->fd) < 0) {
+		log_error("fsync %s after update: %s; journal kept", m->path, strerror(errno));
+	} else {
+		step("spool-fsync2");
+		if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
+			log_warning("cannot remove journal %s: %s", jpath, strerror(errno));
+		step("journal-unlink");
+	}
+	close(jfd);
+	jfd = -1;
+	fill_stats(m, stats, true);
+	save_uids(m);
+	st = MAILDROP_OK;
+	goto out;
+undo:
+	snprintf(reason, reasonsize, "updating %s: %s", m->path, strerror(errno));
+	rollback(m, jpath, jfd, &h, buf);
+out:
+	if (jfd >= 0)
+		close(jfd);
+	free(buf);
+	mbox_free(m);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return st;
+}

@@ -1,1 +1,379 @@
-/* placeholder: being written */
+/*
+ * monitor: the privileged half of a logged-in session (see monitor.h).
+ *
+ * This file runs as root.  It is OpenSSH's monitor shrunk to the one thing
+ * a POP3 session needs root for after login: a dot-lock in a spool
+ * directory the user cannot write (root:mail 2775).  The protocol is one
+ * byte each way over a socketpair:
+ *
+ *   child -> monitor   'L' lock     'U' unlock
+ *   monitor -> child   'K' done     'B' busy     'E' error
+ *
+ * The table of what is legal is a three-state machine: 'L' only first,
+ * 'U' only after a granted 'L', nothing after 'U'.  Anything else means
+ * the unprivileged side is not the code we wrote: the monitor kills it,
+ * removes the lock and exits.  The lock path and the wait were fixed before
+ * the fork; nothing the child sends can change them.
+ *
+ * The monitor never touches client data: right after the fork it points
+ * every descriptor except its end of the socketpair at /dev/null (the
+ * client socket among them) and re-opens the log.  While it waits it
+ * refreshes a held lock every 60 s so other agents (DOTLOCK_STALE_SECONDS)
+ * do not break it, forwards SIGTERM to the child, and when the child is
+ * gone removes a lock still held and exits with the child's status.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "server/dotlock.h"
+#include "server/monitor.h"
+
+#define MON_REQ_LOCK 'L'
+#define MON_REQ_UNLOCK 'U'
+#define MON_ANS_OK 'K'
+#define MON_ANS_BUSY 'B'
+#define MON_ANS_ERROR 'E'
+
+/* How often a held lock is touched: well inside DOTLOCK_STALE_SECONDS and
+ * within the 1-3 minutes Qpopper's source asks for. */
+#define MON_TOUCH_SECONDS 60
+/* Upper bound on descriptors we look at when /proc is not there. */
+#define MON_FD_SCAN_MAX 65536
+
+/* ---- the child's side ------------------------------------------------- */
+
+struct monitor_client {
+	int fd;
+};
+
+static struct monitor_client client = { -1 };
+
+/* Sends one request and reads the one-byte answer.  Returns the answer, or
+ * 0 if the monitor is gone. */
+static char client_ask(struct monitor_client *mc, char req)
+{
+	char ans;
+	ssize_t r;
+
+	do {
+		r = write(mc->fd, &req, 1);
+	} while (r < 0 && errno == EINTR);
+	if (r != 1)
+		return 0;
+	do {
+		r = read(mc->fd, &ans, 1);
+	} while (r < 0 && errno == EINTR);
+	return r == 1 ? ans : 0;
+}
+
+static enum maildrop_status client_lock(void *ctx, char *reason, size_t reasonsize)
+{
+	switch (client_ask(ctx, MON_REQ_LOCK)) {
+	case MON_ANS_OK:
+		return MAILDROP_OK;
+	case MON_ANS_BUSY:
+		snprintf(reason, reasonsize, "dot-lock is held by another process");
+		return MAILDROP_IN_USE;
+	case MON_ANS_ERROR:
+		snprintf(reason, reasonsize, "monitor could not create the dot-lock (see its log record)");
+		return MAILDROP_TEMP;
+	default:
+		snprintf(reason, reasonsize, "no answer from the monitor");
+		return MAILDROP_TEMP;
+	}
+}
+
+static void client_unlock(void *ctx)
+{
+	if (client_ask(ctx, MON_REQ_UNLOCK) != MON_ANS_OK)
+		log_warning("monitor: unlock was not confirmed");
+}
+
+/* ---- the monitor's side ----------------------------------------------- */
+
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	/* Non-blocking: if the pipe is full, a wake-up is pending anyway. */
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* nothing to do */
+	}
+	errno = saved;
+}
+
+/* Points every descriptor but keep at /dev/null.  dup2 instead of close
+ * keeps the numbers taken, so the log module can re-open its syslog and
+ * trace descriptors without a freshly opened one landing on a number it
+ * still remembers and then closes. */
+static void detach_descriptors(int keep)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fds[1024];
+	size_t n = 0, i;
+	DIR *d;
+
+	if (devnull < 0)
+		return;   /* cannot happen on a sane system; keep going */
+	d = opendir("/proc/self/fd");
+	if (d != NULL) {
+		struct dirent *e;
+		int dfd = dirfd(d);
+
+		while ((e = readdir(d)) != NULL && n < sizeof(fds) / sizeof(fds[0])) {
+			char *end;
+			long v = strtol(e->d_name, &end, 10);
+
+			if (e->d_name[0] != '\0' && *end == '\0' && v >= 0 && v != dfd)
+				fds[n++] = (int)v;
+		}
+		/* Too many to list: fall through to the scan below. */
+		if (e != NULL)
+			n = 0;
+		closedir(d);
+		if (n > 0) {
+			for (i = 0; i < n; i++) {
+				if (fds[i] != keep && fds[i] != devnull)
+					dup2(devnull, fds[i]);
+			}
+			close(devnull);
+			return;
+		}
+	}
+	{
+		long max = sysconf(_SC_OPEN_MAX);
+		int fd;
+
+		if (max < 0 || max > MON_FD_SCAN_MAX)
+			max = MON_FD_SCAN_MAX;
+		for (fd = 0; fd < max; fd++) {
+			if (fd != keep && fd != devnull && fcntl(fd, F_GETFD) >= 0)
+				dup2(devnull, fd);
+		}
+	}
+	close(devnull);
+}
+
+static time_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void answer(int fd, char a)
+{
+	ssize_t r;
+
+	do {
+		r = write(fd, &a, 1);
+	} while (r < 0 && errno == EINTR);
+	/* A child that is gone cannot read it; its exit is handled below. */
+}
+
+/* The monitor's whole life.  Never returns. */
+static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned lock_wait)
+{
+	enum { WANT_LOCK, HOLDING, DONE } state = WANT_LOCK;
+	time_t last_touch = 0;
+	bool child_gone = false;
+	int status = 0;
+	struct pollfd pfd[2];
+
+	for (;;) {
+		int timeout = -1, n;
+
+		if (state == HOLDING) {
+			time_t left = last_touch + MON_TOUCH_SECONDS - now_mono();
+
+			timeout = left <= 0 ? 0 : (int)left * 1000;
+		}
+		pfd[0].fd = sig_pipe[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sock;        /* -1 once the child closed it */
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("monitor: poll: %s", strerror(errno));
+			break;
+		}
+
+		if (n > 0 && (pfd[0].revents & POLLIN) != 0) {
+			unsigned char sigs[64];
+			ssize_t r = read(sig_pipe[0], sigs, sizeof(sigs)), i;
+
+			for (i = 0; i < r; i++) {
+				if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
+					kill(child, SIGTERM);   /* the engine ends the session */
+				else if (sigs[i] == SIGHUP)
+					log_reopen();
+			}
+		}
+
+		/* Reap first: a request and the exit may arrive together. */
+		if (!child_gone) {
+			pid_t w = waitpid(child, &status, WNOHANG);
+
+			if (w == child)
+				child_gone = true;
+		}
+
+		if (n > 0 && sock >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+			char req;
+			ssize_t r;
+
+			do {
+				r = read(sock, &req, 1);
+			} while (r < 0 && errno == EINTR);
+			if (r <= 0) {
+				close(sock);
+				sock = -1;       /* child closed its end or exited */
+			} else if (req == MON_REQ_LOCK && state == WANT_LOCK) {
+				char reason[256] = "";
+				enum dotlock_result dr;
+
+				dr = dotlock_acquire(lock_path, child, lock_wait, reason, sizeof(reason));
+				if (dr == DOTLOCK_OK) {
+					state = HOLDING;
+					last_touch = now_mono();
+					answer(sock, MON_ANS_OK);
+				} else {
+					if (dr == DOTLOCK_ERROR)
+						log_error("monitor: dot-lock %s: %s", lock_path, reason);
+					state = DONE;   /* no second try: the child gives up */
+					answer(sock, dr == DOTLOCK_BUSY ? MON_ANS_BUSY : MON_ANS_ERROR);
+				}
+			} else if (req == MON_REQ_UNLOCK && state == HOLDING) {
+				if (dotlock_release(lock_path, child) < 0)
+					log_warning("monitor: could not remove dot-lock %s", lock_path);
+				state = DONE;
+				answer(sock, MON_ANS_OK);
+			} else {
+				/* Not a request our session code ever sends. */
+				log_error("monitor: illegal request 0x%02x in state %d; ending the session",
+					  (unsigned char)req, (int)state);
+				kill(child, SIGKILL);
+				if (!child_gone)
+					waitpid(child, &status, 0);
+				child_gone = true;
+				status = 1 << 8;   /* exit status 1 */
+			}
+		}
+
+		if (state == HOLDING && now_mono() - last_touch >= MON_TOUCH_SECONDS) {
+			if (dotlock_touch(lock_path) < 0)
+				log_warning("monitor: cannot refresh dot-lock %s: %s",
+					    lock_path, strerror(errno));
+			last_touch = now_mono();
+		}
+
+		/* A child that closed the socket is waited for by the same
+		 * loop: SIGCHLD wakes poll, SIGTERM is still forwarded, and a
+		 * lock still held keeps being touched until the exit. */
+		if (child_gone)
+			break;
+	}
+
+	if (!child_gone) {
+		/* poll failed: we cannot serve the child safely any more. */
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		status = 1 << 8;
+	}
+	if (state == HOLDING && dotlock_release(lock_path, child) < 0)
+		log_warning("monitor: could not remove dot-lock %s", lock_path);
+	if (sock >= 0)
+		close(sock);
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		log_warning("monitor: session process ended by signal %d", WTERMSIG(status));
+	_exit(1);
+}
+
+int monitor_start(const char *lock_path, unsigned lock_wait,
+		  struct maildrop_locker *locker)
+{
+	sigset_t block, old;
+	struct sigaction sa;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("monitor: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	/* Signals stay blocked across the fork until the monitor has its own
+	 * handlers, so a SIGTERM in between is forwarded, not lost in the
+	 * engine's handler. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	pid = fork();
+	if (pid < 0) {
+		int saved = errno;
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(sv[0]);
+		close(sv[1]);
+		log_error("monitor: fork: %s", strerror(saved));
+		return -1;
+	}
+	if (pid == 0) {
+		/* The session: keeps the engine's handlers and mask. */
+		close(sv[0]);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		client.fd = sv[1];
+		locker->lock = client_lock;
+		locker->unlock = client_unlock;
+		locker->ctx = &client;
+		return 0;
+	}
+
+	/* The monitor. */
+	close(sv[1]);
+	detach_descriptors(sv[0]);
+	log_reopen();
+	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		log_error("monitor: pipe: %s", strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		_exit(1);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigaction(SIGPIPE, &sa, NULL);   /* a dead child must not kill us mid-answer */
+	sigaction(SIGALRM, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+	monitor_run(sv[0], pid, lock_path, lock_wait);
+	_exit(1);   /* not reached */
+}

@@ -1,1 +1,921 @@
-/* placeholder: being written */
+/*
+ * options: the one table of popper's run-time options, and the code that
+ * applies configuration files, switches and per-user option files to
+ * struct settings (server/settings.h).
+ *
+ * Every name Qpopper 4.x knew has a row, so an old qpopper.conf either works
+ * or fails with a message that says exactly why: a row is "implemented", or
+ * "accepted, no effect" (with the reason, logged as a warning), or "not built
+ * yet" (with the feature it needs).  An unknown name is an error, never a
+ * silent no-op.  The grammar itself (set/reset, quoting, comments) is
+ * lib/confparse.c's business; this file gives the words their meaning.
+ *
+ * Each row also has a restriction class that decides where it may be set.
+ * Qpopper's own classes were leaky (CVE-2005-1151: the user's file could
+ * name a trace file that root then opened), so ours are an allow-list:
+ *   OC_ANY    also in ~/.qpopper-options, the file the user controls;
+ *   OC_ADMIN  in the administrator's files only (popper.conf, switches, and
+ *             <spool-dir>/.<user>.qpopper-options);
+ *   OC_START  only at start-up: everything about logging, authentication,
+ *             where maildrops live (the privileged monitor fixes the lock
+ *             path before the option files are read) and the daemon.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "lib/confparse.h"
+#include "lib/log.h"
+#include "lib/safeopen.h"
+#include "lib/username.h"
+#include "server/settings.h"
+
+#ifndef DEFAULT_SPOOL_DIR
+#define DEFAULT_SPOOL_DIR "/var/mail"
+#endif
+#ifndef DEFAULT_PAM_SERVICE
+#define DEFAULT_PAM_SERVICE "popper"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#define DEFAULT_AUTH_DB SYSCONFDIR "/popper/pop.auth"
+#define DEFAULT_VIRTUAL_SPOOL_DIR LOCALSTATEDIR "/spool/popper"
+#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/popper"
+
+/* Longest string value.  Qpopper allowed 255; paths get more room, but a
+ * path plus a user name must still stay far below PATH_MAX, and a bounded
+ * value is what stopped the 4.0.3 bulldir overflow class (robustness C2). */
+#define SETTINGS_MAX_STRING 1023
+/* A per-user option file is a few lines; anything larger is refused. */
+#define OPTION_FILE_MAX (64 * 1024)
+/* Room for one error message (a nested include adds "FILE:LINE: " each). */
+#define OPTION_MSG_MAX 2048
+
+enum opt_type {
+	OT_BOOL,       /* bool field */
+	OT_UINT,       /* unsigned field, min..max */
+	OT_ULONG,      /* unsigned long field, min..max */
+	OT_ANNOUNCE,   /* long field, -1 = not set (announce-*) */
+	OT_STRING,     /* char * field, checked by kind */
+	OT_FACILITY,   /* int field: syslog facility by name */
+	OT_CLEARTEXT,  /* enum cleartext_policy by name */
+	OT_MNEMONIC,   /* a word from a list (no field: no-effect rows) */
+	OT_INCLUDE     /* config-file: reads another file */
+};
+
+enum opt_status {
+	OS_IMPLEMENTED,
+	OS_NO_EFFECT,  /* accepted and checked, warning logged, nothing changes */
+	OS_NOT_BUILT   /* refused: the feature it belongs to is not built yet */
+};
+
+/* Where an option may be set; also the level of the file being read (an
+ * option is accepted when its class is at most the file's level). */
+enum opt_class { OC_ANY, OC_ADMIN, OC_START };
+
+enum str_kind {
+	SK_PATH,       /* absolute path, required */
+	SK_OPT_PATH,   /* absolute path, or "" = not set */
+	SK_HOME_NAME,  /* relative name below the home directory, "" = not set */
+	SK_ACCOUNT,    /* a system account name, "" = not set */
+	SK_SERVICE,    /* PAM service name, "" = PAM off */
+	SK_TEMPLATE    /* log-login: %0..%3 and %%, "" = not set */
+};
+
+struct option {
+	const char *name;
+	enum opt_type type;
+	enum opt_class cls;
+	enum opt_status status;
+	size_t offset;              /* field in struct settings (implemented rows) */
+	unsigned long min, max;     /* numbers */
+	enum str_kind kind;         /* strings */
+	const char *const *words;   /* OT_MNEMONIC */
+	const char *why;            /* no effect: the reason; not built: the feature */
+	bool false_ok;              /* not built, but "false" is what we do anyway */
+};
+
+#define FIELD(f) offsetof(struct settings, f)
+#define BOOLOPT(n, f, c) { .name = n, .type = OT_BOOL, .cls = c, .offset = FIELD(f) }
+#define UINTOPT(n, f, c, lo, hi) \
+	{ .name = n, .type = OT_UINT, .cls = c, .offset = FIELD(f), .min = lo, .max = hi }
+#define ULONGOPT(n, f, c, lo, hi) \
+	{ .name = n, .type = OT_ULONG, .cls = c, .offset = FIELD(f), .min = lo, .max = hi }
+#define ANNOUNCEOPT(n, f, c) \
+	{ .name = n, .type = OT_ANNOUNCE, .cls = c, .offset = FIELD(f), .min = 0, .max = INT_MAX }
+#define STROPT(n, f, c, k) { .name = n, .type = OT_STRING, .cls = c, .offset = FIELD(f), .kind = k }
+#define NOEFFECT(n, t, c, hi, w, reason) \
+	{ .name = n, .type = t, .cls = c, .status = OS_NO_EFFECT, .max = hi, .words = w, .why = reason }
+#define NOTBUILT(n, t, c, feature) \
+	{ .name = n, .type = t, .cls = c, .status = OS_NOT_BUILT, .why = feature }
+
+static const char *const chunky_words[] = { "default", "always", "never", "tls", "ssl", NULL };
+
+/* Features that are not built yet (one phrase each, used in messages). */
+#define NB_BULLETINS "bulletins"
+#define NB_TEMPDROP "temp-drop mode (popper works on the spool in place)"
+#define NB_CACHE "the Qpopper cache file (popper keeps its state in state-dir)"
+#define NB_GROUPMODE "per-group maildrop modes (only server mode exists)"
+#define NB_KERBEROS "Kerberos support"
+#define NB_TLS "TLS support"
+#define NB_DRAC "DRAC (POP-before-SMTP) support"
+#define NB_XMIT "XTND XMIT"
+#define NB_UWKLUGE "hiding of the UW IMAP pseudo-message"
+#define NB_OLDUID "old-style (pre-3.x) UIDs"
+#define NB_STATUSHDR "rewriting Status:/X-UIDL: headers at update"
+
+/*
+ * THE table.  Qpopper's 60 names plus the UW-kludge alias plus xtnd-xmit
+ * (the -x switch), then popper's own options.  man/popper.conf.5 documents
+ * every row; keep the two in step.
+ */
+static const struct option options[] = {
+	/* logging */
+	{ .name = "log-facility", .type = OT_FACILITY, .cls = OC_START, .offset = FIELD(log_facility) },
+	BOOLOPT("debug", debug, OC_START),
+	STROPT("tracefile", tracefile, OC_START, SK_OPT_PATH),
+	BOOLOPT("statistics", statistics, OC_ADMIN),
+	BOOLOPT("timing", timing, OC_ADMIN),
+	STROPT("log-login", log_login, OC_START, SK_TEMPLATE),
+
+	/* session */
+	UINTOPT("timeout", timeout, OC_ADMIN, 1, 86400),
+	BOOLOPT("shy", shy, OC_START),
+	BOOLOPT("reverse-lookup", reverse_lookup, OC_START),
+	BOOLOPT("update-on-abort", update_on_abort, OC_ANY),
+	BOOLOPT("auto-delete", auto_delete, OC_ADMIN),
+	ANNOUNCEOPT("announce-login-delay", announce_login_delay, OC_ANY),
+	ANNOUNCEOPT("announce-expire", announce_expire, OC_ANY),
+
+	/* user names */
+	BOOLOPT("downcase-user", downcase_user, OC_START),
+	BOOLOPT("trim-domain", trim_domain, OC_START),
+
+	/* authentication */
+	{ .name = "clear-text-password", .type = OT_CLEARTEXT, .cls = OC_START, .offset = FIELD(cleartext) },
+	STROPT("pam-service", pam_service, OC_START, SK_SERVICE),
+	STROPT("auth-db", auth_db, OC_START, SK_OPT_PATH),
+	STROPT("mail-owner", mail_owner, OC_START, SK_ACCOUNT),
+	STROPT("nonauth-file", nonauth_file, OC_START, SK_OPT_PATH),
+	STROPT("auth-file", auth_file, OC_START, SK_OPT_PATH),
+	ULONGOPT("min-uid", min_uid, OC_START, 0, 4294967294UL),
+	BOOLOPT("check-shell", check_shell, OC_START),
+	UINTOPT("max-auth-failures", max_auth_failures, OC_START, 1, 100),
+	UINTOPT("auth-failure-delay", auth_failure_delay, OC_START, 0, 60),
+	BOOLOPT("apop", apop, OC_START),
+	BOOLOPT("check-password-expired", check_password_expired, OC_START),
+
+	/* maildrop location: fixed before the per-user files are read */
+	STROPT("spool-dir", spool_dir, OC_START, SK_PATH),
+	UINTOPT("hash-spool", hash_spool, OC_START, 0, 2),
+	STROPT("home-dir-mail", home_dir_mail, OC_START, SK_HOME_NAME),
+	STROPT("virtual-spool-dir", virtual_spool_dir, OC_START, SK_PATH),
+	STROPT("state-dir", state_dir, OC_START, SK_PATH),
+	BOOLOPT("server-mode", server_mode, OC_START),
+	UINTOPT("lock-wait", lock_wait, OC_START, 0, 3600),
+	BOOLOPT("trust-x-uidl", trust_x_uidl, OC_ADMIN),
+
+	/* per-user option files */
+	BOOLOPT("user-options", user_options, OC_START),
+	BOOLOPT("spool-options", spool_options, OC_START),
+
+	/* standalone daemon */
+	UINTOPT("max-sessions", max_sessions, OC_START, 1, 10000),
+	UINTOPT("max-sessions-per-host", max_sessions_per_host, OC_START, 1, 10000),
+	BOOLOPT("detach", detach, OC_START),
+	STROPT("pid-file", pid_file, OC_START, SK_OPT_PATH),
+
+	/* includes */
+	{ .name = "config-file", .type = OT_INCLUDE, .cls = OC_START },
+
+	/* accepted for compatibility, no effect */
+	NOEFFECT("chunky-writes", OT_MNEMONIC, OC_ANY, 0, chunky_words,
+		 "replies are always collected into large writes"),
+	NOEFFECT("no-atomic-open", OT_BOOL, OC_ADMIN, 0, NULL,
+		 "dot-locks are always made with the NFS-safe link() method"),
+	NOEFFECT("mail-lock-check", OT_ULONG, OC_ANY, 1000000000UL, NULL,
+		 "the privileged monitor refreshes the dot-lock every 60 seconds"),
+	NOEFFECT("fast-update", OT_BOOL, OC_ANY, 0, NULL,
+		 "server mode updates the spool in place; there is no temporary drop to rename"),
+	NOEFFECT("check-hash-dir", OT_BOOL, OC_ANY, 0, NULL,
+		 "spool directories belong to the delivery agent; a missing one is an empty maildrop"),
+
+	/* Qpopper names whose feature is not built yet */
+	NOTBUILT("bulldir", OT_STRING, OC_ANY, NB_BULLETINS),
+	NOTBUILT("bulldb-max-tries", OT_UINT, OC_ANY, NB_BULLETINS),
+	NOTBUILT("bulldb-nonfatal", OT_BOOL, OC_ANY, NB_BULLETINS),
+	NOTBUILT("group-bulletins", OT_BOOL, OC_ADMIN, NB_BULLETINS),
+	NOTBUILT("max-bulletins", OT_UINT, OC_ANY, NB_BULLETINS),
+	NOTBUILT("cache-dir", OT_STRING, OC_ADMIN, NB_CACHE),
+	NOTBUILT("cache-name", OT_STRING, OC_ADMIN, NB_CACHE),
+	NOTBUILT("temp-dir", OT_STRING, OC_ADMIN, NB_TEMPDROP),
+	NOTBUILT("temp-name", OT_STRING, OC_ADMIN, NB_TEMPDROP),
+	NOTBUILT("keep-temp-drop", OT_BOOL, OC_ADMIN, NB_TEMPDROP),
+	NOTBUILT("check-old-spool-loc", OT_BOOL, OC_ANY, NB_TEMPDROP),
+	NOTBUILT("group-server-mode", OT_STRING, OC_ADMIN, NB_GROUPMODE),
+	NOTBUILT("group-no-server-mode", OT_STRING, OC_ADMIN, NB_GROUPMODE),
+	NOTBUILT("kerberos", OT_BOOL, OC_START, NB_KERBEROS),
+	NOTBUILT("kerberos-service", OT_STRING, OC_START, NB_KERBEROS),
+	NOTBUILT("tls-support", OT_MNEMONIC, OC_START, NB_TLS),
+	NOTBUILT("tls-version", OT_MNEMONIC, OC_START, NB_TLS),
+	NOTBUILT("tls-cipher-list", OT_STRING, OC_START, NB_TLS),
+	NOTBUILT("tls-server-cert-file", OT_STRING, OC_START, NB_TLS),
+	NOTBUILT("tls-private-key-file", OT_STRING, OC_START, NB_TLS),
+	NOTBUILT("tls-identity-file", OT_STRING, OC_START, NB_TLS),
+	NOTBUILT("tls-passphrase", OT_STRING, OC_START, NB_TLS),
+	NOTBUILT("tls-options", OT_UINT, OC_START, NB_TLS),
+	NOTBUILT("tls-workarounds", OT_BOOL, OC_START, NB_TLS),
+	NOTBUILT("drac-host", OT_STRING, OC_START, NB_DRAC),
+	NOTBUILT("mail-command", OT_STRING, OC_START, NB_XMIT),
+	NOTBUILT("xtnd-xmit", OT_BOOL, OC_START, NB_XMIT),
+	NOTBUILT("UW-kluge", OT_BOOL, OC_ADMIN, NB_UWKLUGE),
+	NOTBUILT("UW-kludge", OT_BOOL, OC_ADMIN, NB_UWKLUGE),   /* Qpopper's alias */
+	NOTBUILT("old-style-uid", OT_BOOL, OC_START, NB_OLDUID),
+	{ .name = "update-status-headers", .type = OT_BOOL, .cls = OC_ADMIN,
+	  .status = OS_NOT_BUILT, .why = NB_STATUSHDR, .false_ok = true },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+struct load_ctx {
+	struct settings *s;
+	enum opt_class level;       /* most restricted class this file may set */
+	char msg[OPTION_MSG_MAX];   /* the error text handed back to confparse */
+	char inner[OPTION_MSG_MAX]; /* the first error inside an included file */
+};
+
+static const char *ctx_fail(struct load_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static const char *ctx_fail(struct load_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	return c->msg;
+}
+
+static const struct option *option_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTIONS; i++) {
+		if (strcasecmp(options[i].name, name) == 0)
+			return &options[i];
+	}
+	return NULL;
+}
+
+/* Printable ASCII only: a value ends up in paths, in log lines and in
+ * messages, and has no business carrying control characters. */
+static bool printable(const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if ((unsigned char)*v < 0x20 || (unsigned char)*v > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+static bool has_dotdot_component(const char *v)
+{
+	const char *p = v;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return false;
+}
+
+/* Checks a string value for its kind.  Returns NULL or the problem. */
+static const char *check_string(enum str_kind kind, const char *v)
+{
+	size_t i;
+
+	if (strlen(v) > SETTINGS_MAX_STRING)
+		return "value is too long";
+	if (!printable(v))
+		return "value contains a control or non-ASCII character";
+	switch (kind) {
+	case SK_PATH:
+		if (v[0] != '/')
+			return "an absolute path is required";
+		break;
+	case SK_OPT_PATH:
+		if (v[0] != '\0' && v[0] != '/')
+			return "an absolute path (or \"\" for none) is required";
+		break;
+	case SK_HOME_NAME:
+		if (v[0] == '/' || has_dotdot_component(v))
+			return "a name relative to the home directory (no \"..\") is required";
+		break;
+	case SK_ACCOUNT:
+		if (v[0] != '\0' && !username_valid(v))
+			return "not a valid account name";
+		break;
+	case SK_SERVICE:
+		for (i = 0; v[i] != '\0'; i++) {
+			char ch = v[i];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+				return "a PAM service name is letters, digits, '.', '_' and '-'";
+		}
+		break;
+	case SK_TEMPLATE:
+		/* The engine substitutes %0..%3 itself (never printf); any
+		 * other '%' is almost certainly a mistake worth reporting. */
+		for (i = 0; v[i] != '\0'; i++) {
+			if (v[i] != '%')
+				continue;
+			if (v[i + 1] == '%' || (v[i + 1] >= '0' && v[i + 1] <= '3'))
+				i++;
+			else
+				return "only %0, %1, %2, %3 and %% may be used";
+		}
+		break;
+	}
+	return NULL;
+}
+
+/* The stored form of a checked string: "" means "not set" except for the
+ * PAM service, where "" is the documented way to turn PAM off. */
+static bool string_unsets(enum str_kind kind, const char *v)
+{
+	return v[0] == '\0' && kind != SK_SERVICE && kind != SK_PATH;
+}
+
+static const char *apply_file(struct load_ctx *c, const char *path, unsigned depth);
+
+/* The one place an option is applied.  file is the file the statement came
+ * from (NULL for switches), depth the include depth a config-file statement
+ * would open.  Returns NULL or an error text in c->msg. */
+static const char *option_apply(struct load_ctx *c, const char *name,
+				const char *value, bool reset,
+				const char *file, unsigned depth)
+{
+	char qname[80];
+	const struct option *o;
+	unsigned long n = 0;
+	bool b = false;
+	int facility = 0;
+	enum cleartext_policy policy = CLEARTEXT_DEFAULT;
+	char *str = NULL;
+	char *field;
+
+	log_quote(name, strlen(name), qname, sizeof(qname));
+	o = option_find(name);
+	if (o == NULL)
+		return ctx_fail(c, "unknown option \"%s\" (see popper.conf(5))", qname);
+
+	/* A not-built row is refused before anything else, so the message
+	 * says what is missing rather than complaining about the value. */
+	if (o->status == OS_NOT_BUILT) {
+		if (o->false_ok && o->type == OT_BOOL &&
+		    (reset || (value != NULL && confparse_bool(value, &b) && !b)))
+			return NULL;
+		return ctx_fail(c, "option \"%s\" needs %s, which is not built yet", o->name, o->why);
+	}
+	if (o->cls > c->level) {
+		if (c->level == OC_ANY)
+			return ctx_fail(c, "option \"%s\" may not be set in a user's option file", o->name);
+		return ctx_fail(c, "option \"%s\" can only be set at start-up (popper.conf or a switch)",
+				o->name);
+	}
+	if (o->type != OT_BOOL) {
+		if (reset)
+			return ctx_fail(c, "\"reset\" needs a boolean option; \"%s\" is not one", o->name);
+		if (value == NULL)
+			return ctx_fail(c, "option \"%s\" needs a value (set %s = VALUE)", o->name, o->name);
+	}
+
+	/* Parse and check the value. */
+	switch (o->type) {
+	case OT_BOOL:
+		if (reset) {
+			if (value != NULL)
+				return ctx_fail(c, "\"reset %s\" takes no value", o->name);
+			b = false;
+		} else if (value == NULL) {
+			b = true;
+		} else if (!confparse_bool(value, &b)) {
+			return ctx_fail(c, "option \"%s\" needs a boolean value (true, false, 1 or 0)",
+					o->name);
+		}
+		if (o->offset == FIELD(server_mode) && o->status == OS_IMPLEMENTED && !b)
+			return ctx_fail(c, "temp-drop mode is not built yet (server-mode is the only maildrop mode)");
+		break;
+	case OT_UINT:
+	case OT_ULONG:
+	case OT_ANNOUNCE:
+		if (!confparse_uint(value, o->max, &n) || n < o->min)
+			return ctx_fail(c, "option \"%s\" needs a whole number from %lu to %lu",
+					o->name, o->min, o->max);
+		break;
+	case OT_STRING: {
+		const char *why = check_string(o->kind, value);
+
+		if (why != NULL)
+			return ctx_fail(c, "option \"%s\": %s", o->name, why);
+		break;
+	}
+	case OT_FACILITY:
+		facility = log_facility_from_name(value);
+		if (facility < 0)
+			return ctx_fail(c, "option \"%s\": unknown facility (mail, daemon, auth, "
+					"authpriv, user, local0 ... local7)", o->name);
+		break;
+	case OT_CLEARTEXT:
+		if (strcasecmp(value, "default") == 0)
+			policy = CLEARTEXT_DEFAULT;
+		else if (strcasecmp(value, "never") == 0)
+			policy = CLEARTEXT_NEVER;
+		else if (strcasecmp(value, "always") == 0)
+			policy = CLEARTEXT_ALWAYS;
+		else if (strcasecmp(value, "local") == 0)
+			policy = CLEARTEXT_LOCAL;
+		else if (strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0)
+			return ctx_fail(c, "clear-text-password \"%s\" needs TLS support, not built yet",
+					strcasecmp(value, "tls") == 0 ? "tls" : "ssl");
+		else
+			return ctx_fail(c, "option \"%s\" is one of default, never, always, local",
+					o->name);
+		break;
+	case OT_MNEMONIC: {
+		const char *const *w;
+
+		for (w = o->words; w != NULL && *w != NULL; w++) {
+			if (strcasecmp(*w, value) == 0)
+				break;
+		}
+		if (w == NULL || *w == NULL)
+			return ctx_fail(c, "option \"%s\" has an unknown value", o->name);
+		break;
+	}
+	case OT_INCLUDE:
+		return apply_file(c, value, depth);
+	}
+
+	if (o->status == OS_NO_EFFECT) {
+		log_warning("option %s is accepted but has no effect: %s%s%s", o->name, o->why,
+			    file != NULL ? "; in " : "", file != NULL ? file : "");
+		return NULL;
+	}
+
+	/* Store. */
+	field = (char *)c->s + o->offset;
+	switch (o->type) {
+	case OT_BOOL:
+		*(bool *)(void *)field = b;
+		break;
+	case OT_UINT:
+		*(unsigned *)(void *)field = (unsigned)n;
+		break;
+	case OT_ULONG:
+		*(unsigned long *)(void *)field = n;
+		break;
+	case OT_ANNOUNCE:
+		*(long *)(void *)field = (long)n;
+		break;
+	case OT_FACILITY:
+		*(int *)(void *)field = facility;
+		break;
+	case OT_CLEARTEXT:
+		*(enum cleartext_policy *)(void *)field = policy;
+		break;
+	case OT_STRING:
+		if (!string_unsets(o->kind, value)) {
+			str = strdup(value);
+			if (str == NULL)
+				return ctx_fail(c, "out of memory");
+		}
+		free(*(char **)(void *)field);
+		*(char **)(void *)field = str;
+		break;
+	case OT_MNEMONIC:
+	case OT_INCLUDE:
+		break;
+	}
+	return NULL;
+}
+
+/* The directory-relative form of a config-file value, into buf; NULL if it
+ * does not fit. */
+static const char *include_path(const char *including, const char *value,
+				char *buf, size_t size)
+{
+	const char *slash;
+	int n;
+
+	if (value[0] == '/' || including == NULL || (slash = strrchr(including, '/')) == NULL)
+		return value;
+	n = snprintf(buf, size, "%.*s/%s", (int)(slash - including), including, value);
+	if (n < 0 || (size_t)n >= size)
+		return NULL;
+	return buf;
+}
+
+/* confparse's callback: one statement of a file. */
+static const char *conf_stmt(const struct confparse_stmt *st, void *vctx)
+{
+	struct load_ctx *c = vctx;
+	const char *value = st->value;
+	char buf[PATH_MAX];
+
+	/* A relative config-file name is taken relative to the directory of
+	 * the file that names it, not to whatever the cwd happens to be. */
+	if (value != NULL && st->op == CONFPARSE_SET && strcasecmp(st->name, "config-file") == 0) {
+		value = include_path(st->file, value, buf, sizeof(buf));
+		if (value == NULL)
+			return ctx_fail(c, "config-file name is too long");
+	}
+	return option_apply(c, st->name, value, st->op == CONFPARSE_RESET,
+			    st->file, st->depth + 1);
+}
+
+/* config-file: reads path at include depth `depth` (0 for a switch). */
+static const char *apply_file(struct load_ctx *c, const char *path, unsigned depth)
+{
+	char err[OPTION_MSG_MAX];
+
+	if (depth > CONFPARSE_MAX_DEPTH)
+		return ctx_fail(c, "config-file nesting deeper than %d", CONFPARSE_MAX_DEPTH);
+	if (path[0] == '\0' || strlen(path) > SETTINGS_MAX_STRING || !printable(path))
+		return ctx_fail(c, "config-file needs a file name");
+	if (confparse_file(path, depth, conf_stmt, c, err, sizeof(err)) < 0) {
+		/* Errors climb out through every level of includes, and each
+		 * level would add its own "FILE:LINE: ".  Keep the deepest
+		 * one, so the message is "TOP:LINE: DEEPEST:LINE: what". */
+		if (c->inner[0] == '\0')
+			snprintf(c->inner, sizeof(c->inner), "%s", err);
+		return c->inner;
+	}
+	return NULL;
+}
+
+/* ---- public functions ------------------------------------------------ */
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL) {
+		/* Only reachable at start-up; nothing can work without memory. */
+		log_error("out of memory while setting defaults");
+		exit(1);
+	}
+	return d;
+}
+
+void settings_init(struct settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->log_facility = LOG_MAIL;
+	s->timeout = 600;                  /* RFC 1939 §3: at least 10 minutes */
+	s->reverse_lookup = true;
+	s->update_on_abort = false;        /* RFC 1939 §6 (Qpopper said true) */
+	s->announce_login_delay = -1;
+	s->announce_expire = -1;
+	s->cleartext = CLEARTEXT_DEFAULT;
+	s->pam_service = xstrdup(DEFAULT_PAM_SERVICE);
+	s->auth_db = xstrdup(DEFAULT_AUTH_DB);
+	s->min_uid = 1000;
+	s->max_auth_failures = 3;
+	s->auth_failure_delay = 2;
+	s->apop = true;
+	s->check_password_expired = true;
+	s->spool_dir = xstrdup(DEFAULT_SPOOL_DIR);
+	s->virtual_spool_dir = xstrdup(DEFAULT_VIRTUAL_SPOOL_DIR);
+	s->state_dir = xstrdup(DEFAULT_STATE_DIR);
+	s->server_mode = true;
+	s->lock_wait = 10;
+	s->trust_x_uidl = true;
+	s->max_sessions = 100;
+	s->max_sessions_per_host = 10;
+}
+
+void settings_free(struct settings *s)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTIONS; i++) {
+		char **field;
+
+		if (options[i].type != OT_STRING || options[i].status != OS_IMPLEMENTED)
+			continue;
+		field = (char **)(void *)((char *)s + options[i].offset);
+		free(*field);
+		*field = NULL;
+	}
+}
+
+int settings_copy(struct settings *dst, const struct settings *src)
+{
+	size_t i;
+
+	*dst = *src;
+	for (i = 0; i < N_OPTIONS; i++) {
+		char **field;
+
+		if (options[i].type != OT_STRING || options[i].status != OS_IMPLEMENTED)
+			continue;
+		field = (char **)(void *)((char *)dst + options[i].offset);
+		if (*field != NULL && (*field = strdup(*field)) == NULL)
+			goto fail;
+	}
+	return 0;
+
+fail:
+	/* Fields from i on still point at src's strings: clear them so
+	 * settings_free(dst) frees only what we allocated. */
+	for (; i < N_OPTIONS; i++) {
+		if (options[i].type == OT_STRING && options[i].status == OS_IMPLEMENTED)
+			*(char **)(void *)((char *)dst + options[i].offset) = NULL;
+	}
+	settings_free(dst);
+	return -1;
+}
+
+const char *settings_apply(struct settings *s, const char *name,
+			   const char *value, bool reset)
+{
+	static struct load_ctx c;   /* the message must outlive the call */
+
+	c.s = s;
+	c.level = OC_START;
+	c.msg[0] = '\0';
+	c.inner[0] = '\0';
+	if (name == NULL)
+		return "no option name";
+	return option_apply(&c, name, value, reset, NULL, 0);
+}
+
+int settings_load_file(struct settings *s, const char *path,
+		       char *err, size_t errsize)
+{
+	struct load_ctx *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (c == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		return -1;
+	}
+	c->s = s;
+	c->level = OC_START;
+	rc = confparse_file(path, 0, conf_stmt, c, err, errsize);
+	free(c);
+	return rc;
+}
+
+/* Reads one per-user option file at level (OC_ANY: the user's own file;
+ * OC_ADMIN: the administrator's file in the spool directory). */
+static int load_option_file(struct settings *s, const char *path,
+			    enum opt_class level, uid_t uid,
+			    char *err, size_t errsize)
+{
+	struct safeopen_rules rules = { .no_group_write = true };
+	struct load_ctx *c;
+	const char *why = NULL;
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	fd = safe_open(path, O_RDONLY, 0, &rules, &st, &why);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errsize, "%s: %s", path, why != NULL ? why : strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		snprintf(err, errsize, "%s: file is writable by others", path);
+		goto out;
+	}
+	if (level == OC_ANY && st.st_uid != uid && st.st_uid != 0) {
+		snprintf(err, errsize, "%s: file belongs to neither the user nor root", path);
+		goto out;
+	}
+	if (level == OC_ADMIN && st.st_uid == uid) {
+		/* The user must not be able to change the administrator's
+		 * file for them (Qpopper's rule for the spool options file). */
+		snprintf(err, errsize, "%s: file belongs to the user", path);
+		goto out;
+	}
+	if (st.st_size > OPTION_FILE_MAX) {
+		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
+		goto out;
+	}
+	text = malloc(OPTION_FILE_MAX + 1);
+	if (text == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		goto out;
+	}
+	/* Read to EOF, but never past the limit: the size may change while
+	 * we read. */
+	while (len <= OPTION_FILE_MAX) {
+		r = read(fd, text + len, OPTION_FILE_MAX + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errsize, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > OPTION_FILE_MAX) {
+		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
+		goto out;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		goto out;
+	}
+	c->s = s;
+	c->level = level;
+	rc = confparse_buffer(text, len, path, 0, conf_stmt, c, err, errsize);
+	free(c);
+out:
+	free(text);
+	close(fd);
+	return rc;
+}
+
+int settings_load_user_options(struct settings *s, const char *user,
+			       const char *home, uid_t uid,
+			       char *err, size_t errsize)
+{
+	char path[PATH_MAX];
+	int n;
+
+	/* The home file first, then the administrator's: the spool file can
+	 * override what the user chose (Qpopper's order, 12/27/00). */
+	if (s->user_options && home != NULL && home[0] != '\0') {
+		n = snprintf(path, sizeof(path), "%s/.qpopper-options", home);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			snprintf(err, errsize, "home directory path is too long");
+			return -1;
+		}
+		if (load_option_file(s, path, OC_ANY, uid, err, errsize) < 0)
+			return -1;
+	}
+	if (s->spool_options) {
+		if (user == NULL || !username_valid(user)) {
+			snprintf(err, errsize, "invalid user name for the spool options file");
+			return -1;
+		}
+		n = snprintf(path, sizeof(path), "%s/.%s.qpopper-options", s->spool_dir, user);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			snprintf(err, errsize, "spool options path is too long");
+			return -1;
+		}
+		if (load_option_file(s, path, OC_ADMIN, uid, err, errsize) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- popper -n ------------------------------------------------------- */
+
+static void print_quoted(FILE *f, const char *v)
+{
+	fputc('"', f);
+	for (; *v != '\0'; v++) {
+		if (*v == '"' || *v == '\\')
+			fputc('\\', f);
+		fputc(*v, f);
+	}
+	fputc('"', f);
+}
+
+static const char *facility_name(int facility)
+{
+	static const char *const names[] = {
+		"mail", "daemon", "auth", "authpriv", "user", "local0", "local1",
+		"local2", "local3", "local4", "local5", "local6", "local7", NULL
+	};
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++) {
+		if (log_facility_from_name(names[i]) == facility)
+			return names[i];
+	}
+	return NULL;
+}
+
+static const char *cleartext_name(enum cleartext_policy p)
+{
+	switch (p) {
+	case CLEARTEXT_DEFAULT: return "default";
+	case CLEARTEXT_NEVER: return "never";
+	case CLEARTEXT_ALWAYS: return "always";
+	case CLEARTEXT_LOCAL: return "local";
+	case CLEARTEXT_TLS: return "tls";
+	}
+	return "default";
+}
+
+void settings_print(const struct settings *s, FILE *f)
+{
+	size_t i;
+	int col;
+
+	fprintf(f, "# popper %s: effective settings\n", PACKAGE_VERSION);
+	for (i = 0; i < N_OPTIONS; i++) {
+		const struct option *o = &options[i];
+		const char *field = (const char *)s + o->offset;
+
+		if (o->status != OS_IMPLEMENTED)
+			continue;
+		switch (o->type) {
+		case OT_BOOL:
+			fprintf(f, "set %s = %s\n", o->name,
+				*(const bool *)(const void *)field ? "true" : "false");
+			break;
+		case OT_UINT:
+			fprintf(f, "set %s = %u\n", o->name, *(const unsigned *)(const void *)field);
+			break;
+		case OT_ULONG:
+			fprintf(f, "set %s = %lu\n", o->name, *(const unsigned long *)(const void *)field);
+			break;
+		case OT_ANNOUNCE: {
+			long v = *(const long *)(const void *)field;
+
+			if (v < 0)
+				fprintf(f, "# %s is not set\n", o->name);
+			else
+				fprintf(f, "set %s = %ld\n", o->name, v);
+			break;
+		}
+		case OT_STRING: {
+			const char *v = *(char *const *)(const void *)field;
+
+			if (v == NULL) {
+				fprintf(f, "# %s is not set\n", o->name);
+			} else {
+				fprintf(f, "set %s = ", o->name);
+				print_quoted(f, v);
+				fputc('\n', f);
+			}
+			break;
+		}
+		case OT_FACILITY: {
+			const char *name = facility_name(*(const int *)(const void *)field);
+
+			if (name != NULL)
+				fprintf(f, "set %s = %s\n", o->name, name);
+			else
+				fprintf(f, "# %s = %d (no name)\n", o->name, *(const int *)(const void *)field);
+			break;
+		}
+		case OT_CLEARTEXT:
+			fprintf(f, "set %s = %s\n", o->name,
+				cleartext_name(*(const enum cleartext_policy *)(const void *)field));
+			break;
+		case OT_MNEMONIC:
+		case OT_INCLUDE:
+			break;
+		}
+	}
+	for (col = 0, i = 0; i < N_OPTIONS; i++) {
+		if (options[i].status != OS_NO_EFFECT)
+			continue;
+		fprintf(f, "%s %s", col++ == 0 ? "# accepted without effect:" : ",", options[i].name);
+	}
+	fputc('\n', f);
+	for (col = 0, i = 0; i < N_OPTIONS; i++) {
+		if (options[i].status != OS_NOT_BUILT)
+			continue;
+		if (col % 6 == 0)
+			fprintf(f, "%s# not built yet:", col == 0 ? "" : "\n");
+		fprintf(f, " %s%s", options[i].name, options[i].false_ok ? "=true" : "");
+		col++;
+	}
+	fputc('\n', f);
+}

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Qpopper's clear-text-password policy (-p 0..4). */
 enum cleartext_policy {
@@ -77,6 +78,11 @@ struct settings {
 	char *pid_file;              /* pid-file */
 
 	/* announced in CAPA; not enforced (as Qpopper) */
+
+	/* added by options.c's owner (options the team notes list as
+	 * implemented that had no field yet) */
+	char *log_login;             /* log-login: template, %0..%3 and %% only */
+	bool check_password_expired; /* check-password-expired: PAM account management */
 };
 
 /* Fills s with the compiled defaults.  Free with settings_free(). */
@@ -92,6 +98,25 @@ const char *settings_apply(struct settings *s, const char *name,
  * ("FILE:LINE: message"). */
 int settings_load_file(struct settings *s, const char *path,
 		       char *err, size_t errsize);
+
+/* Deep copy of src into dst (a session applies per-user option files to its
+ * own copy, never to the daemon's).  Returns 0, or -1 when out of memory
+ * (dst is then empty and safe to settings_free). */
+int settings_copy(struct settings *dst, const struct settings *src);
+
+/* Reads the per-user option files after login, as Qpopper does: first
+ * <home>/.qpopper-options when user-options (-u) is set, where only the
+ * options a user may choose are accepted and the file must belong to uid (or
+ * root) and not be writable by group or others; then
+ * <spool-dir>/.<user>.qpopper-options when spool-options (-U) is set, the
+ * administrator's file, which must NOT belong to uid nor be writable by group
+ * or others, and may also set per-user site options (timeout, statistics,
+ * ...).  Options that only make sense at start-up are refused in both.  A missing file is
+ * not an error.  Call it after dropping to the user (CVE-2005-1151).
+ * Returns 0 or -1 with err filled ("FILE:LINE: message"). */
+int settings_load_user_options(struct settings *s, const char *user,
+			       const char *home, uid_t uid,
+			       char *err, size_t errsize);
 
 /* Prints the effective settings in configuration-file syntax (popper -n). */
 void settings_print(const struct settings *s, FILE *stream);

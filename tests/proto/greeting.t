@@ -1,0 +1,178 @@
+# greeting.t: the greeting and CAPA (RFC 1939 §4, RFC 2449).
+# Each case below is one TAP test; see tests/lib/transcript.py for the format.
+
+# The greeting names the version and carries an APOP timestamp
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.  (?P<timestamp><[0-9a-f]{16}\.[0-9]+\.[0-9]+@\S+>)
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+
+# Two connections get different APOP timestamps
+G~ .*(?P<first><[^>]*>)
+C: QUIT
+S~ \+OK .*
+reconnect
+C: APOP alice 00000000000000000000000000000000
+S: -ERR [AUTH] Authentication failed.
+differ: first timestamp
+C: NOOP
+S: -ERR Command not valid in this state.
+
+# CAPA before login lists the capabilities in the agreed order
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+
+# CAPA after login still works and keeps the order
+mailbox: basic
+C: USER alice
+S: +OK Password required for alice.
+C: PASS secret
+S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S?: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+mailbox-after: unchanged
+
+# CAPA is case-insensitive and refuses arguments
+C: capa
+S: +OK Capability list follows.
+S~ [^.].*
+S~ [^.].*
+S~ [^.].*
+S~ [^.].*
+S~ [^.].*
+S~ [^.].*
+S~ [^.].*
+S~ [^.].*
+S: .
+C: CAPA now
+S: -ERR Too many arguments for the CAPA command.
+
+# LOGIN-DELAY is announced when configured
+config: announce-login-delay = 900
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S: USER
+S: LOGIN-DELAY 900
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+
+# EXPIRE n is announced when configured
+config: announce-expire = 30
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S: USER
+S: EXPIRE 30
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+
+# -e login_delay=N,expire=N on the command line announces both
+args: -e login_delay=60,expire=5
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S: USER
+S: LOGIN-DELAY 60
+S: EXPIRE 5
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+
+# auto-delete announces EXPIRE 0
+config: auto-delete
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S: USER
+S: EXPIRE 0
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+
+# shy: no version in the greeting, no IMPLEMENTATION before login
+config: shy
+G~ \+OK ready  (?P<timestamp><[0-9a-f]{16}\.[0-9]+\.[0-9]+@\S+>)
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: .
+C: QUIT
+S~ \+OK Pop server at \S+ signing off\.
+closed
+
+# shy: IMPLEMENTATION appears once logged in
+config: shy
+mailbox: basic
+G~ \+OK ready  (?P<timestamp><[^>]+>)
+C: USER alice
+S: +OK Password required for alice.
+C: PASS secret
+S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S?: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+
+# shy: APOP still works with the shy greeting's timestamp
+config: shy
+mailbox: basic
+G~ \+OK ready  (?P<timestamp><[^>]+>)
+C: APOP alice ${apop secret}
+S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
+C: QUIT
+S~ \+OK Pop server at \S+ signing off\.
+closed
+mailbox-after: unchanged
