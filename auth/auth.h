@@ -31,6 +31,10 @@ struct auth_config {
 	unsigned long min_uid;     /* system accounts below are refused; 0 never */
 	bool check_shell;          /* login shell must be in /etc/shells */
 	const char *client_addr;   /* numeric address, for PAM_RHOST */
+	/* check-password-expired false: an expired password (PAM asks for a
+	 * new one, which POP3 cannot do) still logs in; expired or locked
+	 * accounts are refused either way. */
+	bool ignore_password_expiry;
 };
 
 /* Who the session becomes after a successful login. */

@@ -195,6 +195,8 @@ static enum backend_result pam_verify_plain(const struct auth_config *cfg,
 		 * PAM_NEW_AUTHTOK_REQD (no pam_chauthtok over POP),
 		 * PAM_PERM_DENIED... all fail. */
 		rc = pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+		if (rc == PAM_NEW_AUTHTOK_REQD && cfg->ignore_password_expiry)
+			rc = PAM_SUCCESS;
 		if (rc != PAM_SUCCESS)
 			r = pam_fail(pamh, rc, "pam_acct_mgmt", reason, reasonsize);
 	}

@@ -183,9 +183,9 @@ static bool digest_format_ok(const char *d)
 
 	for (i = 0; d[i] != '\0'; i++) {
 		char ch = d[i];
+		/* RFC 1939 §7: lower-case hex; anything else is malformed. */
 		if (i >= APOP_DIGEST_HEX_LEN ||
-		    !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-		      (ch >= 'A' && ch <= 'F')))
+		    !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
 			return false;
 	}
 	return i == APOP_DIGEST_HEX_LEN;

@@ -222,7 +222,7 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 				    char *reason, size_t reasonsize)
 {
 	char host[DOTLOCK_HOST_MAX], uniq[DOTLOCK_PATH_MAX], content[DOTLOCK_CONTENT_MAX];
-	double deadline = now_mono() + wait_seconds;
+	double deadline = now_mono() + wait_seconds, left;
 	unsigned pause_ms = DOTLOCK_SLEEP_MIN_MS, rnd = 0, breaks = 0;
 	int n, clen;
 
@@ -251,11 +251,12 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 			breaks++;
 			continue;
 		}
-		if (now_mono() >= deadline) {
+		left = deadline - now_mono();
+		if (left <= 0) {
 			snprintf(reason, reasonsize, "%s is held by another process", lock_path);
 			return DOTLOCK_BUSY;
 		}
-		sleep_ms(pause_ms);
+		sleep_ms(left * 1000 < pause_ms ? (unsigned)(left * 1000) + 1 : pause_ms);
 		if (pause_ms < DOTLOCK_SLEEP_MAX_MS)
 			pause_ms *= 2;
 	}

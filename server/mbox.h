@@ -9,8 +9,9 @@
  *
  * Framing (shared with the tests and the team notes): a message starts at a
  * "From " line at the start of the file or right after an empty line ("\n"
- * or "\r\n"), whose rest contains a time hh:mm within its first
- * MBOX_FROM_CHECK bytes.  Its content runs to the next such line; the empty
+ * or "\r\n"), whose rest contains a time (h:mm or hh:mm, the hour not
+ * glued to a preceding letter or digit) within its first MBOX_FROM_CHECK
+ * bytes.  Its content runs to the next such line; the empty
  * line in front of the next From_ line, and one final empty line at the end
  * of the file, belong to the framing.  The size of a message is what RETR
  * sends before dot-stuffing: content bytes, plus one CR for each LF not
@@ -54,7 +55,7 @@ extern const struct maildrop_ops mbox_maildrop_ops;
 
 /* Index reads: large blocks, one pass, no per-line system calls. */
 #define MBOX_READ_BLOCK (1024 * 1024)
-/* A From_ line must show its hh:mm within this many bytes. */
+/* A From_ line must show its time within this many bytes. */
 #define MBOX_FROM_CHECK 1024
 /* Bytes the scanner keeps ahead of the position it decides about. */
 #define MBOX_LOOKAHEAD (MBOX_FROM_CHECK + 64)

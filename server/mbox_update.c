@@ -143,6 +143,17 @@ static bool decode_hdr(const unsigned char *b, struct journal_hdr *h)
 	return true;
 }
 
+/* True if the header bytes are all zero (a hole or never written). */
+static bool header_never_written(const unsigned char *b)
+{
+	size_t i;
+
+	for (i = 0; i < JOURNAL_HEADER_SIZE; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
 static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -316,6 +327,18 @@ enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsiz
 		return MAILDROP_TEMP;
 	}
 	block_signals(&old);
+	if (jst.st_size == 0 ||
+	    (jst.st_size >= JOURNAL_HEADER_SIZE && pread_all(jfd, hdr, sizeof(hdr), 0) == 0 &&
+	     header_never_written(hdr))) {
+		/* Killed while writing the journal: its header comes last, so
+		 * the spool was never touched and the journal is just garbage. */
+		if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
+			log_warning("cannot remove unfinished journal %s: %s", jpath, strerror(errno));
+		step("recover-unlink");
+		log_notice("removed the unfinished journal of an update of %s that never started",
+			   m->path);
+		goto out;
+	}
 	if (pread_all(jfd, hdr, sizeof(hdr), 0) < 0 || !decode_hdr(hdr, &h) ||
 	    h.version != JOURNAL_VERSION ||
 	    (h.phase != PHASE_PREPARED && h.phase != PHASE_COMPACTED) ||

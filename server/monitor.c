@@ -57,9 +57,10 @@
 
 struct monitor_client {
 	int fd;
+	int answer_timeout_ms;  /* lock_wait plus slack: the monitor's only slow step */
 };
 
-static struct monitor_client client = { -1 };
+static struct monitor_client client = { -1, 0 };
 
 /* Sends one request and reads the one-byte answer.  Returns the answer, or
  * 0 if the monitor is gone. */
@@ -73,6 +74,16 @@ static char client_ask(struct monitor_client *mc, char req)
 	} while (r < 0 && errno == EINTR);
 	if (r != 1)
 		return 0;
+	for (;;) {
+		struct pollfd pfd = { .fd = mc->fd, .events = POLLIN };
+		int n = poll(&pfd, 1, mc->answer_timeout_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;   /* a monitor that does not answer is a gone monitor */
+		break;
+	}
 	do {
 		r = read(mc->fd, &ans, 1);
 	} while (r < 0 && errno == EINTR);
@@ -178,14 +189,26 @@ static time_t now_mono(void)
 	return ts.tv_sec;
 }
 
-static void answer(int fd, char a)
+/* Sends the one-byte answer.  Returns false when it could not be sent: the
+ * caller then closes the socket, so the child reads EOF ("monitor gone")
+ * instead of waiting for an answer that will never come. */
+static bool answer(int fd, char a)
 {
 	ssize_t r;
 
 	do {
 		r = write(fd, &a, 1);
 	} while (r < 0 && errno == EINTR);
-	/* A child that is gone cannot read it; its exit is handled below. */
+	return r == 1;
+}
+
+static void answer_or_drop(int *sock, char a)
+{
+	if (!answer(*sock, a)) {
+		log_error("monitor: cannot answer the session: %s", strerror(errno));
+		close(*sock);
+		*sock = -1;
+	}
 }
 
 /* The monitor's whole life.  Never returns. */
@@ -253,18 +276,18 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 				if (dr == DOTLOCK_OK) {
 					state = HOLDING;
 					last_touch = now_mono();
-					answer(sock, MON_ANS_OK);
+					answer_or_drop(&sock, MON_ANS_OK);
 				} else {
 					if (dr == DOTLOCK_ERROR)
 						log_error("monitor: dot-lock %s: %s", lock_path, reason);
 					state = DONE;   /* no second try: the child gives up */
-					answer(sock, dr == DOTLOCK_BUSY ? MON_ANS_BUSY : MON_ANS_ERROR);
+					answer_or_drop(&sock, dr == DOTLOCK_BUSY ? MON_ANS_BUSY : MON_ANS_ERROR);
 				}
 			} else if (req == MON_REQ_UNLOCK && state == HOLDING) {
 				if (dotlock_release(lock_path, child) < 0)
 					log_warning("monitor: could not remove dot-lock %s", lock_path);
 				state = DONE;
-				answer(sock, MON_ANS_OK);
+				answer_or_drop(&sock, MON_ANS_OK);
 			} else {
 				/* Not a request our session code ever sends. */
 				log_error("monitor: illegal request 0x%02x in state %d; ending the session",
@@ -345,6 +368,7 @@ int monitor_start(const char *lock_path, unsigned lock_wait,
 		close(sv[0]);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		client.fd = sv[1];
+		client.answer_timeout_ms = (int)(lock_wait > 3600 ? 3600 : lock_wait) * 1000 + 30000;
 		locker->lock = client_lock;
 		locker->unlock = client_unlock;
 		locker->ctx = &client;

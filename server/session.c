@@ -464,6 +464,7 @@ int session_run(const struct session_params *p)
 	s->authcfg.min_uid = s->set->min_uid;
 	s->authcfg.check_shell = s->set->check_shell;
 	s->authcfg.client_addr = p->client_addr;
+	s->authcfg.ignore_password_expiry = !s->set->check_password_expired;
 	s->cleartext_ok = cmd_cleartext_allowed(s->set->cleartext, p->client_addr);
 
 	s->io = netio_create(p->fd_in, p->fd_out);

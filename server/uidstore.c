@@ -446,7 +446,7 @@ struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 {
 	struct safeopen_rules rules = { 0 };
 	struct uidstore *st;
-	char path[UIDS_PATH_MAX];
+	char path[UIDS_PATH_MAX], tmp[UIDS_PATH_MAX];
 	struct stat sb;
 	const char *why = NULL;
 	int fd;
@@ -463,6 +463,10 @@ struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 		return NULL;
 	}
 	reset_fresh(st);
+	/* A temporary file left by a session killed while saving: the caller
+	 * holds the maildrop locks, so nobody else is writing it. */
+	if (make_path(tmp, sizeof(tmp), dir, UIDS_TMP) == 0)
+		unlink(tmp);
 	rules.check_owner = true;
 	rules.owner = geteuid();
 	rules.no_group_write = true;
@@ -496,8 +500,8 @@ struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 		/* Damaged: keep it for the administrator, start afresh.  A new
 		 * epoch means no UID handed out before can come back. */
 		char aside[UIDS_PATH_MAX];
-		int n = snprintf(aside, sizeof(aside), "%s.bad.%lld", path,
-				 (long long)time(NULL));
+		int n = snprintf(aside, sizeof(aside), "%s.bad.%lld.%ld", path,
+				 (long long)time(NULL), (long)getpid());
 
 		if (n < 0 || (size_t)n >= sizeof(aside) || rename(path, aside) < 0) {
 			snprintf(reason, reasonsize, "UID state %s is damaged and cannot be moved aside: %s",
@@ -690,7 +694,7 @@ long uidstore_assign(struct uidstore *st, struct uid_msg *msgs, size_t n)
 {
 	struct strset used, xuidl;
 	size_t i, nsaved = st->nsaved;
-	long fresh = 0;
+	long unsaved = 0;
 	uint32_t *cand;
 	char prefix[EPOCH_LEN + 2];
 
@@ -723,25 +727,29 @@ long uidstore_assign(struct uidstore *st, struct uid_msg *msgs, size_t n)
 	free(xuidl.slot);
 	if (match_saved(st, msgs, n, &used) < 0)
 		goto fail;
-	for (i = 0; i < n; i++)
-		if (msgs[i].uid == UIDSTORE_NONE && cand[i] != UIDSTORE_NONE &&
-		    strset_add(&used, st, cand[i]))
+	for (i = 0; i < n; i++) {
+		if (msgs[i].uid != UIDSTORE_NONE)
+			continue;
+		unsaved++;
+		if (cand[i] != UIDSTORE_NONE && strset_add(&used, st, cand[i])) {
 			msgs[i].uid = cand[i];
+			msgs[i].flags = UIDSTORE_UNSAVED;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		if (msgs[i].uid != UIDSTORE_NONE)
 			continue;
 		msgs[i].uid = generate_uid(st, st->epoch, &st->next, &used);
 		if (msgs[i].uid == UIDSTORE_NONE)
 			goto fail;
-		msgs[i].flags = UIDSTORE_NEW;
-		fresh++;
+		msgs[i].flags = UIDSTORE_NEW | UIDSTORE_UNSAVED;
 	}
 	free(cand);
 	free(used.slot);
 	free(st->saved);
 	st->saved = NULL;
 	st->nsaved = st->saved_cap = 0;
-	return fresh;
+	return unsaved;
 fail:
 	free(cand);
 	free(used.slot);

@@ -35,7 +35,8 @@
 #define UIDSTORE_NONE UINT32_MAX
 
 #define UIDSTORE_SEEN 0x1u          /* retrieved in some session (persists) */
-#define UIDSTORE_NEW  0x80000000u   /* UID generated in this session (not saved) */
+#define UIDSTORE_UNSAVED 0x40000000u /* not in the saved state when assigned */
+#define UIDSTORE_NEW  0x80000000u   /* UID generated in this session */
 
 /* One current message as uidstore sees it.  The caller fills size, hash and
  * uid (an X-UIDL candidate added with uidstore_add(), or UIDSTORE_NONE);
@@ -65,8 +66,10 @@ uint64_t uidstore_hash(const void *data, size_t len, uint64_t seed);
 /* True if s[0..len) is a valid unique-id (1..70 chars of 0x21..0x7e). */
 bool uidstore_valid_uid(const char *s, size_t len);
 
-/* Loads <dir>/uids.  A missing file gives a fresh state with a new epoch; a
- * damaged one is renamed aside to uids.bad.TIME (logged) and replaced by a
+/* Loads <dir>/uids (the caller holds the maildrop locks; a leftover
+ * temporary file of a killed session is removed).  A missing file gives a
+ * fresh state with a new epoch; a
+ * damaged one is renamed aside to uids.bad.TIME.PID (logged) and replaced by a
  * fresh state.  Returns NULL with a log-only reason when the file cannot be
  * read or is unsafe (*perm_r true: wrong owner, mode, symlink...) or memory
  * runs out.  Free with uidstore_free(). */
@@ -85,8 +88,10 @@ const char *uidstore_epoch(const struct uidstore *st);
 /* Gives each of msgs[0..n) (in maildrop order) a UID that is unique in the
  * drop: a saved entry matched in order by (size, hash) keeps its UID and
  * flags; then an X-UIDL candidate not used by an earlier message nor by
- * another UID; else a new "EPOCH.N" (flags UIDSTORE_NEW).  The saved list is
- * consumed.  Returns the number of new UIDs, or -1 when memory ran out. */
+ * another UID (flags UIDSTORE_UNSAVED); else a new "EPOCH.N" (flags
+ * UIDSTORE_NEW | UIDSTORE_UNSAVED).  The saved list is consumed.  Returns
+ * the number of messages that were not in the saved state (the caller
+ * saves when it is not 0), or -1 when memory ran out. */
 long uidstore_assign(struct uidstore *st, struct uid_msg *msgs, size_t n);
 
 /* Replaces the UIDs marked UIDSTORE_NEW by ones under a random one-session

@@ -77,23 +77,29 @@ def procmail_worker(env, rcfile, ledger, tag, stop):
 
 
 def dotlock_deliver(spool, msg, timeout=30):
-    """fcntl lock, then dotlockfile, append, unlock: True on success."""
+    """fcntl lock, then dotlockfile, append, unlock: True on success.
+    Both locks are tried without blocking and everything is let go between
+    tries (Debian policy's "non blocking way"): procmail takes the same two
+    locks in the other order, and waiting while holding one would deadlock
+    with it."""
+    lock = spool + ".lock"
     fd = os.open(spool, os.O_WRONLY | os.O_APPEND)
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except OSError:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.05)
-        lock = spool + ".lock"
-        r = subprocess.run(["dotlockfile", "-l", "-r", "30", "-i", "1", lock],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        if r.returncode != 0:
-            return False
+                pass
+            else:
+                r = subprocess.run(["dotlockfile", "-l", "-r", "0", lock],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+                if r.returncode == 0:
+                    break
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(random.uniform(0.05, 0.2))
         try:
             os.write(fd, FROM_LINE + msg + b"\n")
             os.fsync(fd)
@@ -139,7 +145,8 @@ def pop_worker(daemon, ledger, stop, seed):
             ledger.problem("session error: %s" % e)
         finally:
             c.close()
-        time.sleep(rnd.uniform(0.0, 0.2))
+        # Leave the maildrop alone for a moment so deliveries get through.
+        time.sleep(rnd.uniform(0.2, 0.8))
 
 
 def pop_session(c, ledger, rnd):
@@ -249,7 +256,10 @@ def test_interleaved(tap):
                "the run did real work (%d deliveries, %d completed sessions)" % (
                    len(ledger.delivered), s["quit_ok"]))
         tap.ok(not ledger.problems, "no protocol problems during the run",
-               "\n".join(ledger.problems[:20]))
+               "\n".join(ledger.problems[:20]) + "\nserver log:\n" + "\n".join(
+                   l for l in env.trace(200000).splitlines()
+                   if any(w in l.lower() for w in ("not opened", "error", "fail", "monitor",
+                                                    "lock", "cannot")))[-3000:])
         try:
             present = env.mailbox("alice")
         except pf.MboxFormatError as e:
@@ -364,10 +374,42 @@ def test_dotlockfile_holder(tap):
         env.cleanup()
 
 
+def test_fcntl_holder(tap):
+    """An LDA holding only the fcntl lock (as procmail does while it
+    writes) is a locked maildrop too: wait lock-wait, then [IN-USE]."""
+    env = pf.PopEnv()
+    fd = None
+    try:
+        env.set("lock-wait", "2")
+        env.write_mailbox("alice", [pf.make_message(1)])
+        fd = os.open(env.maildrop("alice"), os.O_RDWR)
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        s = env.start_inetd()
+        s.read_greeting()
+        s.client.command("USER alice")
+        t0 = time.monotonic()
+        r = s.client.command("PASS secret")
+        waited = time.monotonic() - t0
+        tap.is_(r, IN_USE, "login while another process holds the fcntl lock answers [IN-USE]")
+        tap.ok(waited >= 1.5, "and waited about lock-wait (2 s) first (%.1f s)" % waited)
+        s.finish()
+        tap.ok(not os.path.exists(env.lock_path("alice")), "no dot-lock left behind")
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        s, r = env.login_session()
+        tap.ok(r.startswith("+OK"), "after the fcntl lock is released, login works", r)
+        s.client.command("QUIT")
+        s.finish()
+    finally:
+        if fd is not None:
+            os.close(fd)
+        env.cleanup()
+
+
 def main():
     tap = pf.TAP()
     tap.bail_if_unbuilt()
     test_second_session(tap)
+    test_fcntl_holder(tap)
     test_dotlockfile_holder(tap)
     test_interleaved(tap)
     return tap.done()

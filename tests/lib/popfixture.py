@@ -20,7 +20,6 @@ the only way both can agree on a wrong answer), and message builders.
 Nothing in this file runs as root on behalf of popper: it only prepares
 files (chown to the fake accounts) and starts the binary.
 """
-import errno
 import hashlib
 import os
 import re
@@ -609,6 +608,8 @@ class PopEnv:
         self.pam = pam
         self.system_users = {}     # name -> (uid, gid, home)
         self.pam_passwords = {}    # name -> password (pam_matrix)
+        self.pam_services = {}     # name -> service pam_matrix allows (default popper)
+        self.extra_groups = {}     # group name -> gid, for supplementary groups
         self.virtual_users = {}
         self.extra_lines = []
         self.settings = {}
@@ -778,6 +779,7 @@ class PopEnv:
               "%s:x:%d:%d:popper test mail owner:%s:/usr/sbin/nologin" % (
                   MAIL_OWNER, MAIL_OWNER_UID, MAIL_OWNER_UID, self.dir)]
         gr = ["root:x:0:", "mail:x:8:", "%s:x:%d:" % (MAIL_OWNER, MAIL_OWNER_UID)]
+        gr += ["%s:x:%d:" % (g, gid) for g, gid in self.extra_groups.items()]
         members = {}
         for name, (uid, gid, home, shell, groups) in self.system_users.items():
             pw.append("%s:x:%d:%d:test user %s:%s:%s" % (name, uid, gid, name, home, shell))
@@ -798,7 +800,7 @@ class PopEnv:
         passdb = os.path.join(pamdir, "passdb")
         with open(passdb, "w") as f:
             for name, pw in self.pam_passwords.items():
-                f.write("%s:%s:popper\n" % (name, pw))
+                f.write("%s:%s:%s\n" % (name, pw, self.pam_services.get(name, "popper")))
         svc = "".join("%s required %s passdb=%s\n" % (t, matrix, passdb)
                       for t in ("auth", "account", "password", "session"))
         with open(os.path.join(pamdir, "popper"), "w") as f:

@@ -35,6 +35,8 @@ environment (tests/lib/popfixture.py): virtual user alice, password
     C: text                 client sends text + CRLF
     R: bytes                client sends raw bytes, no CRLF added; escapes
                             \\r \\n \\t \\0 \\xHH \\\\
+    T: bytes                like R:, but one byte per write (a trickle that
+                            splits CR from LF across reads)
     S: text                 the next server line is exactly text (+CRLF)
     S~ regex                the next line matches regex entirely; named
                             groups become variables
@@ -57,6 +59,9 @@ environment (tests/lib/popfixture.py): virtual user alice, password
     mailbox-after: unchanged        byte-identical spool file
     mailbox-after: empty            no message left
     mailbox-after: absent           no spool file
+    log~ regex                      some record of popper's log (its
+                                    trace file) matches regex
+    log!~ regex                     no record matches regex
     mailbox-after: 1 3 +ID          exactly original messages 1 and 3 and
                                     the appended message ID, byte for byte
 Variables, in C:/R:/S:/S~ lines: ${host} and ${timestamp} (from the
@@ -361,6 +366,18 @@ class Case:
                 with open(self.guarded[0], "rb") as f:
                     if f.read() != self.guarded[1]:
                         self.fail(0, "the file behind the hostile spool was changed")
+            trace = None
+            for no, line in self.steps:
+                if line.startswith(("log~ ", "log!~ ")):
+                    if trace is None:
+                        trace = self.env.trace(10 ** 7)
+                    neg = line.startswith("log!~")
+                    pat = line.split(" ", 1)[1]
+                    found = re.search(self.expand(pat), trace, re.M)
+                    if neg and found:
+                        self.fail(no, "log has %r" % found.group(0))
+                    if not neg and not found:
+                        self.fail(no, "no log record matches %r; log:\n%s" % (pat, trace[-1500:]))
             for no, line in self.steps:
                 if line.startswith("mailbox-after:") and getattr(self, "spool_kind", None) in (
                         None, "foreign-owner", "world-writable", "hardlink"):
@@ -373,7 +390,7 @@ class Case:
 
     @staticmethod
     def is_conversation(line):
-        return (line[:2] in ("G:", "G~", "C:", "R:", "S:", "S~", "S=")
+        return (line[:2] in ("G:", "G~", "C:", "R:", "T:", "S:", "S~", "S=")
                 or re.match(r"^\*\d+ ", line) is not None
                 or line.startswith("S?:")
                 or re.match(r"^S\*\d+:", line) is not None
@@ -399,6 +416,15 @@ class Case:
             self.log.append("C: %r" % text)
             try:
                 c.sendline(text.encode("latin-1"))
+            except OSError as e:
+                self.fail(no, "send failed: %s" % e)
+        elif line.startswith("T:"):
+            data = decode_escapes(self.expand(line[3:]))
+            self.log.append("T: %r" % data[:200])
+            try:
+                for i in range(len(data)):
+                    c.send(data[i:i + 1])
+                    time.sleep(0.002)
             except OSError as e:
                 self.fail(no, "send failed: %s" % e)
         elif line.startswith("R:"):

@@ -1,4 +1,4 @@
-# files.t: hostile spool files and locks (robustness.md §5.3 F1-F6, F9,
+# files.t: hostile spool files and locks (robustness.md section 5.3 F1-F6, F9,
 # F10): popper refuses them with [SYS/PERM], never follows, never hangs,
 # never changes the file behind them; it honours fresh locks and breaks
 # stale ones.

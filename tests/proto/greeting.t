@@ -1,4 +1,4 @@
-# greeting.t: the greeting and CAPA (RFC 1939 §4, RFC 2449).
+# greeting.t: the greeting and CAPA (RFC 1939 section 4, RFC 2449).
 # Each case below is one TAP test; see tests/lib/transcript.py for the format.
 
 # The greeting names the version and carries an APOP timestamp

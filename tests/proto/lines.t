@@ -1,4 +1,4 @@
-# lines.t: the command line reader (robustness.md §5.1 P1-P5, P18): the
+# lines.t: the command line reader (robustness.md section 5.1 P1-P5, P18): the
 # 512-octet limit at 511/512/513, NULs, bare LF, lone CR, spaces and TABs,
 # and pipelining.  "LIST 000...01" pads a valid command to an exact length.
 
@@ -209,3 +209,18 @@ S~ \+OK alice has 5 visible .*
 R: ${RETR 3\r\n*100}NOOP\r\n
 *100 S= retr+ 3
 S: +OK
+
+# A command trickled one byte per write, CR and LF in separate reads
+mailbox: basic
+T: USER alice\r\n
+S: +OK Password required for alice.
+T: PASS secret\r\n
+S: +OK alice has 3 visible messages (0 hidden) in 523 octets.
+T: LIST 2\r\nLIST 3\n
+S: +OK 2 211
+S: +OK 3 167
+
+# A 600-octet line trickled one byte per write gets one -ERR
+T: ${A*600}\r\nUSER alice\r\n
+S: -ERR Command line too long.
+S: +OK Password required for alice.

@@ -1,5 +1,5 @@
 # mailbox.t: what is in the mbox reaches the client byte-exact
-# (robustness.md §5.2): dot-stuffing, CRLF already present, lone CR, no
+# (robustness.md section 5.2): dot-stuffing, CRLF already present, lone CR, no
 # final newline, NULs, From_ lines in bodies, header-only messages, long
 # lines, forged X-UIDL; and a file that is not an mbox.
 

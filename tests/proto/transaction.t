@@ -1,4 +1,4 @@
-# transaction.t: every TRANSACTION command (RFC 1939 §5), its +OK and each
+# transaction.t: every TRANSACTION command (RFC 1939 section 5), its +OK and each
 # of its -ERR paths: missing, extra and bad arguments, 0, count+1, deleted.
 # mailbox basic: 3 messages of 145, 211 and 167 octets (523 in all).
 

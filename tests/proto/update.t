@@ -1,4 +1,4 @@
-# update.t: the UPDATE state (RFC 1939 §6): only QUIT in TRANSACTION
+# update.t: the UPDATE state (RFC 1939 section 6): only QUIT in TRANSACTION
 # removes messages; a dropped connection or a QUIT in AUTHORIZATION
 # changes nothing; update-on-abort and auto-delete change that on purpose;
 # mail that arrives during the session is kept.
@@ -76,7 +76,7 @@ S: +OK Pop server at ${host} signing off.
 closed
 mailbox-after: unchanged
 
-# A dropped connection does not delete (RFC 1939 §6)
+# A dropped connection does not delete (RFC 1939 section 6)
 mailbox: basic
 C: USER alice
 S: +OK Password required for alice.
