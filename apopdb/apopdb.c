@@ -388,8 +388,10 @@ static int cmd_list(const char *path)
 	}
 	userdb_close(db);
 	if (rc == EXIT_DONE) {
-		/* Sorted: GDBM's order is a hash order nobody can read. */
-		qsort(l.names, l.count, sizeof(*l.names), cmp_names);
+		/* Sorted: GDBM's order is a hash order nobody can read.  An
+		 * empty database leaves names NULL, which qsort must not get. */
+		if (l.count > 0)
+			qsort(l.names, l.count, sizeof(*l.names), cmp_names);
 		for (i = 0; i < l.count; i++)
 			printf("%s\n", l.names[i]);
 		if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -1,44 +1,109 @@
 /*
- * userdb: popper's GDBM user database (virtual users now, APOP and SASL
- * secrets later).  The one module that knows the record format; the server,
- * apopdb and (later) popauth all go through it.
+ * userdb: popper's GDBM user database (virtual users, and APOP secrets of
+ * virtual and system users; SASL verifiers later).  The one module that
+ * knows the record format; the server, apopdb and popauth all go through it.
  *
- * Record: key = the user name (no trailing NUL); value = a versioned text
- * record "v1\n" followed by "field=value\n" lines.  v1 has one field,
- * "secret=" followed by the secret in lower-case hex.  Unknown fields are
- * kept when a record is rewritten, so later versions can add verifiers.
+ * Record (format v1, the reference is apopdb(8), "DATABASE FORMAT"):
+ * key = the user name (no trailing NUL); value = "v1\n" followed by
+ * "field=value\n" lines:
+ *   kind=virtual | kind=system   who the name is (absent: virtual, as written
+ *                                before the field existed);
+ *   secret=<lower-case hex>      the APOP secret, which is also a virtual
+ *                                user's password; absent: none (the secret
+ *                                "*" of popauth: APOP off, entry kept);
+ *   any other field              kept verbatim when the record is rewritten,
+ *                                ignored when it is read (room for SCRAM).
+ * A change that readers must understand gets a new magic ("v2"), which
+ * this version refuses as damaged rather than misreads.
+ *
+ * Every change made by the tools is written to a new copy of the file beside
+ * the database and renamed over it (USERDB_UPDATE / USERDB_REPLACE), so a
+ * writer that dies half-way leaves the old database whole; hence the
+ * database lives in a directory of its own that its owner may write.
  */
 #ifndef POPPER_USERDB_H
 #define POPPER_USERDB_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #define USERDB_SECRET_MAX 256
 
-enum userdb_mode { USERDB_READ, USERDB_WRITE, USERDB_CREATE };
+/* The database's default place (configure --with-auth-db).  Its own
+ * directory: see above. */
+#ifdef AUTH_DB_PATH
+#define USERDB_DEFAULT_PATH AUTH_DB_PATH
+#else
+#define USERDB_DEFAULT_PATH SYSCONFDIR "/popper/auth/pop.auth"
+#endif
+
+enum userdb_mode {
+	USERDB_READ,    /* read only, shared lock */
+	USERDB_WRITE,   /* in place, exclusive lock (not crash-safe: GDBM has no journal) */
+	USERDB_CREATE,  /* as WRITE, creating the file (mode 0600) if missing */
+	USERDB_UPDATE,  /* a copy in a temporary file; userdb_commit() renames it over the original */
+	USERDB_REPLACE  /* an empty new database, renamed over path (missing or not) by userdb_commit() */
+};
 enum userdb_status { USERDB_OK = 0, USERDB_NOTFOUND = 1, USERDB_ERROR = -1 };
+
+/* A virtual user has no account: it logs in with its secret and its session
+ * runs as mail-owner.  A system entry holds the APOP secret of the system
+ * account of the same name (Qpopper's pop.auth, popauth). */
+enum userdb_kind { USERDB_VIRTUAL = 0, USERDB_SYSTEM = 1 };
+
+struct userdb_entry {
+	enum userdb_kind kind;
+	size_t secret_len;                 /* 0: no secret */
+	char secret[USERDB_SECRET_MAX + 1]; /* NUL-terminated; may hold any byte but NUL */
+	unsigned other_fields;             /* fields this version does not interpret */
+};
+
+/* Checks beyond the built-in ones (a regular file with one link, not a
+ * symlink, no group write, nothing for others). */
+struct userdb_rules {
+	/* The server's rule: mode exactly 0600, owned by owner_uid (when
+	 * owner_set), by root, or by the process's own effective uid. */
+	bool strict;
+	bool owner_set;
+	uid_t owner_uid;
+};
 
 struct userdb;
 
 /* True when popper was built with GDBM. */
 bool userdb_available(void);
 
-/* Opens the database.  The file must be a regular file with one link, not a
- * symlink, with no group-write and no access for others.  USERDB_CREATE
- * creates it (mode 0600) if missing.  Returns NULL with err filled ("PATH:
- * reason") on failure; errno is then ENOENT when the file does not exist. */
+/* Opens the database with the built-in rules.  Returns NULL with err filled
+ * ("PATH: reason") on failure; errno is then ENOENT when the file does not
+ * exist, EPERM when the file breaks a safety rule (symlink, links, type,
+ * owner, mode), EAGAIN when it stays locked, EINVAL when it is not a usable
+ * database, or the system's errno. */
 struct userdb *userdb_open(const char *path, enum userdb_mode mode,
 			   char *err, size_t errsize);
+/* The same with extra rules (may be NULL). */
+struct userdb *userdb_open_with(const char *path, enum userdb_mode mode,
+				const struct userdb_rules *rules,
+				char *err, size_t errsize);
+/* Closes db; an UPDATE or REPLACE handle that was not committed is thrown
+ * away (its temporary file removed, the database untouched). */
 void userdb_close(struct userdb *db);
 
+/* For UPDATE and REPLACE handles: syncs the new copy, gives it mode 0600 and
+ * an owner, renames it over the database and syncs the directory.  The owner
+ * is uid:gid unless uid is (uid_t)-1: then an UPDATE keeps the old file's
+ * owner and a REPLACE keeps the creator.  Returns 0, or -1 with
+ * userdb_error() set and the database untouched.  db must still be closed. */
+int userdb_commit(struct userdb *db, uid_t uid, gid_t gid);
+
 /* Looks up user's secret into secret_r (size secret_size, NUL-terminated,
- * length in *len_r).  A record that does not parse is USERDB_ERROR, never
- * "not found". */
+ * length in *len_r; length 0 when the entry has no secret).  A record that
+ * does not parse is USERDB_ERROR, never "not found". */
 enum userdb_status userdb_get_secret(struct userdb *db, const char *user,
 				     char *secret_r, size_t secret_size,
 				     size_t *len_r);
-/* Adds or replaces user's secret. */
+/* Adds or replaces user's secret (a new entry is a virtual user). */
 enum userdb_status userdb_set_secret(struct userdb *db, const char *user,
 				     const char *secret, size_t len);
 enum userdb_status userdb_delete(struct userdb *db, const char *user);
@@ -46,7 +111,53 @@ enum userdb_status userdb_delete(struct userdb *db, const char *user);
 enum userdb_status userdb_foreach(struct userdb *db,
 				  int (*fn)(const char *user, void *ctx), void *ctx);
 
+/* Reads user's whole entry into *e_r (wipe it with userdb_entry_wipe). */
+enum userdb_status userdb_get_entry(struct userdb *db, const char *user,
+				    struct userdb_entry *e_r);
+/* Stores e as user's entry, keeping fields of an existing record that this
+ * version does not interpret.  A damaged existing record is an error (delete
+ * it first). */
+enum userdb_status userdb_put_entry(struct userdb *db, const char *user,
+				    const struct userdb_entry *e);
+void userdb_entry_wipe(struct userdb_entry *e);
+
+/* ---- bulk operations (apopdb) ------------------------------------------- */
+
+struct userdb_import_stats {
+	unsigned long added, replaced, skipped;
+};
+
+/* Writes every record in the export text format (apopdb(8), "EXPORT
+ * FORMAT"), secrets included, to out.  *count_r gets the number written. */
+enum userdb_status userdb_export(struct userdb *db, FILE *out, unsigned long *count_r);
+
+/* Reads the export text format from in (named in_name in messages) into db,
+ * a writable handle; an entry replaces a record of the same name.  Any
+ * syntax error, invalid name or record, or a name given twice stops the
+ * import with USERDB_ERROR (the message names the line). */
+enum userdb_status userdb_import_text(struct userdb *db, FILE *in, const char *in_name,
+				      struct userdb_import_stats *st);
+
+/* Reads a Qpopper pop.auth (GDBM; key "user\0", value APOP secret XOR 0xff,
+ * "\0", SCRAM field) into db as system entries.  Keys that are not valid
+ * user names and values that cannot be decoded are skipped with a warning
+ * (counted in st->skipped); a SCRAM field is kept as qpopper-scram-md5. */
+enum userdb_status userdb_import_qpopper(struct userdb *db, const char *qpath,
+					 struct userdb_import_stats *st);
+
+struct userdb_verify_report {
+	unsigned long records, virtual_users, system_users, with_secret;
+	unsigned long problems;   /* each one logged with log_error */
+};
+
+/* Checks GDBM's own structures, every key and every record.  Returns
+ * USERDB_OK when no problem was found. */
+enum userdb_status userdb_verify(struct userdb *db, struct userdb_verify_report *r);
+
 /* Last error text of db for messages. */
 const char *userdb_error(const struct userdb *db);
+
+/* The file's owner and mode as found at open. */
+void userdb_file_info(const struct userdb *db, uid_t *uid_r, gid_t *gid_r, mode_t *mode_r);
 
 #endif

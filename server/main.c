@@ -51,6 +51,27 @@
 #define USAGE "usage: popper [address][:port] [-cCdFnRsSuUvV] [-e login_delay=N,expire=N] " \
 	"[-f file] [-L n] [-p 0-3] [-t file] [-T seconds] [-y facility]"
 
+/* The optional libraries compiled in, for the second line of -v: a
+ * packager can see what a binary offers, and the test suite reads it to
+ * know which tests it can run (tests/lib/popfixture.py). */
+static const char built_with[] = ""
+#ifdef HAVE_PAM
+	" pam"
+#endif
+#ifdef HAVE_GDBM
+	" gdbm"
+#endif
+#ifdef HAVE_OPENSSL
+	" openssl"
+#endif
+#ifdef HAVE_SASL
+	" sasl"
+#endif
+#ifdef HAVE_KRB5
+	" krb5"
+#endif
+	;
+
 /* Where start-up errors go: stderr, or syslog (inetd mode). */
 static bool errors_to_stderr;
 
@@ -291,6 +312,7 @@ int main(int argc, char **argv)
 	}
 	if (version) {
 		printf("popper version %s\n", PACKAGE_VERSION);
+		printf("built with:%s\n", built_with[0] != '\0' ? built_with : " none");
 		return 0;
 	}
 
@@ -300,6 +322,7 @@ int main(int argc, char **argv)
 	if (!have_f && stat(DEFAULT_CONFIG_FILE, &st) == 0 &&
 	    settings_load_file(&set, DEFAULT_CONFIG_FILE, msg, sizeof(msg)) < 0) {
 		startup_error("%s", msg);
+		settings_free(&set);
 		return EXIT_CONFIG;
 	}
 
@@ -309,6 +332,7 @@ int main(int argc, char **argv)
 		err = apply_switch(&set, opt, optarg);
 		if (err != NULL) {
 			startup_error("%s", err);
+			settings_free(&set);
 			return EXIT_CONFIG;
 		}
 	}
@@ -317,6 +341,7 @@ int main(int argc, char **argv)
 		err = check_system(&set);
 		if (err != NULL) {
 			startup_error("%s", err);
+			settings_free(&set);
 			return EXIT_CONFIG;
 		}
 	}
@@ -333,6 +358,7 @@ int main(int argc, char **argv)
 	log_set_debug(set.debug);
 	if (set.tracefile != NULL && log_set_tracefile(set.tracefile) < 0) {
 		startup_error("cannot open trace file %s: %s", set.tracefile, strerror(errno));
+		settings_free(&set);
 		return EXIT_CONFIG;
 	}
 

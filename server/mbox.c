@@ -160,6 +160,24 @@ static int grow_arrays(struct mbox *m)
 	return 0;
 }
 
+/* Gives back what geometric growth over-allocated (up to half). */
+static void shrink_arrays(struct mbox *m)
+{
+	struct mbox_msg *nm;
+	struct uid_msg *ni;
+
+	if (m->count == 0 || m->count == m->cap)
+		return;
+	nm = realloc(m->msgs, m->count * sizeof(*nm));
+	if (nm != NULL)
+		m->msgs = nm;
+	ni = realloc(m->ids, m->count * sizeof(*ni));
+	if (ni != NULL)
+		m->ids = ni;
+	if (nm != NULL && ni != NULL)
+		m->cap = m->count;
+}
+
 static void hash_collect(struct scan *s, size_t a, size_t b)
 {
 	size_t take = b - a;
@@ -504,8 +522,10 @@ static enum maildrop_status mbox_index(struct mbox *m, bool trust_x_uidl,
 			break;
 		}
 	}
-	if (st == MAILDROP_OK)
+	if (st == MAILDROP_OK) {
 		m->end = s->base + s->n;
+		shrink_arrays(m);
+	}
 	free(s->buf);
 	free(s);
 	return st;
@@ -742,6 +762,20 @@ enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox 
 	}
 	m->locker = set->locker;
 	m->lock_wait = set->lock_wait;
+	{
+		/* Without it no UID survives and no deletion can be made
+		 * safely: better refused at login than failing at every QUIT. */
+		struct stat sd;
+
+		int r = lstat(m->state_dir, &sd);
+
+		if (r < 0 || !S_ISDIR(sd.st_mode)) {
+			set_reason(reason, reasonsize, "state directory %s: %s", m->state_dir,
+				   r < 0 ? strerror(errno) : "not a directory");
+			mbox_free(m);
+			return MAILDROP_PERM;
+		}
+	}
 
 	st = open_spool(m, set, reason, reasonsize);
 	if (st != MAILDROP_OK)

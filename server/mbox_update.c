@@ -454,12 +454,25 @@ static void fill_stats(const struct mbox *m, struct maildrop_stats *stats, bool 
 static void save_uids(struct mbox *m)
 {
 	unsigned i, j = 0;
+	bool changed = false;
 	char why[256];
 
-	for (i = 0; i < m->count; i++)
-		if (!(m->msgs[i].flags & MBOX_DELETED))
+	for (i = 0; i < m->count; i++) {
+		bool seen_now = (m->ids[i].flags & UIDSTORE_SEEN) != 0;
+		bool seen_before = (m->msgs[i].flags & MBOX_SEEN_START) != 0;
+
+		if (m->msgs[i].flags & MBOX_DELETED)
+			changed = true;
+		else
 			m->ids[j++] = m->ids[i];
+		if (seen_now != seen_before)
+			changed = true;
+	}
 	m->count = j;   /* the index is dead after a commit */
+	/* Rewriting the state of a 100 000-message drop costs more than the
+	 * whole index pass: skip it when the session changed nothing. */
+	if (!changed)
+		return;
 	if (uidstore_save(m->uids, m->state_dir, m->ids, j, why, sizeof(why)) < 0)
 		log_warning("cannot save UID state for %s: %s", m->path, why);
 	step("uids-saved");
@@ -612,6 +625,7 @@ enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
 		return MAILDROP_OK;
 	}
 	block_signals(&old);
+	mbox_touch_lock(m);
 	for (i = 0; i < m->count; i++) {
 		if (!(m->msgs[i].flags & MBOX_DELETED))
 			continue;

@@ -45,6 +45,7 @@ PROC_TIMEOUT = 15        # a process we started to exit after being asked
 MAIL_OWNER_UID = 4242    # the fake account that owns virtual maildrops
 MAIL_OWNER = "popmail"
 MAIL_GID = 8             # Debian's "mail" group, listed in the fake group file
+PAM_UID_BASE = 5001      # fake PAM accounts made by PopEnv.add_user (as root)
 
 LIBDIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
            "/usr/lib64", "/usr/lib")
@@ -73,6 +74,98 @@ def is_root():
 
 def popper_built():
     return os.access(POPPER, os.X_OK) and os.access(APOPDB, os.X_OK)
+
+
+# --------------------------------------------------------------------------
+# What popper was built with, and how the fixture's users can log in
+
+LIBRARY_NAMES = {"pam": "PAM", "gdbm": "GDBM", "openssl": "OpenSSL",
+                 "sasl": "Cyrus SASL", "krb5": "Kerberos"}
+NO_LOGIN = "popper built without GDBM and PAM: nobody can log in"
+_built_with = None
+_asan_runtime = None
+
+
+class NotBuilt(Exception):
+    """A test asked for something this build of popper cannot do; the
+    message is the skip reason."""
+
+
+def built_with():
+    """The optional libraries popper was built with (a set of "pam",
+    "gdbm", "openssl", "sasl", "krb5"), read once from the second line of
+    "popper -v".  Empty when popper is not built."""
+    global _built_with
+    if _built_with is None:
+        _built_with = frozenset()
+        if os.access(POPPER, os.X_OK):
+            r = subprocess.run([POPPER, "-v"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, timeout=PROC_TIMEOUT)
+            out = r.stdout.decode("utf-8", "replace")
+            m = re.search(r"^built with: (.+)$", out, re.M)
+            if r.returncode != 0 or not m:
+                raise RuntimeError("%s -v does not say what it was built with (status %s): %r" % (
+                    POPPER, r.returncode, out[:200]))
+            _built_with = frozenset(m.group(1).split()) - {"none"}
+    return _built_with
+
+
+def without(*libs):
+    """None when popper was built with every one of libs, else the skip
+    reason, e.g. "popper built without GDBM and OpenSSL"."""
+    missing = [LIBRARY_NAMES[l] for l in libs if l not in built_with()]
+    return "popper built without " + " and ".join(missing) if missing else None
+
+
+def apop_unavailable():
+    """None when APOP can work (it needs the GDBM database of secrets and
+    OpenSSL's MD5), else the skip reason."""
+    why = without("gdbm", "openssl")
+    return why + ": no APOP" if why else None
+
+
+def wrappers_missing():
+    """None when pam_wrapper (with pam_matrix) and nss_wrapper are
+    installed, else the skip reason."""
+    if find_lib("libpam_wrapper.so") and find_pam_matrix() and find_lib("libnss_wrapper.so"):
+        return None
+    return "libpam-wrapper / libnss-wrapper not installed"
+
+
+def login_method():
+    """How the fixture's users log in with USER/PASS in this build:
+    ("virtual", None)  users of the GDBM database, made with apopdb;
+    ("pam", None)      without GDBM: fake system accounts (nss_wrapper)
+                       whose passwords pam_matrix checks (pam_wrapper);
+    (None, reason)     nobody can log in."""
+    if "gdbm" in built_with():
+        return "virtual", None
+    if "pam" not in built_with():
+        return None, NO_LOGIN
+    missing = wrappers_missing()
+    if missing:
+        return None, "popper built without GDBM and its PAM logins need " + missing
+    return "pam", None
+
+
+def asan_runtime():
+    """The shared ASan runtime popper is linked with (gcc's
+    -fsanitize=address), or "".  A wrapper we preload must come after it:
+    ASan refuses to start unless its runtime is first in LD_PRELOAD, and
+    nss_wrapper and pam_wrapper, seeing libasan there, leave out the
+    RTLD_DEEPBIND that ASan cannot work with."""
+    global _asan_runtime
+    if _asan_runtime is None:
+        _asan_runtime = ""
+        try:
+            r = subprocess.run(["ldd", POPPER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               timeout=PROC_TIMEOUT)
+            m = re.search(r"^\s*libasan\.so\S* => (/\S+)", r.stdout.decode("utf-8", "replace"), re.M)
+            if m:
+                _asan_runtime = m.group(1)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return _asan_runtime
 
 
 # --------------------------------------------------------------------------
@@ -122,6 +215,15 @@ class TAP:
         if not popper_built():
             self.skip("popper tests", "popper or apopdb not built (%s)" % POPPER)
             sys.exit(self.done())
+
+    def can_login(self, desc):
+        """For a test that logs in: True when this build lets the
+        fixture's users log in (login_method()), else one SKIP line for
+        desc with the reason, and False."""
+        method, reason = login_method()
+        if method is None:
+            self.skip(desc, reason)
+        return method is not None
 
 
 # --------------------------------------------------------------------------
@@ -589,8 +691,11 @@ class PopEnv:
 
     Layout:  etc/popper.conf  etc/pop.auth (GDBM, via apopdb)
              vspool/ (virtual-spool-dir)  spool/ (spool-dir)  state/
-             nss/passwd nss/group (root only)  pam/ (PAM service dir)
-    The default virtual user is alice with password "secret"."""
+             nss/passwd nss/group (root, or PAM logins)  pam/ (PAM service dir)
+    The default user is alice with password "secret": a virtual user when
+    popper has GDBM, else a PAM account (see add_user); when nobody can log
+    in (self.login is None) there is no user at all, and tests that log in
+    skip with self.no_login_reason."""
 
     def __init__(self, pam=False, users=(("alice", "secret"),), keep=False):
         self.dir = tempfile.mkdtemp(prefix="popper-test-")
@@ -605,8 +710,9 @@ class PopEnv:
         self.logs = self._mkdir("logs", 0o755)
         self.conf = os.path.join(self.etc, "popper.conf")
         self.authdb = os.path.join(self.etc, "pop.auth")
-        self.pam = pam
-        self.system_users = {}     # name -> (uid, gid, home)
+        self.login, self.no_login_reason = login_method()
+        self.pam = pam or self.login == "pam"
+        self.system_users = {}     # name -> (uid, gid, home, shell, groups)
         self.pam_passwords = {}    # name -> password (pam_matrix)
         self.pam_services = {}     # name -> service pam_matrix allows (default popper)
         self.extra_groups = {}     # group name -> gid, for supplementary groups
@@ -628,9 +734,11 @@ class PopEnv:
             pw = pwd.getpwuid(os.getuid())
             self.owner_name, self.owner_uid, self.owner_gid = pw.pw_name, pw.pw_uid, pw.pw_gid
         self.defaults()
-        self._init_authdb()
-        for name, pw in users:
-            self.add_virtual_user(name, pw)
+        if "gdbm" in built_with():
+            self._init_authdb()
+        if self.login:
+            for name, pw in users:
+                self.add_user(name, pw)
 
     # -- files ---------------------------------------------------------------
     def _mkdir(self, name, mode):
@@ -688,9 +796,30 @@ class PopEnv:
             raise RuntimeError("apopdb init failed (%d): %s" % (
                 r.returncode, r.stderr.decode(errors="replace")))
 
+    def add_user(self, name, password="secret", messages=None, mbox=None):
+        """A user who logs in with USER name / PASS password, as this build
+        allows: a virtual user (GDBM), or without GDBM a system account of
+        its own, uid from PAM_UID_BASE up (as root; else ours, since popper
+        cannot change uid), checked by PAM, maildrop in spool-dir.  Raises
+        NotBuilt when nobody can log in."""
+        if self.login == "virtual":
+            self.add_virtual_user(name, password, messages, mbox)
+            return
+        if self.login is None:
+            raise NotBuilt(self.no_login_reason)
+        if self.root:
+            uid = gid = PAM_UID_BASE + len(self.system_users)
+        else:
+            uid, gid = os.getuid(), os.getgid()
+        self.add_system_user(name, uid, password, gid=gid)
+        if messages is not None or mbox is not None:
+            self.write_mailbox(name, messages=messages, data=mbox)
+
     def add_virtual_user(self, name, password="secret", messages=None, mbox=None):
         """A user of the GDBM database (apopdb add, password on stdin);
-        optionally with a mailbox."""
+        optionally with a mailbox.  Raises NotBuilt without GDBM."""
+        if without("gdbm"):
+            raise NotBuilt(without("gdbm") + ": no virtual users")
         r = run([APOPDB, "-f", self.authdb, "add", name], input=(password + "\n").encode())
         if r.returncode != 0:
             raise RuntimeError("apopdb add %s failed (%d): %s" % (
@@ -808,25 +937,26 @@ class PopEnv:
         return pamdir
 
     def process_env(self):
-        """Environment for popper: nss_wrapper (as root) and pam_wrapper
-        (when PAM is used) preloaded."""
+        """Environment for popper: nss_wrapper (as root, or for PAM
+        accounts) and pam_wrapper (when PAM is used) preloaded."""
         env = dict(os.environ)
-        preload = []
-        if self.root:
+        wrappers = []
+        if self.root or self.system_users:
             p, g = self._write_nss()
             lib = find_lib("libnss_wrapper.so")
             if lib:
-                preload.append(lib)
+                wrappers.append(lib)
                 env["NSS_WRAPPER_PASSWD"] = p
                 env["NSS_WRAPPER_GROUP"] = g
         if self.pam:
             lib = find_lib("libpam_wrapper.so")
             if lib:
-                preload.append(lib)
+                wrappers.append(lib)
                 env["PAM_WRAPPER"] = "1"
                 env["PAM_WRAPPER_SERVICE_DIR"] = self._write_pam()
-        if preload:
-            env["LD_PRELOAD"] = " ".join(preload + [env.get("LD_PRELOAD", "")]).strip()
+        if wrappers:
+            runtime = [asan_runtime()] if asan_runtime() else []
+            env["LD_PRELOAD"] = " ".join(runtime + wrappers + [env.get("LD_PRELOAD", "")]).strip()
         return env
 
     def _log(self, what):

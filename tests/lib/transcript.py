@@ -7,13 +7,16 @@ against the real popper in inetd mode and prints one TAP line per case.
 A file is a list of cases separated by blank lines.  A case starts with a
 "# title" line; further "#" lines in a block are comments, and a block made
 of comments only (the file's header) is not a case.  Each case gets a fresh
-environment (tests/lib/popfixture.py): virtual user alice, password
-"secret", and the mailbox the case names.  Lines of a case:
+environment (tests/lib/popfixture.py): user alice, password "secret" (a
+virtual user, or a PAM account when popper has no GDBM), and the mailbox
+the case names.  A case that names alice in what the client sends, or adds
+a user, needs someone who can log in: in a build without GDBM and PAM it is
+skipped with that reason.  Lines of a case:
 
   Setup
     config: NAME = VALUE    "set NAME = VALUE" in popper.conf
     config: NAME            "set NAME"          config: reset NAME
-    user: NAME PASSWORD     another virtual user (apopdb add)
+    user: NAME PASSWORD     another user (a virtual one, or a PAM account)
     mailbox: FIXTURE        alice's mbox from tests/data/FIXTURE.mbox;
                             "none" = no spool file (the default)
     messages: N [SIZE]      alice's mbox made of N generated messages
@@ -21,7 +24,9 @@ environment (tests/lib/popfixture.py): virtual user alice, password
     M\\ text                 inline mbox bytes with escapes, no LF added
     transport: socketpair | tcp | tcp6    how the connection reaches popper
     args: SWITCHES          extra command-line switches
-    requires: root | ipv6   skip the case (with a reason) otherwise
+    requires: WHAT          skip the case (with a reason) unless WHAT:
+                            root, ipv6, apop (GDBM and OpenSSL), or a
+                            library popper -v lists (pam, gdbm, ...)
     spool: KIND             alice's spool is made hostile after it is
                             written: symlink, fifo, dir, hardlink,
                             foreign-owner (root), world-writable
@@ -196,11 +201,6 @@ class Case:
                 inline.append((text[1:] if text.startswith(" ") else text).encode("latin-1") + b"\n")
             elif line.startswith("M\\ "):
                 inline.append(decode_escapes(line[3:]))
-            elif key == "requires":
-                if rest == "root" and not pf.is_root():
-                    raise Skip("needs root")
-                if rest == "ipv6" and not pf.ipv6_loopback():
-                    raise Skip("IPv6 loopback unavailable")
             elif key == "config":
                 if rest.startswith("reset "):
                     self.env.reset(rest[6:].strip())
@@ -211,7 +211,7 @@ class Case:
                     self.env.set(rest)
             elif key == "user":
                 w = rest.split()
-                self.env.add_virtual_user(w[0], w[1])
+                self.env.add_user(w[0], w[1])
                 if len(w) > 2:
                     with open(os.path.join(pf.DATADIR, w[2] + ".mbox"), "rb") as f:
                         self.env.write_mailbox(w[0], data=f.read())
@@ -250,6 +250,39 @@ class Case:
         if lock:
             self.make_lock(lock)
         return transport, args
+
+    def check_requirements(self):
+        """Raises Skip, with the reason, when this build or machine cannot
+        run the case: a "requires:" line it does not meet, or no way to
+        log in for a case that needs one (see uses_login)."""
+        for no, line in self.steps:
+            key, _, rest = line.partition(":")
+            if key != "requires":
+                continue
+            rest = rest.strip()
+            if rest == "root":
+                why = None if pf.is_root() else "needs root"
+            elif rest == "ipv6":
+                why = None if pf.ipv6_loopback() else "IPv6 loopback unavailable"
+            elif rest == "apop":
+                why = pf.apop_unavailable()
+            elif rest in pf.LIBRARY_NAMES:
+                why = pf.without(rest)
+            else:
+                raise CaseFailure("line %d: unknown requirement %r" % (no, rest))
+            if why:
+                raise Skip(why)
+        method, why = pf.login_method()
+        if method is None and any(self.uses_login(line) for _, line in self.steps):
+            raise Skip(why)
+
+    @staticmethod
+    def uses_login(line):
+        """True for a line that adds a user or sends the fixture user's
+        name: such a case means nothing unless alice can exist."""
+        return line.startswith("user:") or (
+            line[:2] in ("C:", "R:", "T:")
+            and re.search(r"(?<![a-z])alice(?![a-z])", line, re.I) is not None)
 
     def make_hostile(self, kind):
         """Replaces alice's spool by something popper must refuse; the
@@ -339,6 +372,7 @@ class Case:
                 self.vars[k] = v
 
     def run(self):
+        self.check_requirements()
         self.env = pf.PopEnv()
         try:
             transport, args = self.setup()

@@ -1626,6 +1626,15 @@ static void test_files(void)
 	ok(md != NULL, "0660 spool (Debian user:mail) accepted");
 	if (md != NULL)
 		maildrop_close(md);
+
+	new_case();
+	write_file(spool, content, strlen(content), 0600);
+	snprintf(other, sizeof(other), "%s/state", casedir);
+	rmdir(other);
+	is_int(try_open(&md), MAILDROP_PERM, "missing state directory: [SYS/PERM] (%s)", last_reason);
+	if (symlink(casedir, other) < 0)
+		die("symlink");
+	is_int(try_open(&md), MAILDROP_PERM, "symlinked state directory refused");
 }
 
 static void test_locks(void)
