@@ -472,15 +472,36 @@ static void refuse(int fd)
 	close(fd);
 }
 
+int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out)
+{
+	struct session_params p;
+	char addr[NI_MAXHOST], host[NI_MAXHOST], local[DAEMON_HOST_MAX];
+	int one = 1;
+
+	/* Replies are small and come in request/response turns; harmless
+	 * when the descriptor is not TCP (the call just fails). */
+	setsockopt(fd_in, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	daemon_describe_peer(fd_in, s->reverse_lookup, addr, sizeof(addr), host, sizeof(host));
+	if (gethostname(local, sizeof(local)) < 0 || local[0] == '\0')
+		copy_str(local, sizeof(local), "localhost");
+	local[sizeof(local) - 1] = '\0';
+
+	memset(&p, 0, sizeof(p));
+	p.set = s;
+	p.fd_in = fd_in;
+	p.fd_out = fd_out;
+	p.client_addr = addr;
+	p.client_host = host;
+	p.local_host = local;
+	return session_run(&p);
+}
+
 /* The child's side of a connection.  Never returns. */
 static void serve_child(const struct settings *s, int fd, const int *listeners,
 			size_t nlisteners, const sigset_t *oldmask)
 {
-	struct session_params p;
 	struct sigaction sa;
-	char addr[NI_MAXHOST], host[NI_MAXHOST], local[DAEMON_HOST_MAX];
 	size_t i;
-	int one = 1;
 
 	for (i = 0; i < nlisteners; i++)
 		close(listeners[i]);
@@ -499,21 +520,7 @@ static void serve_child(const struct settings *s, int fd, const int *listeners,
 	sigaction(SIGPIPE, &sa, NULL);
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 
-	/* Replies are small and come in request/response turns. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	daemon_describe_peer(fd, s->reverse_lookup, addr, sizeof(addr), host, sizeof(host));
-	if (gethostname(local, sizeof(local)) < 0 || local[0] == '\0')
-		copy_str(local, sizeof(local), "localhost");
-	local[sizeof(local) - 1] = '\0';
-
-	memset(&p, 0, sizeof(p));
-	p.set = s;
-	p.fd_in = fd;
-	p.fd_out = fd;
-	p.client_addr = addr;
-	p.client_host = host;
-	p.local_host = local;
-	exit(session_run(&p));
+	exit(daemon_serve_connection(s, fd, fd));
 }
 
 int daemon_run(const struct settings *s, const char *addrspec)

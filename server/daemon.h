@@ -23,4 +23,9 @@ int daemon_run(const struct settings *s, const char *addrspec);
 void daemon_describe_peer(int fd, bool reverse_lookup, char *addr, size_t addrsize,
 			  char *host, size_t hostsize);
 
+/* Serves one connection on fd_in/fd_out with session_run(): TCP_NODELAY,
+ * the peer's address and name, our host name.  Used by inetd mode and by
+ * each daemon child.  Returns session_run()'s exit status. */
+int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out);
+
 #endif

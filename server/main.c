@@ -231,26 +231,8 @@ static const char *check_system(const struct settings *s)
 
 static int serve_inetd(const struct settings *s)
 {
-	struct session_params p;
-	char addr[NI_MAXHOST], host[NI_MAXHOST], local[256];
-	int one = 1;
-
 	signal(SIGPIPE, SIG_IGN);
-	/* Harmless when stdin is not TCP (the call just fails). */
-	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	daemon_describe_peer(STDIN_FILENO, s->reverse_lookup, addr, sizeof(addr), host, sizeof(host));
-	if (gethostname(local, sizeof(local)) < 0 || local[0] == '\0')
-		snprintf(local, sizeof(local), "localhost");
-	local[sizeof(local) - 1] = '\0';
-
-	memset(&p, 0, sizeof(p));
-	p.set = s;
-	p.fd_in = STDIN_FILENO;
-	p.fd_out = STDOUT_FILENO;
-	p.client_addr = addr;
-	p.client_host = host;
-	p.local_host = local;
-	return session_run(&p);
+	return daemon_serve_connection(s, STDIN_FILENO, STDOUT_FILENO);
 }
 
 int main(int argc, char **argv)
