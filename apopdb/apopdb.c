@@ -1,35 +1,48 @@
 /*
  * apopdb: the administrator's tool for popper's user database (virtual
- * users and their secrets, lib/userdb.h).
+ * users, APOP secrets of system users; lib/userdb.h, apopdb(8)).
  *
- *   apopdb [-f DB] init | add USER | delete USER | list
+ *   apopdb [-f DB] [-o OWNER] init [--force] | add [--system] USER |
+ *          passwd USER | delete USER | list [--json] | show USER |
+ *          check USER | import [--qpopper] [--replace] FILE |
+ *          export [FILE] | verify
  *
- * Run by root (or the account that owns the database) by hand or from
- * scripts; it is never installed setuid and refuses to run so.  A secret is
- * never taken from the command line (visible in ps): it is read as one line
- * from standard input, or, on a terminal, prompted for twice with echo off.
+ * Run by root or by the account that owns the database, by hand or from
+ * scripts; it is never installed setuid and refuses to run so (popauth is
+ * the setuid tool).  A secret is never taken from the command line (visible
+ * in ps): it is read as one line from standard input, or, on a terminal,
+ * prompted for with echo off (a new one twice).  Only "export" prints
+ * secrets, and it says so.  Every change goes through a copy of the database
+ * renamed into place (lib/userdb.c), with the usual signals held off while
+ * it is made, so an interrupted apopdb never leaves a damaged database.
  * Files are created with umask 077.  Every message names the file and the
- * reason.  Exit status: 0 done, 1 user not found, 2 usage or invalid input,
- * 3 system or database error.
+ * reason.  Exit status: 0 done, 1 not found / already there / no match,
+ * 2 usage or invalid input, 3 system or database error.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include "apopdb/secret.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
+#include "lib/safeopen.h"
 #include "lib/userdb.h"
 #include "lib/username.h"
 
-#define DEFAULT_DB SYSCONFDIR "/popper/pop.auth"
+#ifndef DEFAULT_AUTH_DB_OWNER
+#define DEFAULT_AUTH_DB_OWNER "pop"
+#endif
 
 enum {
 	EXIT_DONE = 0,
@@ -38,26 +51,44 @@ enum {
 	EXIT_SYSTEM = 3
 };
 
-/* Largest error text from lib/userdb. */
-#define ERR_MAX 512
+/* Largest error text from lib/userdb: a path and a reason. */
+#define ERR_MAX (PATH_MAX + 512)
 /* Names printed by "list"; a larger database is damaged or not ours. */
 #define LIST_MAX 1000000
 
 static const char *progname = "apopdb";
 
+/* The global options. */
+struct opts {
+	const char *path;
+	const char *owner;   /* account that owns a database we create as root */
+};
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: %s [-f DB] init | add USER | delete USER | list\n"
-		"       %s -h\n"
-		"  init         create an empty database (never overwrites one)\n"
-		"  add USER     add USER or change their secret; the secret is read\n"
-		"               from standard input (one line) or prompted for twice\n"
-		"               on a terminal; it is never taken from the command line\n"
-		"  delete USER  remove USER\n"
-		"  list         print the user names, one per line\n"
-		"  -f DB        use DB instead of %s\n",
-		progname, progname, DEFAULT_DB);
+		"usage: %s [-f DB] [-o OWNER] COMMAND [ARGUMENTS]\n"
+		"       %s -h | -V\n"
+		"commands:\n"
+		"  init [--force]        create an empty database (--force: empty an existing one)\n"
+		"  add [--system] USER   add a virtual user (--system: the APOP secret of the\n"
+		"                        system account USER)\n"
+		"  passwd USER           change USER's secret (\"*\": no secret, APOP off)\n"
+		"  delete USER           remove USER\n"
+		"  list [--json]         print the user names (--json: with kind and secret flag)\n"
+		"  show USER             what is stored for USER, never the secret itself\n"
+		"  check USER            read a secret; exit 0 if it is USER's, 1 if not\n"
+		"  import [--qpopper] [--replace] FILE\n"
+		"                        add the entries of an export (FILE \"-\": standard\n"
+		"                        input) or of a Qpopper pop.auth (--qpopper)\n"
+		"  export [FILE]         write every entry, SECRETS INCLUDED, to FILE (created\n"
+		"                        with mode 0600) or standard output\n"
+		"  verify                check the whole database\n"
+		"Secrets are read from standard input (one line) or prompted for on a\n"
+		"terminal; never from the command line.\n"
+		"  -f DB     use DB instead of %s\n"
+		"  -o OWNER  owner of a database created as root (default %s)\n",
+		progname, progname, USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER);
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -70,161 +101,34 @@ static int usage_error(const char *what, const char *arg)
 	} else {
 		log_error("%s", what);
 	}
-	fprintf(stderr, "usage: %s [-f DB] init | add USER | delete USER | list  (%s -h: help)\n",
+	fprintf(stderr, "usage: %s [-f DB] [-o OWNER] COMMAND [ARGUMENTS]  (%s -h: help)\n",
 		progname, progname);
 	return EXIT_USAGE;
 }
 
-/* ---- reading a secret ---------------------------------------------------- */
+/* ---- helpers -------------------------------------------------------------- */
 
-/* The terminal state to restore if a signal interrupts a prompt. */
-static struct termios saved_tty;
-static volatile sig_atomic_t tty_changed;
+/* The signals an operator may send that must not cut a change in half: held
+ * from the start of a copy until it is renamed or thrown away, and
+ * delivered then. */
+static sigset_t held;
 
-static void restore_tty_and_die(int sig)
+static void hold_signals(void)
 {
-	if (tty_changed)
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	sigemptyset(&held);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGQUIT);
+	sigaddset(&held, SIGTSTP);
+	sigaddset(&held, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &held, NULL);
 }
 
-/* Reads one line from fd into buf (size bufsize) with read(2), byte by byte,
- * so no copy of the secret is left in a stdio buffer.  The newline (and a CR
- * before it) is dropped.  Returns the length, -1 on a read error, -2 when
- * the line does not fit (reading stops there), -3 when it holds a NUL. */
-static ssize_t read_line_fd(int fd, char *buf, size_t bufsize)
+static void release_signals(void)
 {
-	size_t len = 0;
-	bool nul = false;
-
-	for (;;) {
-		char c;
-		ssize_t n = read(fd, &c, 1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0 || c == '\n')
-			break;
-		if (len + 1 >= bufsize) {
-			secure_wipe(buf, bufsize);
-			return -2;
-		}
-		if (c == '\0')
-			nul = true;
-		buf[len++] = c;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	if (nul) {
-		secure_wipe(buf, bufsize);
-		return -3;
-	}
-	return (ssize_t)len;
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
 }
-
-/* Prompts on stderr and reads a line from the terminal on stdin, echo off. */
-static ssize_t prompt_secret(const char *prompt, char *buf, size_t bufsize)
-{
-	struct termios t;
-	ssize_t n;
-	int saved;
-
-	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0)
-		return -1;
-	t = saved_tty;
-	t.c_lflag &= ~(tcflag_t)ECHO;
-	t.c_lflag |= ECHONL;
-	tty_changed = 1;
-	/* Echo goes off (and type-ahead is dropped) before the prompt shows,
-	 * so nothing typed after the prompt can be echoed. */
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) < 0) {
-		tty_changed = 0;
-		return -1;
-	}
-	fputs(prompt, stderr);
-	fflush(stderr);
-	n = read_line_fd(STDIN_FILENO, buf, bufsize);
-	saved = errno;
-	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-	tty_changed = 0;
-	errno = saved;
-	return n;
-}
-
-/* Explains a failed read_line_fd / prompt_secret result. */
-static int secret_read_error(ssize_t n)
-{
-	if (n == -2)
-		log_error("the secret is too long (at most %d bytes); nothing changed",
-			  USERDB_SECRET_MAX);
-	else if (n == -3)
-		log_error("the secret contains a NUL byte; nothing changed");
-	else
-		log_error("cannot read the secret: %s", strerror(errno));
-	return n == -1 ? EXIT_SYSTEM : EXIT_USAGE;
-}
-
-/* Gets the new secret for user into buf.  Returns its length (> 0) or a
- * negative exit status. */
-static int get_secret(const char *user, char *buf, size_t bufsize)
-{
-	char again[USERDB_SECRET_MAX + 2];
-	char prompt[USERNAME_MAX + 64];
-	ssize_t n, m;
-	bool same;
-
-	if (!isatty(STDIN_FILENO)) {
-		n = read_line_fd(STDIN_FILENO, buf, bufsize);
-		if (n < 0)
-			return -secret_read_error(n);
-	} else {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = restore_tty_and_die;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
-		sigaction(SIGQUIT, &sa, NULL);
-		sigaction(SIGTSTP, &sa, NULL);
-
-		snprintf(prompt, sizeof(prompt), "New secret for %s: ", user);
-		n = prompt_secret(prompt, buf, bufsize);
-		if (n < 0)
-			return -secret_read_error(n);
-		if (n > 0) {
-			m = prompt_secret("Retype the secret: ", again, sizeof(again));
-			if (m < 0) {
-				secure_wipe(buf, bufsize);
-				return -secret_read_error(m);
-			}
-			same = ct_equal_str(buf, (size_t)n, again, (size_t)m);
-			secure_wipe(again, sizeof(again));
-			if (!same) {
-				secure_wipe(buf, bufsize);
-				log_error("the secrets do not match; nothing changed");
-				return -EXIT_USAGE;
-			}
-		}
-	}
-	if (n == 0) {
-		log_error("empty secret refused; nothing changed");
-		return -EXIT_USAGE;
-	}
-	if (n > USERDB_SECRET_MAX) {
-		/* the buffer has room for one more byte, a CR before the LF */
-		secure_wipe(buf, bufsize);
-		return -secret_read_error(-2);
-	}
-	return (int)n;
-}
-
-/* ---- commands ------------------------------------------------------------ */
 
 static struct userdb *open_db(const char *path, enum userdb_mode mode)
 {
@@ -232,7 +136,7 @@ static struct userdb *open_db(const char *path, enum userdb_mode mode)
 	struct userdb *db = userdb_open(path, mode, err, sizeof(err));
 
 	if (db == NULL) {
-		if (errno == ENOENT && mode != USERDB_CREATE)
+		if (errno == ENOENT && mode != USERDB_CREATE && mode != USERDB_REPLACE)
 			log_error("%s (create it with \"%s init\")", err, progname);
 		else
 			log_error("%s", err);
@@ -240,96 +144,242 @@ static struct userdb *open_db(const char *path, enum userdb_mode mode)
 	return db;
 }
 
-static int cmd_init(const char *path)
+/* Commits an UPDATE/REPLACE handle, closes it and lets held signals in.
+ * Returns EXIT_DONE or EXIT_SYSTEM. */
+static int commit_db(struct userdb *db, uid_t uid, gid_t gid)
 {
-	struct userdb *db;
-	struct stat st;
+	int rc = EXIT_DONE;
 
-	if (lstat(path, &st) == 0) {
-		log_error("%s: already exists; not overwriting it", path);
-		return EXIT_SYSTEM;
+	if (userdb_commit(db, uid, gid) != 0) {
+		log_error("%s; nothing changed", userdb_error(db));
+		rc = EXIT_SYSTEM;
 	}
-	if (errno != ENOENT) {
-		log_error("%s: %s", path, strerror(errno));
-		return EXIT_SYSTEM;
-	}
-	db = open_db(path, USERDB_CREATE);
-	if (db == NULL)
-		return EXIT_SYSTEM;
 	userdb_close(db);
-	printf("%s: created %s\n", progname, path);
-	return EXIT_DONE;
+	release_signals();
+	return rc;
 }
 
-static int cmd_add(const char *path, const char *user)
+static void abandon_db(struct userdb *db)
 {
-	char secret[USERDB_SECRET_MAX + 2];
-	char old[USERDB_SECRET_MAX + 1];
-	struct userdb *db;
-	enum userdb_status st;
-	size_t oldlen = 0;
-	bool existed;
-	int n;
-
-	/* Open once before asking, so a missing or damaged database is
-	 * reported before anyone types a secret; the write lock is only taken
-	 * after the secret is in (it blocks the server's readers). */
-	db = open_db(path, USERDB_READ);
-	if (db == NULL)
-		return EXIT_SYSTEM;
 	userdb_close(db);
-
-	n = get_secret(user, secret, sizeof(secret));
-	if (n < 0)
-		return -n;
-
-	db = open_db(path, USERDB_WRITE);
-	if (db == NULL) {
-		secure_wipe(secret, sizeof(secret));
-		return EXIT_SYSTEM;
-	}
-	st = userdb_get_secret(db, user, old, sizeof(old), &oldlen);
-	secure_wipe(old, sizeof(old));
-	existed = st == USERDB_OK;
-	if (st == USERDB_ERROR) {
-		log_error("%s", userdb_error(db));
-		secure_wipe(secret, sizeof(secret));
-		userdb_close(db);
-		return EXIT_SYSTEM;
-	}
-	st = userdb_set_secret(db, user, secret, (size_t)n);
-	secure_wipe(secret, sizeof(secret));
-	if (st != USERDB_OK) {
-		log_error("%s", userdb_error(db));
-		userdb_close(db);
-		return EXIT_SYSTEM;
-	}
-	userdb_close(db);
-	if (existed)
-		printf("%s: changed the secret of %s in %s\n", progname, user, path);
-	else
-		printf("%s: added %s to %s\n", progname, user, path);
-	return EXIT_DONE;
+	release_signals();
 }
 
-static int cmd_delete(const char *path, const char *user)
+/* The owner a database created by root gets: the owner account when it
+ * exists, else root (uid -1: leave it).  Others create files as themselves. */
+static void creation_owner(const struct opts *o, uid_t *uid_r, gid_t *gid_r)
 {
-	struct userdb *db = open_db(path, USERDB_WRITE);
+	struct passwd *pw;
+
+	*uid_r = (uid_t)-1;
+	*gid_r = (gid_t)-1;
+	if (geteuid() != 0)
+		return;
+	pw = getpwnam(o->owner);
+	if (pw == NULL) {
+		fprintf(stderr, "%s: note: there is no account \"%s\"; %s stays owned by root\n",
+			progname, o->owner, o->path);
+		return;
+	}
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+}
+
+/* Reads a new secret for user (prompt twice on a terminal) into buf.
+ * Returns its length (> 0) or a negative exit status.  "*" is accepted
+ * (no secret); a weak secret is stored with a warning (administrators set
+ * secrets that were chosen elsewhere; popauth enforces the rule). */
+static int get_new_secret(const char *user, char *buf, size_t bufsize)
+{
+	char prompt[USERNAME_MAX + 64];
+	ssize_t n;
+	const char *weak;
+
+	snprintf(prompt, sizeof(prompt), "New secret for %s: ", user);
+	n = secret_read_new(prompt, "Retype the secret: ", buf, bufsize);
+	if (n < 0) {
+		log_error("%s; nothing changed", secret_error_text(n));
+		return n == SECRET_ERR_IO ? -EXIT_SYSTEM : -EXIT_USAGE;
+	}
+	if (n == 0) {
+		log_error("empty secret refused; nothing changed");
+		return -EXIT_USAGE;
+	}
+	if (!secret_is_disable(buf, (size_t)n) &&
+	    (weak = secret_weakness(buf, (size_t)n, user)) != NULL)
+		fprintf(stderr, "%s: warning: weak secret for %s: %s (stored anyway; "
+			"popauth would refuse it)\n", progname, user, weak);
+	return (int)n;
+}
+
+/* Fills e's secret from buf (n bytes; "*" = none) and wipes buf. */
+static void set_entry_secret(struct userdb_entry *e, char *buf, size_t bufsize, int n)
+{
+	e->secret_len = 0;
+	e->secret[0] = '\0';
+	if (!secret_is_disable(buf, (size_t)n)) {
+		memcpy(e->secret, buf, (size_t)n);
+		e->secret[n] = '\0';
+		e->secret_len = (size_t)n;
+	}
+	secure_wipe(buf, bufsize);
+}
+
+/* Looks user up read-only.  Returns EXIT_DONE (found), EXIT_NOTFOUND or
+ * EXIT_SYSTEM; e_r may be NULL. */
+static int peek_user(const char *path, const char *user, struct userdb_entry *e_r)
+{
+	struct userdb_entry e;
+	struct userdb *db = open_db(path, USERDB_READ);
 	enum userdb_status st;
 
 	if (db == NULL)
 		return EXIT_SYSTEM;
-	st = userdb_delete(db, user);
+	st = userdb_get_entry(db, user, &e);
 	if (st == USERDB_ERROR)
 		log_error("%s", userdb_error(db));
 	userdb_close(db);
-	if (st == USERDB_NOTFOUND) {
-		log_error("%s: no user %s", path, user);
+	if (st == USERDB_OK && e_r != NULL)
+		*e_r = e;
+	userdb_entry_wipe(&e);
+	return st == USERDB_OK ? EXIT_DONE : st == USERDB_NOTFOUND ? EXIT_NOTFOUND : EXIT_SYSTEM;
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static int cmd_init(const struct opts *o, bool force)
+{
+	struct userdb *db;
+	struct stat st;
+	bool existed;
+	uid_t uid;
+	gid_t gid;
+
+	existed = lstat(o->path, &st) == 0;
+	if (existed && !force) {
+		log_error("%s: already exists; not overwriting it (\"init --force\" empties it)",
+			  o->path);
+		return EXIT_SYSTEM;
+	}
+	if (!existed && errno != ENOENT) {
+		log_error("%s: %s", o->path, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	creation_owner(o, &uid, &gid);
+	hold_signals();
+	db = open_db(o->path, USERDB_REPLACE);
+	if (db == NULL) {
+		release_signals();
+		return EXIT_SYSTEM;
+	}
+	/* Again under the lock: another init may have been quicker. */
+	if (!force && lstat(o->path, &st) == 0) {
+		log_error("%s: already exists; not overwriting it", o->path);
+		abandon_db(db);
+		return EXIT_SYSTEM;
+	}
+	if (commit_db(db, uid, gid) != EXIT_DONE)
+		return EXIT_SYSTEM;
+	printf("%s: %s %s\n", progname, existed ? "emptied" : "created", o->path);
+	return EXIT_DONE;
+}
+
+/* add (must_exist false) and passwd (must_exist true). */
+static int cmd_set(const struct opts *o, const char *user, bool must_exist,
+		   enum userdb_kind kind)
+{
+	char secret[SECRET_BUF_SIZE];
+	struct userdb_entry e;
+	struct userdb *db;
+	enum userdb_status st;
+	int n, rc;
+
+	/* Look first, so a missing database or user (or one already there)
+	 * is reported before anyone types a secret. */
+	rc = peek_user(o->path, user, NULL);
+	if (rc == EXIT_SYSTEM)
+		return rc;
+	if (must_exist && rc == EXIT_NOTFOUND) {
+		log_error("%s: no user %s", o->path, user);
 		return EXIT_NOTFOUND;
 	}
-	if (st != USERDB_OK)
+	if (!must_exist && rc == EXIT_DONE) {
+		log_error("%s: %s is already there (\"passwd %s\" changes the secret)",
+			  o->path, user, user);
+		return EXIT_NOTFOUND;
+	}
+	if (kind == USERDB_SYSTEM && getpwnam(user) == NULL)
+		fprintf(stderr, "%s: note: there is no system account %s (yet)\n", progname, user);
+
+	n = get_new_secret(user, secret, sizeof(secret));
+	if (n < 0)
+		return -n;
+
+	hold_signals();
+	db = open_db(o->path, USERDB_UPDATE);
+	if (db == NULL) {
+		secure_wipe(secret, sizeof(secret));
+		release_signals();
 		return EXIT_SYSTEM;
-	printf("%s: deleted %s from %s\n", progname, user, path);
+	}
+	st = userdb_get_entry(db, user, &e);
+	if (st == USERDB_ERROR || (must_exist && st == USERDB_NOTFOUND) ||
+	    (!must_exist && st == USERDB_OK)) {
+		if (st == USERDB_ERROR)
+			log_error("%s", userdb_error(db));
+		else
+			log_error("%s: %s %s meanwhile; nothing changed", o->path, user,
+				  must_exist ? "was deleted" : "was added");
+		secure_wipe(secret, sizeof(secret));
+		userdb_entry_wipe(&e);
+		abandon_db(db);
+		return st == USERDB_ERROR ? EXIT_SYSTEM : EXIT_NOTFOUND;
+	}
+	if (!must_exist) {
+		memset(&e, 0, sizeof(e));
+		e.kind = kind;
+	}
+	set_entry_secret(&e, secret, sizeof(secret), n);
+	st = userdb_put_entry(db, user, &e);
+	userdb_entry_wipe(&e);
+	if (st != USERDB_OK) {
+		log_error("%s; nothing changed", userdb_error(db));
+		abandon_db(db);
+		return EXIT_SYSTEM;
+	}
+	if (commit_db(db, (uid_t)-1, (gid_t)-1) != EXIT_DONE)
+		return EXIT_SYSTEM;
+	if (must_exist)
+		printf("%s: changed the secret of %s in %s\n", progname, user, o->path);
+	else
+		printf("%s: added %s%s to %s\n", progname,
+		       kind == USERDB_SYSTEM ? "system user " : "", user, o->path);
+	return EXIT_DONE;
+}
+
+static int cmd_delete(const struct opts *o, const char *user)
+{
+	struct userdb *db;
+	enum userdb_status st;
+
+	hold_signals();
+	db = open_db(o->path, USERDB_UPDATE);
+	if (db == NULL) {
+		release_signals();
+		return EXIT_SYSTEM;
+	}
+	st = userdb_delete(db, user);
+	if (st != USERDB_OK) {
+		if (st == USERDB_ERROR)
+			log_error("%s", userdb_error(db));
+		else
+			log_error("%s: no user %s", o->path, user);
+		abandon_db(db);
+		return st == USERDB_NOTFOUND ? EXIT_NOTFOUND : EXIT_SYSTEM;
+	}
+	if (commit_db(db, (uid_t)-1, (gid_t)-1) != EXIT_DONE)
+		return EXIT_SYSTEM;
+	printf("%s: deleted %s from %s\n", progname, user, o->path);
 	return EXIT_DONE;
 }
 
@@ -368,10 +418,10 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmd_list(const char *path)
+static int cmd_list(const struct opts *o, bool json)
 {
 	struct name_list l = { NULL, 0, 0, false };
-	struct userdb *db = open_db(path, USERDB_READ);
+	struct userdb *db = open_db(o->path, USERDB_READ);
 	enum userdb_status st;
 	int rc = EXIT_DONE;
 	size_t i;
@@ -383,21 +433,40 @@ static int cmd_list(const char *path)
 		log_error("%s", userdb_error(db));
 		rc = EXIT_SYSTEM;
 	} else if (l.failed) {
-		log_error("%s: out of memory or too many users", path);
+		log_error("%s: out of memory or too many users", o->path);
 		rc = EXIT_SYSTEM;
 	}
-	userdb_close(db);
-	if (rc == EXIT_DONE) {
-		/* Sorted: GDBM's order is a hash order nobody can read.  An
-		 * empty database leaves names NULL, which qsort must not get. */
-		if (l.count > 0)
-			qsort(l.names, l.count, sizeof(*l.names), cmp_names);
-		for (i = 0; i < l.count; i++)
+	/* Sorted: GDBM's order is a hash order nobody can read.  An empty
+	 * database leaves names NULL, which qsort must not get (UBSan). */
+	if (rc == EXIT_DONE && l.count > 0)
+		qsort(l.names, l.count, sizeof(*l.names), cmp_names);
+	if (rc == EXIT_DONE && json)
+		printf("[");
+	for (i = 0; rc == EXIT_DONE && i < l.count; i++) {
+		struct userdb_entry e;
+
+		if (!json) {
 			printf("%s\n", l.names[i]);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			log_error("writing the list: %s", strerror(errno));
-			rc = EXIT_SYSTEM;
+			continue;
 		}
+		if (userdb_get_entry(db, l.names[i], &e) != USERDB_OK) {
+			log_error("%s", userdb_error(db));
+			rc = EXIT_SYSTEM;
+			break;
+		}
+		/* Names are [A-Za-z0-9._@+-] only: nothing to escape. */
+		printf("%s\n  {\"user\": \"%s\", \"kind\": \"%s\", \"secret\": %s, "
+		       "\"other_fields\": %u}", i > 0 ? "," : "", l.names[i],
+		       e.kind == USERDB_SYSTEM ? "system" : "virtual",
+		       e.secret_len > 0 ? "true" : "false", e.other_fields);
+		userdb_entry_wipe(&e);
+	}
+	if (rc == EXIT_DONE && json)
+		printf("%s]\n", l.count > 0 ? "\n" : "");
+	userdb_close(db);
+	if (rc == EXIT_DONE && (fflush(stdout) != 0 || ferror(stdout))) {
+		log_error("writing the list: %s", strerror(errno));
+		rc = EXIT_SYSTEM;
 	}
 	for (i = 0; i < l.count; i++)
 		free(l.names[i]);
@@ -405,7 +474,234 @@ static int cmd_list(const char *path)
 	return rc;
 }
 
-/* Checks the USER argument of add/delete. */
+static int cmd_show(const struct opts *o, const char *user)
+{
+	struct userdb_entry e;
+	int rc = peek_user(o->path, user, &e);
+
+	if (rc == EXIT_NOTFOUND)
+		log_error("%s: no user %s", o->path, user);
+	if (rc != EXIT_DONE)
+		return rc;
+	printf("user: %s\n", user);
+	printf("kind: %s\n", e.kind == USERDB_SYSTEM
+	       ? "system (the APOP secret of the system account of that name)"
+	       : "virtual (logs in with the secret; the session runs as mail-owner)");
+	printf("secret: %s\n", e.secret_len > 0 ? "set (APOP)" : "none (APOP off)");
+	if (e.other_fields > 0)
+		printf("other fields: %u (kept, not used by this version)\n", e.other_fields);
+	userdb_entry_wipe(&e);
+	return EXIT_DONE;
+}
+
+static int cmd_check(const struct opts *o, const char *user)
+{
+	char guess[SECRET_BUF_SIZE], prompt[USERNAME_MAX + 32];
+	struct userdb_entry e;
+	ssize_t n;
+	bool match;
+	int rc;
+
+	rc = peek_user(o->path, user, NULL);
+	if (rc == EXIT_SYSTEM)
+		return rc;
+	snprintf(prompt, sizeof(prompt), "Secret of %s: ", user);
+	n = secret_read(prompt, guess, sizeof(guess));
+	if (n < 0) {
+		log_error("%s", secret_error_text(n));
+		return n == SECRET_ERR_IO ? EXIT_SYSTEM : EXIT_USAGE;
+	}
+	rc = peek_user(o->path, user, &e);
+	if (rc != EXIT_DONE) {
+		secure_wipe(guess, sizeof(guess));
+		if (rc == EXIT_NOTFOUND)
+			log_error("%s: no user %s", o->path, user);
+		return rc;
+	}
+	match = e.secret_len > 0 && ct_equal_str(e.secret, e.secret_len, guess, (size_t)n);
+	secure_wipe(guess, sizeof(guess));
+	if (e.secret_len == 0) {
+		userdb_entry_wipe(&e);
+		log_error("%s: %s has no secret (APOP off)", o->path, user);
+		return EXIT_NOTFOUND;
+	}
+	userdb_entry_wipe(&e);
+	if (!match) {
+		log_error("%s: the secret does not match that of %s", o->path, user);
+		return EXIT_NOTFOUND;
+	}
+	printf("%s: the secret matches that of %s\n", progname, user);
+	return EXIT_DONE;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int cmd_import(const struct opts *o, const char *file, bool qpopper, bool replace)
+{
+	static const struct safeopen_rules any = { .no_group_write = false };
+	struct userdb_import_stats s;
+	enum userdb_status st;
+	struct userdb *db;
+	struct stat dbst;
+	FILE *in = NULL;
+	bool create;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (!qpopper) {
+		if (strcmp(file, "-") == 0) {
+			in = stdin;
+		} else {
+			const char *why = NULL;
+			int fd = safe_open(file, O_RDONLY, 0, &any, NULL, &why);
+
+			if (fd < 0 || (in = fdopen(fd, "r")) == NULL) {
+				int e = errno;
+
+				log_error("%s: %s", file, why != NULL &&
+					  (e == ELOOP || e == EINVAL || e == EPERM) ? why : strerror(e));
+				if (fd >= 0)
+					close(fd);
+				return EXIT_SYSTEM;
+			}
+		}
+	}
+	/* A Qpopper file put where the database goes is converted in place. */
+	create = replace || lstat(o->path, &dbst) != 0 || (qpopper && same_file(file, o->path));
+	if (create)
+		creation_owner(o, &uid, &gid);
+	hold_signals();
+	db = open_db(o->path, create ? USERDB_REPLACE : USERDB_UPDATE);
+	if (db == NULL) {
+		release_signals();
+		if (in != NULL && in != stdin)
+			fclose(in);
+		return EXIT_SYSTEM;
+	}
+	if (qpopper)
+		st = userdb_import_qpopper(db, file, &s);
+	else
+		st = userdb_import_text(db, in, strcmp(file, "-") == 0 ? "(standard input)" : file,
+					&s);
+	if (in != NULL && in != stdin)
+		fclose(in);
+	if (st != USERDB_OK) {
+		log_error("%s; nothing imported", userdb_error(db));
+		abandon_db(db);
+		return EXIT_SYSTEM;
+	}
+	if (commit_db(db, uid, gid) != EXIT_DONE)
+		return EXIT_SYSTEM;
+	printf("%s: imported %s into %s: %lu added, %lu replaced, %lu skipped\n", progname,
+	       file, o->path, s.added, s.replaced, s.skipped);
+	return EXIT_DONE;
+}
+
+static int cmd_export(const struct opts *o, const char *file)
+{
+	unsigned long count = 0;
+	struct userdb *db;
+	enum userdb_status st;
+	FILE *out = stdout;
+	int rc = EXIT_DONE;
+
+	db = open_db(o->path, USERDB_READ);
+	if (db == NULL)
+		return EXIT_SYSTEM;
+	if (file != NULL) {
+		/* Never over an existing file or through a symlink; 0600. */
+		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd < 0 || (out = fdopen(fd, "w")) == NULL) {
+			log_error("%s: %s", file, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			userdb_close(db);
+			return EXIT_SYSTEM;
+		}
+	}
+	fprintf(stderr, "%s: warning: the export holds every secret of %s in clear; "
+		"keep it safe\n", progname, o->path);
+	st = userdb_export(db, out, &count);
+	if (st != USERDB_OK) {
+		log_error("%s; the export is incomplete", userdb_error(db));
+		rc = EXIT_SYSTEM;
+	}
+	userdb_close(db);
+	if (file != NULL) {
+		if ((fsync(fileno(out)) != 0 || fclose(out) != 0) && rc == EXIT_DONE) {
+			log_error("%s: %s", file, strerror(errno));
+			rc = EXIT_SYSTEM;
+		}
+		if (rc != EXIT_DONE)
+			unlink(file);
+		else
+			printf("%s: exported %lu entries of %s to %s\n", progname, count,
+			       o->path, file);
+	} else if (rc == EXIT_DONE && (fflush(stdout) != 0 || ferror(stdout))) {
+		log_error("writing the export: %s", strerror(errno));
+		rc = EXIT_SYSTEM;
+	}
+	return rc;
+}
+
+static int cmd_verify(const struct opts *o)
+{
+	struct userdb_verify_report r;
+	struct userdb *db;
+	struct passwd *pw;
+	struct stat dst;
+	char dir[PATH_MAX];
+	const char *slash;
+	uid_t uid;
+	mode_t mode;
+	unsigned long problems;
+
+	db = open_db(o->path, USERDB_READ);
+	if (db == NULL)
+		return EXIT_SYSTEM;
+	userdb_verify(db, &r);
+	problems = r.problems;
+	userdb_file_info(db, &uid, NULL, &mode);
+	userdb_close(db);
+
+	/* What the server insists on: owner root or the owner account,
+	 * mode exactly 0600; and a directory nobody else can write. */
+	pw = getpwnam(o->owner);
+	if (uid != 0 && (pw == NULL || pw->pw_uid != uid)) {
+		log_error("%s: owned by uid %lu: popper accepts only root or %s", o->path,
+			  (unsigned long)uid, o->owner);
+		problems++;
+	}
+	if ((mode & 07777) != 0600) {
+		log_error("%s: mode %04o: popper accepts only 0600", o->path,
+			  (unsigned)(mode & 07777));
+		problems++;
+	}
+	slash = strrchr(o->path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash == NULL ? 1 : slash == o->path ? 1
+		 : (int)(slash - o->path), slash == NULL ? "." : o->path);
+	if (stat(dir, &dst) == 0 &&
+	    ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	     (dst.st_uid != 0 && (pw == NULL || dst.st_uid != pw->pw_uid)))) {
+		log_error("%s: directory owned by uid %lu with mode %04o: others could "
+			  "replace the database", dir, (unsigned long)dst.st_uid,
+			  (unsigned)(dst.st_mode & 07777));
+		problems++;
+	}
+	printf("%s: %s: %lu entries (%lu virtual, %lu system, %lu with a secret): %s\n",
+	       progname, o->path, r.records, r.virtual_users, r.system_users, r.with_secret,
+	       problems == 0 ? "no problems found" : "PROBLEMS FOUND (see above)");
+	return problems == 0 ? EXIT_DONE : EXIT_SYSTEM;
+}
+
+/* Checks the USER argument. */
 static bool user_arg_ok(const char *user)
 {
 	if (username_valid(user))
@@ -415,31 +711,64 @@ static bool user_arg_ok(const char *user)
 	return false;
 }
 
+/* The command table: name, the "--" options it takes, and how many
+ * positional arguments (min..max).  USER arguments are checked here. */
+struct command {
+	const char *name;
+	const char *flags[2];
+	int min_args, max_args;
+	bool takes_user;
+};
+
+static const struct command commands[] = {
+	{ "init", { "--force", NULL }, 0, 0, false },
+	{ "add", { "--system", NULL }, 1, 1, true },
+	{ "passwd", { NULL, NULL }, 1, 1, true },
+	{ "delete", { NULL, NULL }, 1, 1, true },
+	{ "list", { "--json", NULL }, 0, 0, false },
+	{ "show", { NULL, NULL }, 1, 1, true },
+	{ "check", { NULL, NULL }, 1, 1, true },
+	{ "import", { "--qpopper", "--replace" }, 1, 1, false },
+	{ "export", { NULL, NULL }, 0, 1, false },
+	{ "verify", { NULL, NULL }, 0, 0, false },
+};
+
 int main(int argc, char **argv)
 {
-	const char *path = DEFAULT_DB;
-	const char *cmd;
-	int c, nargs;
+	struct opts o = { USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER };
+	const struct command *cmd = NULL;
+	const char *args[2] = { NULL, NULL };
+	bool flag[2] = { false, false };
+	int c, i, nargs = 0;
+	size_t k;
 
 	umask(077);
 	log_open("apopdb", LOG_AUTH, LOG_TO_STDERR);
 	if (getuid() != geteuid() || getgid() != getegid()) {
-		log_error("refusing to run setuid or setgid");
+		log_error("refusing to run setuid or setgid (popauth is the setuid tool)");
 		return EXIT_SYSTEM;
 	}
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, "+:f:h")) != -1) {
+	while ((c = getopt(argc, argv, "+:f:o:hV")) != -1) {
 		char opt[3] = { '-', (char)optopt, '\0' };
 
 		switch (c) {
 		case 'f':
 			if (optarg[0] == '\0')
 				return usage_error("-f needs a file name", NULL);
-			path = optarg;
+			o.path = optarg;
+			break;
+		case 'o':
+			if (!username_valid(optarg))
+				return usage_error("-o needs an account name, not", optarg);
+			o.owner = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_DONE;
+		case 'V':
+			printf("apopdb (popper) %s\n", PACKAGE_VERSION);
 			return EXIT_DONE;
 		case ':':
 			return usage_error("missing argument for", opt);
@@ -449,30 +778,68 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("no command given", NULL);
-	cmd = argv[optind];
-	nargs = argc - optind - 1;
+	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[optind], commands[k].name) == 0)
+			cmd = &commands[k];
+	if (cmd == NULL)
+		return usage_error("unknown command", argv[optind]);
 
-	if (strcmp(cmd, "init") == 0 || strcmp(cmd, "list") == 0) {
-		if (nargs != 0)
-			return usage_error("too many arguments for", cmd);
-		return cmd[0] == 'i' ? cmd_init(path) : cmd_list(path);
-	}
-	if (strcmp(cmd, "add") == 0 || strcmp(cmd, "delete") == 0) {
-		if (nargs < 1)
-			return usage_error("missing USER for", cmd);
-		if (nargs > 1)
-			return usage_error(cmd[0] == 'a'
+	for (i = optind + 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] == '-' && a[1] == '-') {
+			bool known = false;
+
+			for (k = 0; k < 2; k++)
+				if (cmd->flags[k] != NULL && strcmp(a, cmd->flags[k]) == 0)
+					flag[k] = known = true;
+			if (!known) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "unknown option for %s:", cmd->name);
+				return usage_error(what, a);
+			}
+			continue;
+		}
+		if (nargs >= cmd->max_args)
+			return usage_error(strcmp(cmd->name, "add") == 0 ||
+					   strcmp(cmd->name, "passwd") == 0 ||
+					   strcmp(cmd->name, "check") == 0
 					   ? "too many arguments (the secret is read from "
 					     "standard input, never from the command line) for"
-					   : "too many arguments for", cmd);
-		if (!user_arg_ok(argv[optind + 1]))
-			return EXIT_USAGE;
-		if (!userdb_available()) {
-			log_error("%s: popper was built without GDBM", path);
-			return EXIT_SYSTEM;
-		}
-		return cmd[0] == 'a' ? cmd_add(path, argv[optind + 1])
-				     : cmd_delete(path, argv[optind + 1]);
+					   : "too many arguments for", cmd->name);
+		args[nargs++] = a;
 	}
-	return usage_error("unknown command", cmd);
+	if (nargs < cmd->min_args)
+		return usage_error(cmd->takes_user ? "missing USER for" : "missing FILE for",
+				   cmd->name);
+	if (cmd->takes_user && !user_arg_ok(args[0]))
+		return EXIT_USAGE;
+	if (!userdb_available()) {
+		log_error("%s: popper was built without GDBM", o.path);
+		return EXIT_SYSTEM;
+	}
+
+	switch (cmd - commands) {
+	case 0:
+		return cmd_init(&o, flag[0]);
+	case 1:
+		return cmd_set(&o, args[0], false, flag[0] ? USERDB_SYSTEM : USERDB_VIRTUAL);
+	case 2:
+		return cmd_set(&o, args[0], true, USERDB_VIRTUAL);
+	case 3:
+		return cmd_delete(&o, args[0]);
+	case 4:
+		return cmd_list(&o, flag[0]);
+	case 5:
+		return cmd_show(&o, args[0]);
+	case 6:
+		return cmd_check(&o, args[0]);
+	case 7:
+		return cmd_import(&o, args[0], flag[0], flag[1]);
+	case 8:
+		return cmd_export(&o, args[0]);
+	default:
+		return cmd_verify(&o);
+	}
 }

@@ -1,2 +1,752 @@
-/* placeholder: being written */
-int main(void) { return 1; }
+/*
+ * popauth: users set their own APOP secret in popper's user database
+ * (Qpopper's popauth, popauth(8)).
+ *
+ *   popauth                      change your own secret
+ *   popauth -list [user | ALL]   is there an entry? (others: admins only)
+ *   popauth -user USER           set USER's secret (admins only)
+ *   popauth -delete USER         remove USER's entry (admins only)
+ *   popauth -init [-safe]        create or empty the database (root only)
+ *   popauth -version | -help
+ *
+ * RUNS SETUID to the database owner (e.g. "pop"), never root: it refuses
+ * to run setuid root.  Whatever the caller controls is treated as hostile
+ * (robustness notes §4.7; CVE-2001-1487, CVE-2005-1151/1152): the first
+ * thing main() does is set umask 077, make fds 0-2 valid, close every other
+ * fd, reset signal handling, turn core dumps off and replace the
+ * environment.  Identity comes from getuid() only (never $USER, $LOGNAME
+ * or getlogin()).  An "admin" is the real uid 0 or the owner's uid.  There
+ * is no trace or debug option and no way for an ordinary user to name a
+ * file: the database path is compiled in (-f is for admins, or for a copy
+ * that runs without privilege).  Secrets come from the terminal (echo off)
+ * or one line of standard input, never from the command line.  Changes go
+ * through lib/userdb.c's copy-and-rename with the catchable signals held,
+ * so killing popauth never leaves a damaged database.
+ *
+ * Exit status: 0 done, 1 refused (not permitted, unknown user, wrong old
+ * secret, secrets differ or too weak, unchanged), 2 usage, 3 system or
+ * database error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "apopdb/secret.h"
+#include "lib/ctcompare.h"
+#include "lib/log.h"
+#include "lib/userdb.h"
+#include "lib/username.h"
+
+#ifndef DEFAULT_AUTH_DB_OWNER
+#define DEFAULT_AUTH_DB_OWNER "pop"
+#endif
+
+enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_SYSTEM = 3 };
+
+/* Arguments are switches and user names: anything longer or more numerous
+ * is not from a person. */
+#define MAX_ARGS 8
+#define MAX_ARG_LEN 256
+/* Highest fd closed one by one when close_range(2) is missing. */
+#define CLOSE_FD_LIMIT 65536
+/* Tries at a strong enough secret on a terminal (each one checked). */
+#define NEW_SECRET_TRIES 3
+#define ERR_MAX (PATH_MAX + 512)
+/* Entries -list ALL prints at most. */
+#define LIST_MAX 1000000
+
+static const char *progname = "popauth";
+
+/* Who is asking, from the kernel's ids only. */
+struct caller {
+	uid_t ruid, euid;
+	bool privileged;     /* running setuid or setgid */
+	uid_t owner_uid;     /* the database owner, (uid_t)-1 if unknown */
+	gid_t owner_gid;
+	char owner_name[USERNAME_MAX + 1];
+	bool root;           /* real uid 0 */
+	bool admin;          /* root or the owner */
+	char name[USERNAME_MAX + 1];   /* login name of ruid, "" if unknown */
+	bool name_known;
+};
+
+/* ---- a clean process --------------------------------------------------------- */
+
+static void die_early(const char *msg)
+{
+	/* fds 0-2 may not be valid yet: syslog is the only safe channel. */
+	openlog("popauth", LOG_PID, LOG_AUTH);
+	syslog(LOG_ERR, "%s", msg);
+	_exit(EXIT_SYSTEM);
+}
+
+static void close_other_fds(void)
+{
+#ifdef HAVE_CLOSE_RANGE
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+#endif
+	{
+		struct rlimit rl;
+		int fd, max = CLOSE_FD_LIMIT;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < (rlim_t)max)
+			max = (int)rl.rlim_cur;
+		for (fd = 3; fd < max; fd++)
+			(void)close(fd);
+	}
+}
+
+/* Everything the caller could have set up for us, undone. */
+static void sanitize_process(void)
+{
+	static char path_env[] = "PATH=/usr/bin:/bin";
+	struct rlimit nocore = { 0, 0 };
+	sigset_t none;
+	int fd, sig;
+
+	umask(077);
+	/* fds 0-2 open on something, so no file we open becomes a
+	 * standard stream by accident. */
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int nfd = open("/dev/null", O_RDWR);
+
+			if (nfd != fd)
+				die_early("cannot open /dev/null for a closed standard descriptor");
+		}
+	}
+	close_other_fds();
+	/* No core file with secrets in it, no ptrace by the caller. */
+	(void)setrlimit(RLIMIT_CORE, &nocore);
+#ifdef __linux__
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)signal(sig, SIG_DFL);
+	/* A tiny file size limit must make a write fail, not kill us half-way
+	 * (harmless either way: the database is replaced by rename). */
+	(void)signal(SIGXFSZ, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* No TZ, LANG, LD_*, NLSPATH, HOME... */
+	if (clearenv() != 0 || putenv(path_env) != 0)
+		die_early("cannot reset the environment");
+}
+
+/* The signals that must not cut a change in half (delivered after it). */
+static sigset_t held;
+
+static void hold_signals(void)
+{
+	sigemptyset(&held);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGQUIT);
+	sigaddset(&held, SIGTSTP);
+	sigaddset(&held, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &held, NULL);
+}
+
+static void release_signals(void)
+{
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
+}
+
+/* One record to syslog for every change (the administrator's audit
+ * trail); names are valid user names, nothing to quote. */
+static void audit(const char *what, const char *who, const char *whom)
+{
+	log_open(progname, LOG_AUTH, LOG_TO_SYSLOG);
+	log_msg(LOG_NOTICE, "%s %s %s", who, what, whom);
+	log_open(progname, LOG_AUTH, LOG_TO_STDERR);
+}
+
+static void identify(struct caller *c)
+{
+	struct passwd *pw;
+
+	memset(c, 0, sizeof(*c));
+	c->ruid = getuid();
+	c->euid = geteuid();
+	c->privileged = c->ruid != c->euid || getgid() != getegid();
+	c->owner_uid = (uid_t)-1;
+	c->owner_gid = (gid_t)-1;
+	/* Installed setuid: the owner is who we run as.  Otherwise the
+	 * account configured at build time, if it exists. */
+	pw = c->ruid != c->euid ? getpwuid(c->euid) : getpwnam(DEFAULT_AUTH_DB_OWNER);
+	if (c->ruid != c->euid) {
+		c->owner_uid = c->euid;
+		c->owner_gid = pw != NULL ? pw->pw_gid : getegid();
+	} else if (pw != NULL) {
+		c->owner_uid = pw->pw_uid;
+		c->owner_gid = pw->pw_gid;
+	}
+	snprintf(c->owner_name, sizeof(c->owner_name), "%s",
+		 pw != NULL && strlen(pw->pw_name) <= USERNAME_MAX ? pw->pw_name
+		 : DEFAULT_AUTH_DB_OWNER);
+	c->root = c->ruid == 0;
+	c->admin = c->root || (c->owner_uid != (uid_t)-1 && c->ruid == c->owner_uid);
+	pw = getpwuid(c->ruid);
+	if (pw != NULL && strlen(pw->pw_name) <= USERNAME_MAX) {
+		snprintf(c->name, sizeof(c->name), "%s", pw->pw_name);
+		c->name_known = true;
+	}
+}
+
+/* ---- messages ------------------------------------------------------------------- */
+
+static void usage(FILE *out, const char *path)
+{
+	fprintf(out,
+		"usage: %s [ <action> ]\n"
+		"actions:\n"
+		"  (none)                change your own APOP secret\n"
+		"  -list [ <user> | ALL ] show whether an entry exists (yours by default)\n"
+		"  -user <user>          set the secret of <user>       (root or %s only)\n"
+		"  -delete <user>        delete the entry of <user>     (root or %s only)\n"
+		"  -init [ -safe ]       create or empty the database   (root only)\n"
+		"  -version              print the version\n"
+		"  -help                 print this text\n"
+		"  -f <database>         another database (root or %s only)\n"
+		"The secret is read from the terminal (or one line of standard input),\n"
+		"never from the command line.  The secret \"*\" turns APOP off.\n"
+		"database: %s\n",
+		progname, DEFAULT_AUTH_DB_OWNER, DEFAULT_AUTH_DB_OWNER, DEFAULT_AUTH_DB_OWNER,
+		path);
+}
+
+/* "popauth: BEFORE<arg>AFTER" (arg quoted: it is the caller's text) and
+ * the short usage; exit status 2. */
+static int usage_error(const char *before, const char *arg, const char *after)
+{
+	char q[MAX_ARG_LEN * 4 + 8];
+
+	log_quote(arg != NULL ? arg : "", arg != NULL ? strnlen(arg, MAX_ARG_LEN) : 0, q, sizeof(q));
+	fprintf(stderr, "popauth: %s%s%s\n", before, q, after);
+	fprintf(stderr, "usage: %s [ -list [ <user> | ALL ] | -user <user> | -delete <user> "
+		"| -init [ -safe ] | -version | -help ]\n", progname);
+	return EXIT_USAGE;
+}
+
+/* A name the caller typed, made safe for a message. */
+static const char *quoted(const char *s, char *buf, size_t size)
+{
+	return log_quote(s, strnlen(s, MAX_ARG_LEN), buf, size);
+}
+
+static int not_permitted(const struct caller *c, bool root_only)
+{
+	if (root_only)
+		log_error("Only superuser can perform the requested function");
+	else
+		log_error("Only superuser or user \"%s\" can perform the requested function",
+			  c->owner_name);
+	return EXIT_REFUSED;
+}
+
+/* The database as popauth accepts it: what the server accepts, owned by
+ * our owner (or root), mode 0600. */
+static struct userdb *open_db(const struct caller *c, const char *path,
+			      enum userdb_mode mode)
+{
+	struct userdb_rules rules = { .strict = true };
+	char err[ERR_MAX];
+	struct userdb *db;
+
+	rules.owner_set = c->owner_uid != (uid_t)-1;
+	rules.owner_uid = c->owner_uid;
+	db = userdb_open_with(path, mode, &rules, err, sizeof(err));
+	if (db == NULL) {
+		if (errno == ENOENT)
+			log_error("%s (POP authentication DB not initialized: \"popauth -init\")",
+				  err);
+		else
+			log_error("%s", err);
+	}
+	return db;
+}
+
+/* ---- actions ------------------------------------------------------------------------ */
+
+static int do_init(const struct caller *c, const char *path, bool safe)
+{
+	char answer[16];
+	struct userdb *db;
+	struct stat st;
+	bool existed;
+	ssize_t n;
+
+	if (!c->root)
+		return not_permitted(c, true);
+	existed = lstat(path, &st) == 0;
+	if (existed && safe) {
+		fprintf(stderr, "POP authentication DB not initialized (exists): %s\n", path);
+		return EXIT_DONE;
+	}
+	if (existed) {
+		fputs("Really initialize POP authentication DB? ", stderr);
+		fflush(stderr);
+		n = read(STDIN_FILENO, answer, sizeof(answer) - 1);
+		if (n <= 0 || (answer[0] != 'y' && answer[0] != 'Y')) {
+			fprintf(stderr, "\nPOP authentication DB not initialized: %s\n", path);
+			return EXIT_REFUSED;
+		}
+	}
+	hold_signals();
+	db = open_db(c, path, USERDB_REPLACE);
+	if (db == NULL) {
+		release_signals();
+		return EXIT_SYSTEM;
+	}
+	/* Root running a copy without privilege: hand the file to the owner
+	 * account; installed setuid, we create it as the owner already. */
+	if (userdb_commit(db, c->euid == 0 ? c->owner_uid : (uid_t)-1,
+			  c->euid == 0 ? c->owner_gid : (gid_t)-1) != 0) {
+		log_error("%s", userdb_error(db));
+		userdb_close(db);
+		release_signals();
+		return EXIT_SYSTEM;
+	}
+	userdb_close(db);
+	release_signals();
+	audit("initialized the database", c->name_known ? c->name : "root", path);
+	printf("%s: %s %s\n", progname, existed ? "emptied" : "created", path);
+	return EXIT_DONE;
+}
+
+/* Reads a new secret that passes the rule (or "*") into buf.  Returns its
+ * length, or a negative exit status after saying why (unchanged, mismatch,
+ * too weak on every try, unreadable). */
+static int read_new_secret(const char *user, const char *old, size_t oldlen,
+			   char *buf, size_t bufsize)
+{
+	int tries = secret_interactive() ? NEW_SECRET_TRIES : 1;
+
+	while (tries-- > 0) {
+		ssize_t n = secret_read_new("New password: ", "Retype new password: ",
+					    buf, bufsize);
+		const char *weak;
+
+		if (n == SECRET_ERR_MISMATCH) {
+			log_error("Mismatch -- password unchanged.");
+			return -EXIT_REFUSED;
+		}
+		if (n < 0) {
+			log_error("%s; password unchanged.", secret_error_text(n));
+			return n == SECRET_ERR_IO ? -EXIT_SYSTEM : -EXIT_REFUSED;
+		}
+		if (n == 0 || (old != NULL && ct_equal_str(old, oldlen, buf, (size_t)n))) {
+			secure_wipe(buf, bufsize);
+			log_error("Password unchanged.");
+			return -EXIT_REFUSED;
+		}
+		if (secret_is_disable(buf, (size_t)n))
+			return (int)n;
+		weak = secret_weakness(buf, (size_t)n, user);
+		if (weak == NULL)
+			return (int)n;
+		secure_wipe(buf, bufsize);
+		/* Enforced on every try: never "accepted anyway" (Qpopper did). */
+		log_error("Please use a stronger password: %s.", weak);
+	}
+	log_error("Password unchanged.");
+	return -EXIT_REFUSED;
+}
+
+/* Changes user's secret: the caller's own (self) or, for an admin, any
+ * system account's (-user). */
+static int do_change(const struct caller *c, const char *path, const char *user, bool self)
+{
+	char old[SECRET_BUF_SIZE], secret[SECRET_BUF_SIZE];
+	struct userdb_entry e, now;
+	struct userdb *db;
+	enum userdb_status st;
+	bool existed, need_old;
+	int n, rc = EXIT_DONE;
+
+	if (!username_valid(user)) {
+		char q[MAX_ARG_LEN * 4 + 8];
+
+		log_error("the name \"%s\" cannot be used with popper", quoted(user, q, sizeof(q)));
+		return EXIT_REFUSED;
+	}
+	/* Before any prompt: is there a database, and may this entry be
+	 * changed here?  No lock is held while the user types. */
+	db = open_db(c, path, USERDB_READ);
+	if (db == NULL)
+		return EXIT_SYSTEM;
+	st = userdb_get_entry(db, user, &e);
+	if (st == USERDB_ERROR)
+		log_error("%s", userdb_error(db));
+	userdb_close(db);
+	if (st == USERDB_ERROR)
+		return EXIT_SYSTEM;
+	existed = st == USERDB_OK;
+	if (existed && e.kind == USERDB_VIRTUAL) {
+		userdb_entry_wipe(&e);
+		log_error("\"%s\" is a virtual user of popper, not a system account; "
+			  "its secret is changed with apopdb", user);
+		return EXIT_REFUSED;
+	}
+	/* -user: Qpopper's rule, the account must exist (self: it does). */
+	if (!self && getpwnam(user) == NULL) {
+		userdb_entry_wipe(&e);
+		log_error("Sorry, don't know who user %s is.", user);
+		return EXIT_REFUSED;
+	}
+	need_old = self && !c->admin && existed && e.secret_len > 0;
+	printf("%s APOP password for %s.\n", existed && e.secret_len > 0 ? "Changing" : "Adding",
+	       user);
+	fflush(stdout);
+	if (need_old) {
+		ssize_t m = secret_read("Old password: ", old, sizeof(old));
+
+		if (m < 0 || !ct_equal_str(e.secret, e.secret_len, old, (size_t)m)) {
+			secure_wipe(old, sizeof(old));
+			userdb_entry_wipe(&e);
+			log_error("Sorry, password entered incorrectly");
+			return m == SECRET_ERR_IO ? EXIT_SYSTEM : EXIT_REFUSED;
+		}
+	}
+	n = read_new_secret(user, existed && e.secret_len > 0 ? e.secret : NULL,
+			    e.secret_len, secret, sizeof(secret));
+	if (n < 0) {
+		secure_wipe(old, sizeof(old));
+		userdb_entry_wipe(&e);
+		return -n;
+	}
+
+	hold_signals();
+	db = open_db(c, path, USERDB_UPDATE);
+	if (db == NULL) {
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	/* The entry must still be the one the user proved to know (or still
+	 * be missing); another change meanwhile means: start again. */
+	st = userdb_get_entry(db, user, &now);
+	if (st == USERDB_ERROR) {
+		log_error("%s", userdb_error(db));
+		rc = EXIT_SYSTEM;
+	} else if ((st == USERDB_OK) != existed ||
+		   (existed && (now.kind != e.kind ||
+				!ct_equal_str(now.secret, now.secret_len, e.secret, e.secret_len)))) {
+		log_error("the entry of %s changed meanwhile; nothing changed, try again", user);
+		rc = EXIT_REFUSED;
+	}
+	if (rc == EXIT_DONE) {
+		now.kind = USERDB_SYSTEM;
+		now.secret_len = 0;
+		if (!secret_is_disable(secret, (size_t)n)) {
+			memcpy(now.secret, secret, (size_t)n);
+			now.secret[n] = '\0';
+			now.secret_len = (size_t)n;
+		}
+		if (userdb_put_entry(db, user, &now) != USERDB_OK ||
+		    userdb_commit(db, (uid_t)-1, (gid_t)-1) != 0) {
+			log_error("%s; password unchanged.", userdb_error(db));
+			rc = EXIT_SYSTEM;
+		}
+	}
+	userdb_entry_wipe(&now);
+	userdb_close(db);
+out:
+	release_signals();
+	secure_wipe(old, sizeof(old));
+	userdb_entry_wipe(&e);
+	if (rc == EXIT_DONE) {
+		bool off = secret_is_disable(secret, (size_t)n);
+
+		audit(off ? "turned APOP off for" : "set the APOP secret of",
+		      c->name_known ? c->name : "(unknown)", user);
+		printf("%s: %s %s.\n", progname, off ? "APOP turned off for" :
+		       existed ? "changed the APOP password of" : "added an APOP password for", user);
+	}
+	secure_wipe(secret, sizeof(secret));
+	return rc;
+}
+
+static int do_delete(const struct caller *c, const char *path, const char *user)
+{
+	char q[MAX_ARG_LEN * 4 + 8];
+	struct userdb *db;
+	enum userdb_status st;
+
+	if (!c->admin)
+		return not_permitted(c, false);
+	fprintf(stderr, "Warning: deleting user \"%s\"\n", quoted(user, q, sizeof(q)));
+	hold_signals();
+	db = open_db(c, path, USERDB_UPDATE);
+	if (db == NULL) {
+		release_signals();
+		return EXIT_SYSTEM;
+	}
+	st = userdb_delete(db, user);
+	if (st == USERDB_OK && userdb_commit(db, (uid_t)-1, (gid_t)-1) != 0)
+		st = USERDB_ERROR;
+	if (st == USERDB_ERROR)
+		log_error("%s", userdb_error(db));
+	userdb_close(db);
+	release_signals();
+	if (st == USERDB_NOTFOUND) {
+		log_error("User '%s' not found in authentication database", q);
+		return EXIT_REFUSED;
+	}
+	if (st != USERDB_OK)
+		return EXIT_SYSTEM;
+	audit("deleted the entry of", c->name_known ? c->name : "(unknown)", user);
+	return EXIT_DONE;
+}
+
+static void print_entry(const char *user, const struct userdb_entry *e)
+{
+	/* Qpopper's "%-16s: APOP SCRAM" line; we have no SCRAM yet. */
+	printf("%-16s: %s%s\n", user, e->secret_len > 0 ? "APOP" : "",
+	       e->kind == USERDB_VIRTUAL ? (e->secret_len > 0 ? " (virtual user)" : "(virtual user)")
+	       : "");
+}
+
+struct names {
+	char **v;
+	size_t n, alloc;
+	bool failed;
+};
+
+static int collect(const char *user, void *ctx)
+{
+	struct names *l = ctx;
+
+	if (l->n == l->alloc) {
+		size_t na = l->alloc ? l->alloc * 2 : 64;
+		char **nv;
+
+		if (na > LIST_MAX || (nv = realloc(l->v, na * sizeof(*nv))) == NULL) {
+			l->failed = true;
+			return 1;
+		}
+		l->v = nv;
+		l->alloc = na;
+	}
+	if ((l->v[l->n] = strdup(user)) == NULL) {
+		l->failed = true;
+		return 1;
+	}
+	l->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int do_list(const struct caller *c, const char *path, const char *who)
+{
+	struct userdb_entry e;
+	struct userdb *db;
+	enum userdb_status st;
+	int rc = EXIT_DONE;
+
+	if (who == NULL) {
+		if (!c->name_known) {
+			log_error("Sorry, don't know who you (uid %lu) are.", (unsigned long)c->ruid);
+			return EXIT_REFUSED;
+		}
+		who = c->name;
+	}
+	if (!c->admin && strcmp(who, c->name) != 0)
+		return not_permitted(c, false);
+	db = open_db(c, path, USERDB_READ);
+	if (db == NULL)
+		return EXIT_SYSTEM;
+	if (strcmp(who, "ALL") == 0) {
+		struct names l = { NULL, 0, 0, false };
+		size_t i;
+
+		st = userdb_foreach(db, collect, &l);
+		if (st != USERDB_OK || l.failed) {
+			log_error("%s", st != USERDB_OK ? userdb_error(db) : "out of memory");
+			rc = EXIT_SYSTEM;
+		} else {
+			qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+		}
+		for (i = 0; rc == EXIT_DONE && i < l.n; i++) {
+			if (userdb_get_entry(db, l.v[i], &e) != USERDB_OK) {
+				log_error("%s", userdb_error(db));
+				rc = EXIT_SYSTEM;
+				break;
+			}
+			print_entry(l.v[i], &e);
+			userdb_entry_wipe(&e);
+		}
+		for (i = 0; i < l.n; i++)
+			free(l.v[i]);
+		free(l.v);
+	} else {
+		st = userdb_get_entry(db, who, &e);
+		if (st == USERDB_OK) {
+			print_entry(who, &e);
+		} else if (st == USERDB_NOTFOUND) {
+			char q[MAX_ARG_LEN * 4 + 8];
+
+			log_error("no entry for \"%s\" in POP authentication DB",
+				  quoted(who, q, sizeof(q)));
+			rc = EXIT_REFUSED;
+		} else {
+			log_error("%s", userdb_error(db));
+			rc = EXIT_SYSTEM;
+		}
+		userdb_entry_wipe(&e);
+	}
+	userdb_close(db);
+	return rc;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+enum action { ACT_CHANGE, ACT_LIST, ACT_USER, ACT_DELETE, ACT_INIT, ACT_VERSION, ACT_HELP };
+
+int main(int argc, char **argv)
+{
+	enum action act = ACT_CHANGE;
+	const char *path = USERDB_DEFAULT_PATH;
+	const char *arg = NULL;
+	struct caller c;
+	bool safe = false, have_action = false, have_f = false;
+	int i;
+
+	sanitize_process();   /* before anything reads the environment or opens a file */
+	log_open(progname, LOG_AUTH, LOG_TO_STDERR);
+	if (geteuid() == 0 && getuid() != 0) {
+		log_error("refusing to run setuid root: install popauth setuid to the "
+			  "database owner (%s)", DEFAULT_AUTH_DB_OWNER);
+		return EXIT_SYSTEM;
+	}
+	identify(&c);
+
+	if (argc > MAX_ARGS)
+		return usage_error("too many arguments", NULL, "");
+	for (i = 1; i < argc; i++)
+		if (strnlen(argv[i], MAX_ARG_LEN + 1) > MAX_ARG_LEN)
+			return usage_error("argument too long", NULL, "");
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		enum action next = ACT_CHANGE;
+		bool takes_arg = false, optional_arg = false;
+
+		if (a[0] != '-')
+			return usage_error("unrecognized switch \"", a, "\"");
+		if (strcmp(a, "-f") == 0) {
+			if (i + 1 >= argc)
+				return usage_error("missing argument for ", a, "");
+			path = argv[++i];
+			have_f = true;
+			continue;
+		}
+		if (strcmp(a, "-safe") == 0) {
+			safe = true;
+			continue;
+		}
+		if (strcmp(a, "-only") == 0)
+			continue;   /* Qpopper's SCRAM-mode switch: APOP is all we do */
+		if (strcmp(a, "-trace") == 0 || strcmp(a, "-debug") == 0 || strcmp(a, "-dump") == 0)
+			return usage_error("", a, " is not supported: popauth never writes a "
+					   "trace or shows stored values (CVE-2001-1487)");
+		if (strcmp(a, "-list") == 0) {
+			next = ACT_LIST;
+			takes_arg = optional_arg = true;
+		} else if (strcmp(a, "-user") == 0) {
+			next = ACT_USER;
+			takes_arg = true;
+		} else if (strcmp(a, "-delete") == 0) {
+			next = ACT_DELETE;
+			takes_arg = true;
+		} else if (strcmp(a, "-init") == 0) {
+			next = ACT_INIT;
+		} else if (strcmp(a, "-version") == 0) {
+			next = ACT_VERSION;
+		} else if (strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0 ||
+			   strcmp(a, "-h") == 0) {
+			next = ACT_HELP;
+		} else {
+			return usage_error("\"", a, "\" unknown option");
+		}
+		if (have_action)
+			return usage_error("only one action at a time (", a, ")");
+		have_action = true;
+		act = next;
+		if (takes_arg) {
+			if (i + 1 < argc && (argv[i + 1][0] != '-' || !optional_arg))
+				arg = argv[++i];
+			else if (!optional_arg)
+				return usage_error("missing argument for ", a, "");
+			/* Qpopper's "-user USER PASSWORD": never here. */
+			if (act == ACT_USER && i + 1 < argc && argv[i + 1][0] != '-')
+				return usage_error("-user: the secret is never taken from the "
+						   "command line (ps shows it)", NULL, "");
+		}
+	}
+	if (safe && act != ACT_INIT)
+		return usage_error("-safe only goes with -init", NULL, "");
+
+	if (act == ACT_VERSION) {
+		printf("%s v%s\n", progname, PACKAGE_VERSION);
+		return EXIT_DONE;
+	}
+	if (act == ACT_HELP) {
+		usage(stdout, path);
+		return EXIT_DONE;
+	}
+	/* A privileged popauth only works on the compiled-in database unless
+	 * an admin asks: nobody else may point it at a file. */
+	if (have_f && c.privileged && !c.admin) {
+		log_error("-f is only for root and \"%s\"", c.owner_name);
+		return EXIT_REFUSED;
+	}
+	if (!userdb_available()) {
+		log_error("not available: popper was built without GDBM");
+		return EXIT_SYSTEM;
+	}
+
+	switch (act) {
+	case ACT_INIT:
+		return do_init(&c, path, safe);
+	case ACT_LIST:
+		return do_list(&c, path, arg);
+	case ACT_DELETE:
+		return do_delete(&c, path, arg);
+	case ACT_USER:
+		if (!c.admin)
+			return not_permitted(&c, false);
+		return do_change(&c, path, arg, false);
+	default:
+		if (!c.name_known) {
+			log_error("Sorry, don't know who you (uid %lu) are.", (unsigned long)c.ruid);
+			return EXIT_REFUSED;
+		}
+		if (c.ruid == 0) {
+			log_error("root cannot log in to popper; \"-user <user>\" sets a "
+				  "user's secret");
+			return EXIT_REFUSED;
+		}
+		return do_change(&c, path, c.name, true);
+	}
+}

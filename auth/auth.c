@@ -4,9 +4,10 @@
  * Runs as root, in the session before it drops privileges.  For every login
  * attempt:
  *   1. the name must pass username_valid(); the password must not be empty;
- *   2. the user database (auth_userdb.c) is asked first: a name it holds is
- *      a virtual user, checked there and nowhere else, and the session runs
- *      as the mail-owner account;
+ *   2. the user database (auth_userdb.c) is asked first: a virtual user it
+ *      holds is checked there and nowhere else, and the session runs as the
+ *      mail-owner account (a system entry there only holds an APOP secret:
+ *      for USER/PASS it is "not mine");
  *   3. any other name goes to PAM (auth_pam.c), if a PAM service is set;
  *   4. account policy, the same for every backend: the deny list
  *      (nonauth-file), the allow list (auth-file), never uid 0, and for
@@ -16,7 +17,10 @@
  * account still goes through pam_authenticate (but gets no credentials), so
  * a refusal costs the same work as a wrong password and timing tells nothing.
  * Every failure is AUTH_FAIL, whatever its kind; only "cannot decide now"
- * (an unreadable deny list, database or PAM trouble) is AUTH_TEMPFAIL.
+ * (an unreadable deny list, database or PAM trouble) is AUTH_TEMPFAIL, and
+ * "cannot decide until the administrator acts" (an unsafe user database
+ * file) is AUTH_PERMFAIL.  APOP with the secret of a system entry
+ * (popauth) logs in that system account, under the same account policy.
  * Reasons are for the log; the engine shows the client one fixed text.
  */
 #include "config.h"
@@ -30,7 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<shadow.h>)
+#include <shadow.h>
+#endif
+#endif
 
 #include "auth/backend.h"
 #include "lib/ctcompare.h"
@@ -70,6 +80,8 @@ static enum auth_result from_backend(enum backend_result r)
 		return AUTH_OK;
 	case BACKEND_TEMPFAIL:
 		return AUTH_TEMPFAIL;
+	case BACKEND_PERMFAIL:
+		return AUTH_PERMFAIL;
 	default:
 		return AUTH_FAIL;
 	}
@@ -295,6 +307,63 @@ static enum auth_result finish_virtual(const char *user, enum backend_result r,
 	return AUTH_OK;
 }
 
+/* Locked ("!" in shadow) or expired accounts.  PASS asks PAM's account
+ * management; APOP does not go through PAM, so it looks itself.  Without a
+ * shadow entry (NIS, LDAP...) there is nothing to look at. */
+static const char *account_locked(const char *name)
+{
+#if defined(__has_include)
+#if __has_include(<shadow.h>)
+	struct spwd *sp = getspnam(name);
+	long today = (long)(time(NULL) / 86400);
+
+	if (sp == NULL)
+		return NULL;
+	if (sp->sp_pwdp != NULL && sp->sp_pwdp[0] == '!')
+		return "account locked";
+	if (sp->sp_expire > 0 && sp->sp_expire <= today)
+		return "account expired";
+#endif
+#endif
+	(void)name;
+	return NULL;
+}
+
+/* APOP with the secret of a system entry (popauth): the account of that
+ * name, with the same policy as USER/PASS. */
+static enum auth_result finish_system_apop(const struct auth_config *cfg, const char *user,
+					   enum auth_result lists,
+					   struct auth_user *user_r,
+					   char *reason, size_t reasonsize)
+{
+	struct account acc;
+	enum auth_result res;
+	const char *why;
+
+	if (lists != AUTH_OK)
+		return lists;   /* reason set by list_policy */
+	res = account_resolve(user, &acc);
+	if (res == AUTH_TEMPFAIL) {
+		set_reason(reason, reasonsize, "account lookup failed");
+		return AUTH_TEMPFAIL;
+	}
+	if (res != AUTH_OK) {
+		set_reason(reason, reasonsize, "APOP entry of a system account that does not exist");
+		return AUTH_FAIL;
+	}
+	res = system_policy(cfg, &acc, reason, reasonsize);
+	if (res != AUTH_OK)
+		return res;
+	why = account_locked(user);
+	if (why != NULL) {
+		set_reason(reason, reasonsize, why);
+		return AUTH_FAIL;
+	}
+	fill_user(user_r, user, false, &acc);
+	set_reason(reason, reasonsize, "");
+	return AUTH_OK;
+}
+
 static void start(struct auth_user *user_r, char *reason, size_t reasonsize)
 {
 	memset(user_r, 0, sizeof(*user_r));
@@ -390,6 +459,7 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 	char policy_reason[128] = "";
 	enum auth_result lists;
 	enum backend_result r;
+	bool is_system = false;
 
 	start(user_r, reason, reasonsize);
 	if (!auth_apop_available(cfg)) {
@@ -410,10 +480,72 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 		return AUTH_TEMPFAIL;
 	}
 	r = auth_userdb_verify_apop(cfg, user, timestamp, digest_hex,
-				    account, sizeof(account), reason, reasonsize);
+				    account, sizeof(account), &is_system, reason, reasonsize);
 	if (r == BACKEND_OK && lists != AUTH_OK)
 		set_reason(reason, reasonsize, policy_reason);
+	if (r == BACKEND_OK && is_system)
+		return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
 	return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+}
+
+enum auth_result auth_finish_login(const struct auth_config *cfg, const char *user,
+				   struct auth_user *user_r,
+				   char *reason, size_t reasonsize)
+{
+	char policy_reason[128] = "";
+	struct userdb_entry e;
+	enum auth_result lists;
+	enum backend_result r;
+	bool is_virtual, has_secret;
+
+	start(user_r, reason, reasonsize);
+	if (user == NULL || !username_valid(user)) {
+		set_reason(reason, reasonsize, "invalid user name");
+		return AUTH_FAIL;
+	}
+	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
+	if (lists == AUTH_TEMPFAIL) {
+		set_reason(reason, reasonsize, policy_reason);
+		return AUTH_TEMPFAIL;
+	}
+	/* A name the user database holds as a virtual user means that user,
+	 * here as for USER/PASS; any other name is a system account. */
+	r = auth_userdb_lookup_entry(cfg, user, &e, reason, reasonsize);
+	is_virtual = r == BACKEND_OK && e.kind == USERDB_VIRTUAL;
+	has_secret = r == BACKEND_OK && e.secret_len > 0;
+	userdb_entry_wipe(&e);
+	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
+		return from_backend(r);
+	if (is_virtual) {
+		if (!has_secret) {
+			set_reason(reason, reasonsize, "virtual user without a secret (disabled)");
+			return AUTH_FAIL;
+		}
+		if (lists != AUTH_OK) {
+			set_reason(reason, reasonsize, policy_reason);
+			return lists;
+		}
+		if (cfg->mail_owner == NULL || cfg->mail_owner[0] == '\0') {
+			log_error("virtual users cannot log in: no mail-owner is configured");
+			set_reason(reason, reasonsize, "no mail-owner configured");
+			return AUTH_TEMPFAIL;
+		}
+		return finish_virtual(user, BACKEND_OK, lists, cfg->mail_owner, user_r,
+				      reason, reasonsize);
+	}
+	if (lists != AUTH_OK) {
+		set_reason(reason, reasonsize, policy_reason);
+	} else {
+		struct account acc;
+
+		/* Say so plainly in the log; finish_system_apop's words are
+		 * about popauth entries. */
+		if (account_resolve(user, &acc) == AUTH_FAIL) {
+			set_reason(reason, reasonsize, "no such user");
+			return AUTH_FAIL;
+		}
+	}
+	return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
 }
 
 bool auth_apop_available(const struct auth_config *cfg)
@@ -422,19 +554,31 @@ bool auth_apop_available(const struct auth_config *cfg)
 	       userdb_available() && auth_userdb_apop_built();
 }
 
-bool auth_user_has_secret(const struct auth_config *cfg, const char *user)
+enum auth_result auth_check_secret(const struct auth_config *cfg, const char *user,
+				   bool *has_r)
 {
 	char secret[USERDB_SECRET_MAX + 1];
 	char reason[128];
 	size_t len = 0;
 	enum backend_result r;
 
+	*has_r = false;
 	if (user == NULL || !username_valid(user))
-		return false;
+		return AUTH_OK;
 	r = auth_backend_userdb.lookup_secret(cfg, user, secret, sizeof(secret), &len,
 					      reason, sizeof(reason));
 	secure_wipe(secret, sizeof(secret));
-	return r == BACKEND_OK && len > 0;
+	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
+		return from_backend(r);
+	*has_r = r == BACKEND_OK && len > 0;
+	return AUTH_OK;
+}
+
+bool auth_user_has_secret(const struct auth_config *cfg, const char *user)
+{
+	bool has;
+
+	return auth_check_secret(cfg, user, &has) == AUTH_OK && has;
 }
 
 int auth_lookup_account(const char *name, uid_t *uid_r, gid_t *gid_r,

@@ -1,20 +1,29 @@
 /*
- * auth_userdb: the virtual-user backend (popper's GDBM user database,
+ * auth_userdb: the user-database backend (popper's GDBM user database,
  * lib/userdb.c).
  *
  * Runs as root in the pre-login session, reading the database read-only.
- * A name the database holds is a virtual user: its secret is checked here
- * (USER/PASS: the password itself; APOP: MD5(timestamp || secret)) and the
- * session then runs as the mail-owner account.  Names the database does not
- * hold are "not mine" (BACKEND_NO_USER) and go on to PAM, but only after the
- * same work as a wrong password: the guess is compared with a dummy secret,
- * so timing does not tell which names are virtual.  A missing database file
- * means "no virtual users"; any other database trouble is a temporary
- * failure, never a fall-through to PAM.
+ * The database holds two kinds of entries (lib/userdb.h):
+ *   - a virtual user: its secret is checked here (USER/PASS: the password
+ *     itself; APOP: MD5(timestamp || secret)) and the session then runs as
+ *     the mail-owner account;
+ *   - a system entry: the APOP secret of the system account of the same
+ *     name (Qpopper's pop.auth, set with popauth).  APOP is checked here and
+ *     auth.c applies the system-account policy; USER/PASS is not ours (PAM
+ *     checks the account's own password).
+ * Names the database does not hold are "not mine" (BACKEND_NO_USER) and go
+ * on to PAM, but only after the same work as a wrong password: the guess is
+ * compared with a dummy secret, so timing does not tell which names are in
+ * the database.  A missing database file means "no entries".  A database
+ * file that breaks the server's rule (owner root or auth-db-owner, mode
+ * exactly 0600, not a symlink, one link) is a permanent failure for every
+ * login until the administrator fixes it; any other database trouble is a
+ * temporary failure.  Neither ever falls through to PAM.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,8 +44,8 @@
  * its length is that of a typical secret so the work is alike. */
 static const char dummy_secret[] = "popper-dummy-secret-0123456789";
 
-/* Longest error text from the database layer. */
-#define DB_ERR_MAX 512
+/* Longest error text from the database layer: a path and a reason. */
+#define DB_ERR_MAX (PATH_MAX + 512)
 
 static bool userdb_configured(const struct auth_config *cfg)
 {
@@ -44,30 +53,53 @@ static bool userdb_configured(const struct auth_config *cfg)
 	       userdb_available();
 }
 
-/* Reads user's secret.  NO_USER when no database is configured, the file
- * does not exist, or the name is not in it. */
+/* The server's rule for the database file: auth-db-owner or root, 0600. */
+static void server_rules(const struct auth_config *cfg, struct userdb_rules *r)
+{
+	struct passwd *pw = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->strict = true;
+	if (cfg->userdb_owner != NULL && cfg->userdb_owner[0] != '\0')
+		pw = getpwnam(cfg->userdb_owner);
+	if (pw != NULL) {
+		r->owner_set = true;
+		r->owner_uid = pw->pw_uid;
+	}
+}
+
+/* Reads user's entry into *e_r.  NO_USER when no database is configured,
+ * the file does not exist, or the name is not in it. */
 static enum backend_result db_lookup(const struct auth_config *cfg, const char *user,
-				     char *secret_r, size_t secret_size, size_t *len_r,
+				     struct userdb_entry *e_r,
 				     char *reason, size_t reasonsize)
 {
 	char err[DB_ERR_MAX];
+	struct userdb_rules rules;
 	struct userdb *db;
 	enum userdb_status st;
 
-	*len_r = 0;
-	if (secret_size > 0)
-		secret_r[0] = '\0';
+	memset(e_r, 0, sizeof(*e_r));
 	if (!userdb_configured(cfg))
 		return BACKEND_NO_USER;
-	db = userdb_open(cfg->userdb_path, USERDB_READ, err, sizeof(err));
+	server_rules(cfg, &rules);
+	db = userdb_open_with(cfg->userdb_path, USERDB_READ, &rules, err, sizeof(err));
 	if (db == NULL) {
 		if (errno == ENOENT)
-			return BACKEND_NO_USER;   /* no file: no virtual users */
+			return BACKEND_NO_USER;   /* no file: no entries */
+		if (errno == EPERM) {
+			log_error("user database refused (it must be owned by root or %s, "
+				  "mode 0600, not a symlink, one link): %s",
+				  rules.owner_set ? cfg->userdb_owner : "(no auth-db-owner account)",
+				  err);
+			snprintf(reason, reasonsize, "user database unsafe");
+			return BACKEND_PERMFAIL;
+		}
 		log_error("user database unusable: %s", err);
 		snprintf(reason, reasonsize, "user database error");
 		return BACKEND_TEMPFAIL;
 	}
-	st = userdb_get_secret(db, user, secret_r, secret_size, len_r);
+	st = userdb_get_entry(db, user, e_r);
 	if (st == USERDB_ERROR) {
 		log_error("user database error: %s", userdb_error(db));
 		snprintf(reason, reasonsize, "user database error");
@@ -75,11 +107,8 @@ static enum backend_result db_lookup(const struct auth_config *cfg, const char *
 	userdb_close(db);
 	if (st == USERDB_OK)
 		return BACKEND_OK;
-	if (st == USERDB_NOTFOUND)
-		return BACKEND_NO_USER;
-	secure_wipe(secret_r, secret_size);
-	*len_r = 0;
-	return BACKEND_TEMPFAIL;
+	userdb_entry_wipe(e_r);
+	return st == USERDB_NOTFOUND ? BACKEND_NO_USER : BACKEND_TEMPFAIL;
 }
 
 /* A correct secret: the session runs as mail-owner.  Without one configured
@@ -111,24 +140,35 @@ static enum backend_result userdb_verify_plain(const struct auth_config *cfg,
 					       char *account_r, size_t account_size,
 					       char *reason, size_t reasonsize)
 {
-	char secret[USERDB_SECRET_MAX + 1];
-	size_t len = 0;
+	struct userdb_entry e;
 	enum backend_result r;
 	bool match;
 
 	(void)flags;   /* nothing is established here either way */
-	r = db_lookup(cfg, user, secret, sizeof(secret), &len, reason, reasonsize);
-	if (r == BACKEND_TEMPFAIL)
+	r = db_lookup(cfg, user, &e, reason, reasonsize);
+	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
 		return r;
-	if (r == BACKEND_NO_USER) {
+	if (r == BACKEND_NO_USER || e.kind == USERDB_SYSTEM || e.secret_len == 0) {
 		/* Same compare as below, so timing says nothing about names. */
 		(void)ct_equal_str(dummy_secret, sizeof(dummy_secret) - 1,
 				   password, strlen(password));
-		snprintf(reason, reasonsize, "unknown user");
-		return BACKEND_NO_USER;
+		if (r == BACKEND_NO_USER) {
+			snprintf(reason, reasonsize, "unknown user");
+			return BACKEND_NO_USER;
+		}
+		if (e.kind == USERDB_SYSTEM) {
+			/* An APOP secret is not the account's password: PAM
+			 * checks that. */
+			userdb_entry_wipe(&e);
+			snprintf(reason, reasonsize, "unknown user");
+			return BACKEND_NO_USER;
+		}
+		userdb_entry_wipe(&e);
+		snprintf(reason, reasonsize, "virtual user without a secret (disabled)");
+		return BACKEND_FAIL;
 	}
-	match = ct_equal_str(secret, len, password, strlen(password));
-	secure_wipe(secret, sizeof(secret));
+	match = ct_equal_str(e.secret, e.secret_len, password, strlen(password));
+	userdb_entry_wipe(&e);
 	if (!match) {
 		snprintf(reason, reasonsize, "wrong password");
 		return BACKEND_FAIL;
@@ -142,9 +182,34 @@ static enum backend_result userdb_lookup_secret(const struct auth_config *cfg,
 						size_t *len_r,
 						char *reason, size_t reasonsize)
 {
+	struct userdb_entry e;
 	enum backend_result r;
 
-	r = db_lookup(cfg, user, secret_r, secret_size, len_r, reason, reasonsize);
+	*len_r = 0;
+	if (secret_size > 0)
+		secret_r[0] = '\0';
+	r = db_lookup(cfg, user, &e, reason, reasonsize);
+	if (r == BACKEND_NO_USER)
+		snprintf(reason, reasonsize, "unknown user");
+	if (r != BACKEND_OK)
+		return r;
+	if (e.secret_len + 1 > secret_size) {
+		userdb_entry_wipe(&e);
+		snprintf(reason, reasonsize, "secret too long for the caller");
+		return BACKEND_TEMPFAIL;
+	}
+	memcpy(secret_r, e.secret, e.secret_len + 1);
+	*len_r = e.secret_len;
+	userdb_entry_wipe(&e);
+	return BACKEND_OK;
+}
+
+enum backend_result auth_userdb_lookup_entry(const struct auth_config *cfg, const char *user,
+					     struct userdb_entry *e_r,
+					     char *reason, size_t reasonsize)
+{
+	enum backend_result r = db_lookup(cfg, user, e_r, reason, reasonsize);
+
 	if (r == BACKEND_NO_USER)
 		snprintf(reason, reasonsize, "unknown user");
 	return r;
@@ -219,14 +284,15 @@ enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 					    const char *user, const char *timestamp,
 					    const char *digest_hex,
 					    char *account_r, size_t account_size,
+					    bool *is_system_r,
 					    char *reason, size_t reasonsize)
 {
 	unsigned char want[APOP_DIGEST_LEN], got[APOP_DIGEST_LEN];
-	char secret[USERDB_SECRET_MAX + 1];
-	size_t len = 0;
+	struct userdb_entry e;
 	enum backend_result r;
-	bool match;
+	bool match, usable;
 
+	*is_system_r = false;
 	if (timestamp == NULL || timestamp[0] == '\0') {
 		snprintf(reason, reasonsize, "no APOP timestamp");
 		return BACKEND_TEMPFAIL;   /* our own bug, not the client's */
@@ -235,30 +301,45 @@ enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 		snprintf(reason, reasonsize, "malformed digest");
 		return BACKEND_FAIL;
 	}
-	r = db_lookup(cfg, user, secret, sizeof(secret), &len, reason, reasonsize);
-	if (r == BACKEND_TEMPFAIL)
+	r = db_lookup(cfg, user, &e, reason, reasonsize);
+	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
 		return r;
-	if (r == BACKEND_NO_USER) {
+	usable = r == BACKEND_OK && e.secret_len > 0;
+	if (!usable) {
 		/* The same hash and compare with a dummy secret. */
-		len = sizeof(dummy_secret) - 1;
-		memcpy(secret, dummy_secret, sizeof(dummy_secret));
+		e.secret_len = sizeof(dummy_secret) - 1;
+		memcpy(e.secret, dummy_secret, sizeof(dummy_secret));
 	}
-	if (!apop_md5(timestamp, secret, len, want)) {
-		secure_wipe(secret, sizeof(secret));
+	if (!apop_md5(timestamp, e.secret, e.secret_len, want)) {
+		userdb_entry_wipe(&e);
 		log_error("APOP: OpenSSL cannot compute MD5");
 		snprintf(reason, reasonsize, "MD5 unavailable");
 		return BACKEND_TEMPFAIL;
 	}
-	secure_wipe(secret, sizeof(secret));
 	match = ct_equal(want, got, APOP_DIGEST_LEN);
 	secure_wipe(want, sizeof(want));
+	*is_system_r = e.kind == USERDB_SYSTEM;
+	userdb_entry_wipe(&e);
 	if (r == BACKEND_NO_USER) {
 		snprintf(reason, reasonsize, "unknown user");
 		return BACKEND_NO_USER;
 	}
+	if (!usable) {
+		snprintf(reason, reasonsize, "APOP turned off for this user");
+		return BACKEND_FAIL;
+	}
 	if (!match) {
 		snprintf(reason, reasonsize, "wrong digest");
 		return BACKEND_FAIL;
+	}
+	if (*is_system_r) {
+		/* The system account of that name; auth.c checks it. */
+		if (strlen(user) >= account_size) {
+			snprintf(reason, reasonsize, "name too long");
+			return BACKEND_FAIL;
+		}
+		memcpy(account_r, user, strlen(user) + 1);
+		return BACKEND_OK;
 	}
 	return map_to_owner(cfg, user, account_r, account_size, reason, reasonsize);
 }
@@ -274,10 +355,12 @@ enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 					    const char *user, const char *timestamp,
 					    const char *digest_hex,
 					    char *account_r, size_t account_size,
+					    bool *is_system_r,
 					    char *reason, size_t reasonsize)
 {
 	(void)cfg; (void)user; (void)timestamp; (void)digest_hex;
 	(void)account_r; (void)account_size;
+	*is_system_r = false;
 	snprintf(reason, reasonsize, "APOP not built (no OpenSSL)");
 	return BACKEND_FAIL;
 }

@@ -23,6 +23,7 @@ enum backend_result {
 	BACKEND_OK,
 	BACKEND_FAIL,
 	BACKEND_TEMPFAIL,
+	BACKEND_PERMFAIL,   /* the store cannot be used until fixed (auth.h) */
 	BACKEND_NO_USER
 };
 
@@ -44,7 +45,8 @@ struct auth_backend {
 					    char *reason, size_t reasonsize);
 
 	/* Copies user's stored secret into secret_r (NUL-terminated, length
-	 * in *len_r); the caller wipes it.  NULL when the backend keeps no
+	 * in *len_r, 0 when the entry has none); the caller wipes it.  Any
+	 * entry (virtual or system) counts.  NULL when the backend keeps no
 	 * secrets (PAM). */
 	enum backend_result (*lookup_secret)(const struct auth_config *cfg,
 					     const char *user,
@@ -57,16 +59,30 @@ extern const struct auth_backend auth_backend_userdb;   /* auth_userdb.c */
 extern const struct auth_backend auth_backend_pam;      /* auth_pam.c */
 
 /* APOP against the user database (auth_userdb.c): checks that digest_hex is
- * MD5(timestamp || secret).  An unknown user costs the same MD5 and compare
- * (with a dummy secret) and answers BACKEND_NO_USER.  On BACKEND_OK copies
- * the account to run as into account_r. */
+ * MD5(timestamp || secret).  An unknown user (or one without a secret) costs
+ * the same MD5 and compare (with a dummy secret) and answers
+ * BACKEND_NO_USER / BACKEND_FAIL.  On BACKEND_OK copies the account to run
+ * as into account_r and sets *is_system_r: false for a virtual user (the
+ * account is mail-owner), true for the APOP secret of the system account
+ * named user (the account is user; auth.c applies the system policy). */
 enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 					    const char *user, const char *timestamp,
 					    const char *digest_hex,
 					    char *account_r, size_t account_size,
+					    bool *is_system_r,
 					    char *reason, size_t reasonsize);
 
 /* True when this build can compute APOP digests (OpenSSL). */
 bool auth_userdb_apop_built(void);
+
+/* user's whole entry (kind and secret) into *e_r, for SASL's auxprop
+ * plugin and auth_finish_login(); the caller wipes it (userdb_entry_wipe).
+ * BACKEND_NO_USER when no database is configured, the file does not exist
+ * or the name is not in it; TEMPFAIL/PERMFAIL as for the other lookups.
+ * (Needs lib/userdb.h for struct userdb_entry.) */
+struct userdb_entry;
+enum backend_result auth_userdb_lookup_entry(const struct auth_config *cfg, const char *user,
+					     struct userdb_entry *e_r,
+					     char *reason, size_t reasonsize);
 
 #endif

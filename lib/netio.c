@@ -195,6 +195,7 @@ void netio_set_transport(struct netio *io, const struct netio_transport *t)
 		io->tr.read = fd_read;
 		io->tr.write = fd_write;
 		io->tr.ctx = io;
+		io->tr.wait_for = NULL;
 	} else {
 		io->tr = *t;
 	}
@@ -235,6 +236,21 @@ static int out_fail(struct netio *io, int err)
 	return -1;
 }
 
+/* Waits for the transport after its read (reading) or write failed with
+ * EAGAIN: in the direction it asks for (TLS may need the other one), else
+ * input for a read and output for a write.  Returns as wait_fd(). */
+static int wait_transport(struct netio *io, bool reading, int64_t deadline,
+			  bool stop_on_signal)
+{
+	enum netio_wait w = reading ? NETIO_WAIT_INPUT : NETIO_WAIT_OUTPUT;
+
+	if (io->tr.wait_for != NULL)
+		w = io->tr.wait_for(io->tr.ctx, reading);
+	if (w == NETIO_WAIT_OUTPUT)
+		return wait_fd(io->fd_out, POLLOUT, deadline, stop_on_signal);
+	return wait_fd(io->fd_in, POLLIN, deadline, stop_on_signal);
+}
+
 /* Writes all of buf, waiting (poll) while the peer accepts nothing, at most
  * write_timeout_ms without progress.  Returns 0, or -1 (sticky). */
 static int write_block(struct netio *io, const char *buf, size_t len)
@@ -264,7 +280,7 @@ static int write_block(struct netio *io, const char *buf, size_t len)
 		}
 		/* A signal does not end a write: a harmless one must not kill
 		 * a transfer, and a stuck peer still meets the write timeout. */
-		switch (wait_fd(io->fd_out, POLLOUT, deadline, false)) {
+		switch (wait_transport(io, false, deadline, false)) {
 		case 0:
 			return out_fail(io, ETIMEDOUT);
 		case -1:
@@ -539,7 +555,7 @@ enum netio_status netio_read_line(struct netio *io, char **line_r, size_t *len_r
 		 * pipelined burst is answered with few writes. */
 		if (netio_flush(io) < 0)
 			return NETIO_ERROR;
-		switch (wait_fd(io->fd_in, POLLIN, deadline, true)) {
+		switch (wait_transport(io, true, deadline, true)) {
 		case 0:
 			return NETIO_TIMEOUT;
 		case -1:

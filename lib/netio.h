@@ -15,8 +15,8 @@
  * (RETR) goes through netio_write(), which writes large blocks straight
  * through once the buffer is full.
  *
- * The transport (read/write functions) is replaceable so TLS can slot in
- * later without touching the engine.
+ * The transport (read/write functions) is replaceable: lib/tls.c slots in
+ * there after a TLS handshake, and the engine does not notice.
  */
 #ifndef POPPER_NETIO_H
 #define POPPER_NETIO_H
@@ -39,12 +39,23 @@ enum netio_status {
 			 * waiting; not sticky, the caller may simply call again) */
 };
 
+/* Which way to wait after a transport call failed with EAGAIN. */
+enum netio_wait {
+	NETIO_WAIT_INPUT,   /* poll fd_in for POLLIN */
+	NETIO_WAIT_OUTPUT   /* poll fd_out for POLLOUT */
+};
+
 struct netio_transport {
 	/* Both behave like read(2)/write(2) on a non-blocking descriptor:
 	 * -1 with errno EAGAIN means "poll and retry". */
 	ssize_t (*read)(void *ctx, void *buf, size_t len);
 	ssize_t (*write)(void *ctx, const void *buf, size_t len);
 	void *ctx;
+	/* Optional (NULL: a read waits for input, a write for output).  Asked
+	 * right after read (reading true) or write (false) failed with
+	 * EAGAIN: which way to wait before retrying.  TLS needs it: a TLS read
+	 * may have to send before it can receive, and a write to receive. */
+	enum netio_wait (*wait_for)(void *ctx, bool reading);
 };
 
 struct netio;

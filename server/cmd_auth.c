@@ -1,7 +1,8 @@
 /*
  * cmd_auth: the AUTHORIZATION-state handlers (USER, PASS, APOP, and the
- * AUTH/STLS/XTND rows that are not built yet) plus QUIT and CAPA, which are
- * valid in more than one state.
+ * XTND row that is not built yet) plus QUIT and CAPA, which are valid in
+ * more than one state.  AUTH and Kerberos KPOP are in cmd_sasl.c, which
+ * shares the failure path (cmd_auth_failed).
  *
  * Runs as root (before login).  Every credential failure, whatever its kind,
  * costs the same delay and reads the same to the client (robustness notes
@@ -21,6 +22,15 @@
 
 /* An APOP digest: MD5 in hex (RFC 1939 §7). */
 #define APOP_DIGEST_HEX_LEN 32
+/* AUTH_PERMFAIL: a global configuration fault (an unsafe user database),
+ * the same for every name; the log says what is wrong. */
+#define PERMFAIL_TEXT "Authentication is unavailable; contact your administrator."
+
+/* The short log token for a failed result. */
+static const char *result_kind(enum auth_result r)
+{
+	return r == AUTH_TEMPFAIL ? "temporary" : r == AUTH_PERMFAIL ? "unavailable" : "rejected";
+}
 
 bool cmd_addr_is_loopback(const char *addr)
 {
@@ -53,7 +63,7 @@ bool cmd_cleartext_allowed(enum cleartext_policy policy, const char *client_addr
 	case CLEARTEXT_LOCAL:
 		return cmd_addr_is_loopback(client_addr);
 	case CLEARTEXT_NEVER:
-	case CLEARTEXT_TLS: /* no TLS in this build: never */
+	case CLEARTEXT_TLS: /* not yet: cmd_stls.c allows it once TLS is up */
 		break;
 	}
 	return false;
@@ -95,8 +105,8 @@ static bool apop_offered(const struct session *s)
 
 /*
  * Every PASS/APOP failure comes here: one log line, the delay, one reply
- * ([SYS/TEMP] only for a backend that could not answer), and the close
- * after max-auth-failures.  kind is a short token for the log; detail is
+ * ([SYS/TEMP] only for a backend that could not answer, [SYS/PERM] only for
+ * an unsafe user database), and the close after max-auth-failures.  kind is a short token for the log; detail is
  * the backend's log-only reason.
  */
 static void auth_failed(struct session *s, const char *method, const char *user,
@@ -121,6 +131,8 @@ static void auth_failed(struct session *s, const char *method, const char *user,
 		return; /* terminating: the main loop ends the session */
 	if (r == AUTH_TEMPFAIL)
 		reply_err(s, RESP_SYS_TEMP, "Authentication is temporarily unavailable.");
+	else if (r == AUTH_PERMFAIL)
+		reply_err(s, RESP_SYS_PERM, PERMFAIL_TEXT);
 	else
 		reply_err(s, RESP_AUTH, "Authentication failed.");
 	/* 0 would mean "unlimited"; we never allow that. */
@@ -133,13 +145,28 @@ static void auth_failed(struct session *s, const char *method, const char *user,
 	}
 }
 
+void cmd_auth_failed(struct session *s, const char *method, const char *user,
+		     enum auth_result r, const char *kind, const char *detail)
+{
+	auth_failed(s, method, user, r, kind, detail);
+}
+
 void cmd_user(struct session *s, const struct cmd_call *c)
 {
 	char name[USERNAME_MAX + 1];
 
+	if (s->kpop_user[0] != '\0') {
+		cmd_kpop_user(s, c);   /* cmd_sasl.c */
+		return;
+	}
+
 	if (!s->cleartext_ok) {
-		reply_err(s, RESP_AUTH,
-			  "You must use stronger authentication such as APOP to connect to this server.");
+		if (s->set->cleartext == CLEARTEXT_TLS)
+			reply_err(s, RESP_AUTH,
+				  "You must use TLS/SSL or stronger authentication such as APOP to connect to this server.");
+		else
+			reply_err(s, RESP_AUTH,
+				  "You must use stronger authentication such as APOP to connect to this server.");
 		return;
 	}
 	if (!cmd_user_normalise(s->set, c->argv[0], name, sizeof(name))) {
@@ -147,12 +174,23 @@ void cmd_user(struct session *s, const struct cmd_call *c)
 		return;
 	}
 	/* Policy default: a user who has an APOP secret must use it (Qpopper).
-	 * Only when APOP is actually offered, or the user could not log in. */
-	if (s->set->cleartext == CLEARTEXT_DEFAULT && apop_offered(s) &&
-	    auth_user_has_secret(&s->authcfg, name)) {
-		reply_err(s, RESP_AUTH,
-			  "You must use stronger authentication such as AUTH or APOP to connect to this server.");
-		return;
+	 * Only when APOP is actually offered, or the user could not log in.
+	 * An unsafe database is refused here already (Qpopper's "[SYS/PERM]
+	 * POP authentication DB has wrong mode"); other database trouble
+	 * lets USER through and PASS reports it. */
+	if (s->set->cleartext == CLEARTEXT_DEFAULT && apop_offered(s)) {
+		bool has = false;
+		enum auth_result r = auth_check_secret(&s->authcfg, name, &has);
+
+		if (r == AUTH_PERMFAIL) {
+			reply_err(s, RESP_SYS_PERM, PERMFAIL_TEXT);
+			return;
+		}
+		if (r == AUTH_OK && has) {
+			reply_err(s, RESP_AUTH,
+				  "You must use stronger authentication such as AUTH or APOP to connect to this server.");
+			return;
+		}
 	}
 	memcpy(s->pending_user, name, sizeof(name));
 	reply_ok(s, "Password required for %s.", name);
@@ -166,6 +204,10 @@ void cmd_pass(struct session *s, const struct cmd_call *c)
 	char user[USERNAME_MAX + 1];
 	enum auth_result r;
 
+	if (s->kpop_user[0] != '\0') {
+		cmd_kpop_pass(s, c);   /* cmd_sasl.c: Kerberos proved the user */
+		return;
+	}
 	memcpy(user, s->pending_user, sizeof(user));
 	memset(&u, 0, sizeof(u));
 	r = auth_verify_plain(&s->authcfg, user, c->argv[0], &u, reason, sizeof(reason));
@@ -173,8 +215,7 @@ void cmd_pass(struct session *s, const struct cmd_call *c)
 		session_login(s, &u, "PASS");
 		return;
 	}
-	auth_failed(s, "PASS", user, r, r == AUTH_TEMPFAIL ? "temporary" : "rejected",
-		    reason);
+	auth_failed(s, "PASS", user, r, result_kind(r), reason);
 }
 
 static bool digest_format_ok(const char *d)
@@ -219,8 +260,7 @@ void cmd_apop(struct session *s, const struct cmd_call *c)
 		session_login(s, &u, "APOP");
 		return;
 	}
-	auth_failed(s, "APOP", name, r, r == AUTH_TEMPFAIL ? "temporary" : "rejected",
-		    reason);
+	auth_failed(s, "APOP", name, r, result_kind(r), reason);
 }
 
 void cmd_quit(struct session *s, const struct cmd_call *c)
@@ -242,6 +282,7 @@ void cmd_capa(struct session *s, const struct cmd_call *c)
 	(void)c;
 	reply_ok(s, "Capability list follows.");
 	reply_line(s, "TOP");
+	cmd_sasl_capa(s);   /* "SASL ..." (cmd_sasl.c), in Qpopper's place */
 	if (s->cleartext_ok)
 		reply_line(s, "USER");
 	if (set->announce_login_delay >= 0)
@@ -258,6 +299,9 @@ void cmd_capa(struct session *s, const struct cmd_call *c)
 	reply_line(s, "AUTH-RESP-CODE");
 	/* netio answers buffered commands in order (RFC 2449 §6.6). */
 	reply_line(s, "PIPELINING");
+	/* RFC 2595 §4: STLS only while it can still be used. */
+	if (set->tls_support == TLS_SUPPORT_STLS && set->tls != NULL && s->tls == NULL)
+		reply_line(s, "STLS");
 	if (!set->shy || s->state == STATE_TRANS)
 		reply_line(s, "IMPLEMENTATION popper-%s", PACKAGE_VERSION);
 	reply_line(s, ".");
@@ -267,12 +311,6 @@ void cmd_auth_unsupported(struct session *s, const struct cmd_call *c)
 {
 	(void)c;
 	reply_err(s, RESP_NONE, "AUTH is not supported by this server.");
-}
-
-void cmd_stls_unsupported(struct session *s, const struct cmd_call *c)
-{
-	(void)c;
-	reply_err(s, RESP_NONE, "STLS is not supported by this server.");
 }
 
 void cmd_xtnd_unsupported(struct session *s, const struct cmd_call *c)

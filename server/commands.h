@@ -24,6 +24,7 @@
 
 #include "auth/auth.h"
 #include "lib/netio.h"
+#include "lib/tls.h"
 #include "lib/username.h"
 #include "server/maildrop.h"
 #include "server/session.h"
@@ -111,9 +112,12 @@ struct session {
 	struct netio *io;
 	enum session_state state;        /* changed only by session_set_state() */
 	bool cleartext_ok;               /* USER/PASS allowed on this connection */
+	struct tls_conn *tls;            /* non-NULL once the connection is encrypted
+					  * (STLS or implicit TLS); see cmd_stls.c */
 	char timestamp[320];             /* APOP banner timestamp, "<...>" */
 	struct auth_config authcfg;
 	char pending_user[USERNAME_MAX + 1]; /* STATE_AUTH2: the accepted USER name */
+	char kpop_user[USERNAME_MAX + 1];    /* KPOP: the user Kerberos proved ("" = none) */
 	unsigned auth_failures;
 	/* after login */
 	struct auth_user user;
@@ -162,7 +166,13 @@ void reply_line(struct session *s, const char *fmt, ...) __attribute__((format(p
 /* ---- cmd_auth.c: AUTHORIZATION handlers and helpers ---- */
 
 cmd_handler cmd_user, cmd_pass, cmd_apop, cmd_quit, cmd_capa;
-cmd_handler cmd_auth_unsupported, cmd_stls_unsupported, cmd_xtnd_unsupported;
+cmd_handler cmd_auth_unsupported, cmd_xtnd_unsupported;
+
+/* Every failed login (PASS, APOP, AUTH, KPOP) ends here: the log line, the
+ * delay, the -ERR for r, the close after max-auth-failures.  kind: a short
+ * log token; detail: the log-only reason; user: client text (quoted). */
+void cmd_auth_failed(struct session *s, const char *method, const char *user,
+		     enum auth_result r, const char *kind, const char *detail);
 
 /* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 in numeric form. */
 bool cmd_addr_is_loopback(const char *addr);
@@ -175,6 +185,31 @@ bool cmd_cleartext_allowed(enum cleartext_policy policy, const char *client_addr
  * username_valid().  Writes the result into out.  False if invalid. */
 bool cmd_user_normalise(const struct settings *set, const char *in,
 			char *out, size_t outsize);
+
+/* ---- cmd_stls.c: TLS (STLS, RFC 2595; implicit TLS, RFC 8314) ---- */
+
+cmd_handler cmd_stls;
+
+/* Implicit TLS (tls-support alternate-port): the handshake, before the
+ * greeting.  Returns 0, or -1 (logged) when the session must end at once:
+ * nothing can be said to a client that does not speak TLS. */
+int stls_start_implicit(struct session *s);
+
+/* The end of the session's TLS layer, after the last flush: close_notify
+ * (one attempt) and free.  Harmless without TLS. */
+void stls_finish(struct session *s);
+
+/* ---- cmd_sasl.c: AUTH (RFC 5034), CAPA's SASL line, Kerberos KPOP ---- */
+
+/* AUTH; without SASL support it answers "not supported". */
+cmd_handler cmd_auth;
+/* Writes "SASL mech ..." for CAPA when mechanisms are offered. */
+void cmd_sasl_capa(struct session *s);
+/* kerberos: the KPOP handshake before the greeting; fills s->kpop_user.
+ * Returns 0, or -1 (logged) when the session must end at once. */
+int cmd_kpop_start(struct session *s);
+/* USER and PASS on a KPOP connection (s->kpop_user set). */
+cmd_handler cmd_kpop_user, cmd_kpop_pass;
 
 /* ---- cmd_trans.c: TRANSACTION handlers ---- */
 

@@ -1,8 +1,10 @@
 /*
  * maildrop: the store-neutral functions the session engine calls
  * (server/maildrop.h), dispatching through a table of store operations
- * (struct maildrop_ops in server/mbox.h).  mbox is the only store today;
- * Maildir becomes a second table and a choice in maildrop_open().
+ * (struct maildrop_ops in server/mbox.h).  mbox is the only store today,
+ * in Qpopper's two modes: server mode (mbox_maildrop_ops, the spool in
+ * place) and temp-drop mode (tempdrop_maildrop_ops); Maildir becomes
+ * another table and a choice in maildrop_open().
  *
  * Message numbers are checked here once, so a store never sees an index out
  * of range even if a caller slips: an out-of-range number reads as a
@@ -15,6 +17,7 @@
 
 #include "server/maildrop.h"
 #include "server/mbox.h"
+#include "server/tempdrop.h"
 
 struct maildrop {
 	const struct maildrop_ops *ops;
@@ -39,7 +42,9 @@ enum maildrop_status maildrop_open(const struct maildrop_settings *set,
 		snprintf(reason, reasonsize, "out of memory");
 		return MAILDROP_TEMP;
 	}
-	md->ops = &mbox_maildrop_ops;
+	/* Server mode works on the spool in place; temp-drop mode on a
+	 * private copy (server/tempdrop.c), with the same mbox underneath. */
+	md->ops = set->temp_drop_mode ? &tempdrop_maildrop_ops : &mbox_maildrop_ops;
 	st = md->ops->open(set, &md->store, reason, reasonsize);
 	if (st != MAILDROP_OK) {
 		free(md);

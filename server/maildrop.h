@@ -42,11 +42,23 @@ struct maildrop_settings {
 	bool trust_x_uidl;         /* honour X-UIDL headers already in the mail */
 	bool require_owner;        /* spool must belong to owner_uid */
 	unsigned long owner_uid;
+	/* Qpopper's two modes (server/tempdrop.c).  temp_dir NULL: no
+	 * temporary drop at all (server mode only; the unit tests of mbox).
+	 * Otherwise temp_dir/temp_name is the temporary drop: in temp-drop
+	 * mode the session works on it; in server mode one left behind is
+	 * written back into the spool at login. */
+	bool temp_drop_mode;       /* false: server mode, the spool in place */
+	const char *temp_dir;      /* owned by the session's uid, no g/o write */
+	const char *temp_name;     /* file name, already expanded (".alice.pop") */
+	bool keep_temp_drop;       /* truncate instead of removing it at the end */
 };
 
 struct maildrop_stats {
 	unsigned long msgs_deleted, msgs_left;
 	uint64_t bytes_deleted, bytes_left;
+	/* temp-drop mode: the deletions were made but the kept mail could not
+	 * be written back; it waits in the temporary drop for the next login */
+	bool left_in_temp_drop;
 };
 
 struct maildrop;
@@ -94,7 +106,8 @@ enum maildrop_status maildrop_commit(struct maildrop *md,
 				     struct maildrop_stats *stats,
 				     char *reason, size_t reasonsize);
 
-/* Unlocks and frees without changing the store (abort, RFC 1939 §6). */
+/* Unlocks and frees without deleting anything (abort, RFC 1939 §6).  In
+ * temp-drop mode the mail goes back into the spool first. */
 void maildrop_close(struct maildrop *md);
 
 #endif

@@ -32,6 +32,7 @@
 
 #include "auth/auth.h"
 #include "lib/log.h"
+#include "lib/tls.h"
 #include "server/daemon.h"
 #include "server/session.h"
 #include "server/settings.h"
@@ -48,8 +49,8 @@
  * non-switch (POSIX order); ':' reports a missing argument as ':'. */
 #define OPTSTRING "+:b:BcCdD:e:f:FkK:l:L:np:RsSt:T:uUvVxy:"
 
-#define USAGE "usage: popper [address][:port] [-cCdFnRsSuUvV] [-e login_delay=N,expire=N] " \
-	"[-f file] [-L n] [-p 0-3] [-t file] [-T seconds] [-y facility]"
+#define USAGE "usage: popper [address][:port] [-cCdFknRsSuUvV] [-e login_delay=N,expire=N] " \
+	"[-f file] [-K service] [-l 0-2] [-L n] [-p 0-4] [-t file] [-T seconds] [-y facility]"
 
 /* The optional libraries compiled in, for the second line of -v: a
  * packager can see what a binary offers, and the test suite reads it to
@@ -118,9 +119,6 @@ static const char *not_built_switch(int opt)
 	switch (opt) {
 	case 'b': return "bulletins are";
 	case 'B': return "bulletins are";
-	case 'k': return "Kerberos support is";
-	case 'K': return "Kerberos support is";
-	case 'l': return "TLS support is";
 	case 'x': return "XTND XMIT is";
 	case 'D': return "DRAC support is";
 	default: return NULL;
@@ -178,7 +176,17 @@ static const char *apply_switch(struct settings *s, int opt, const char *arg)
 			return msg;
 		return NULL;
 	case 'F': err = settings_apply(s, "fast-update", NULL, false); break;
+	case 'k': err = settings_apply(s, "kerberos", NULL, false); break;
+	case 'K': err = settings_apply(s, "kerberos-service", arg, false); break;
 	case 'L': err = settings_apply(s, "mail-lock-check", arg, false); break;
+	case 'l': {
+		static const char *const modes[] = { "none", "stls", "alternate-port" };
+
+		if (arg[0] < '0' || arg[0] > '2' || arg[1] != '\0')
+			return "-l: expected 0 (no TLS), 1 (STLS) or 2 (TLS on connect: alternate port)";
+		err = settings_apply(s, "tls-support", modes[arg[0] - '0'], false);
+		break;
+	}
 	case 'n': return NULL;   /* seen in the first pass */
 	case 'p': {
 		static const char *const policies[] = { "default", "never", "always", "local", "tls" };
@@ -227,6 +235,41 @@ static const char *check_system(const struct settings *s)
 			return "mail-owner must not be root";
 	}
 	return NULL;
+}
+
+/* The TLS context, built once, as root, before any client is served, from
+ * the tls-* options (lib/tls.c checks the files).  Returns NULL, or the
+ * message that must stop popper. */
+static const char *setup_tls(struct settings *s)
+{
+	static char msg[1024];
+	struct tls_server_config cfg;
+
+	if (s->tls_support == TLS_SUPPORT_NONE) {
+		if (s->cleartext == CLEARTEXT_TLS)
+			log_warning("clear-text-password tls without tls-support: "
+				    "USER/PASS can never be used");
+		return NULL;
+	}
+	if (s->tls_cert_file == NULL) {
+		snprintf(msg, sizeof(msg), "tls-support %s needs tls-server-cert-file",
+			 s->tls_support == TLS_SUPPORT_STLS ? "stls" : "alternate-port");
+		return msg;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cert_file = s->tls_cert_file;
+	cfg.key_file = s->tls_key_file;
+	cfg.cipher_list = s->tls_cipher_list;
+	cfg.version = s->tls_version;
+	s->tls = tls_server_create(&cfg, msg, sizeof(msg));
+	return s->tls == NULL ? msg : NULL;
+}
+
+static void free_settings(struct settings *s)
+{
+	tls_server_destroy(s->tls);
+	s->tls = NULL;
+	settings_free(s);
 }
 
 static int serve_inetd(const struct settings *s)
@@ -328,9 +371,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (check_only) {
+		/* -n checks the certificate and key too. */
+		err = setup_tls(&set);
+		if (err != NULL) {
+			startup_error("%s", err);
+			free_settings(&set);
+			return EXIT_CONFIG;
+		}
 		settings_print(&set, stdout);
 		fflush(stdout);
-		settings_free(&set);
+		free_settings(&set);
 		return ferror(stdout) ? EXIT_CONFIG : 0;
 	}
 
@@ -344,10 +394,17 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 
+	err = setup_tls(&set);
+	if (err != NULL) {
+		startup_error("%s", err);
+		free_settings(&set);
+		return EXIT_CONFIG;
+	}
+
 	if (addrspec != NULL)
 		rc = daemon_run(&set, addrspec);
 	else
 		rc = serve_inetd(&set);
-	settings_free(&set);
+	free_settings(&set);
 	return rc;
 }

@@ -6,7 +6,11 @@
  * link; owner and mode checked on the descriptor), fcntl write lock, then
  * the dot-lock (Debian policy: fcntl first, dot-lock second, so we never
  * deadlock against an LDA), then finish any update a crash interrupted
- * (server/mbox_update.c: it must hold the locks), then index, then UIDs.
+ * (server/mbox_update.c: it must hold the locks), then -- server mode --
+ * write back mail a temp-drop session left behind (server/tempdrop.c),
+ * then index, then UIDs.  Temp-drop mode uses the two halves separately
+ * (mbox_open_locked for the spool, mbox_adopt + mbox_load for the
+ * temporary drop).
  *
  * The index is one linear pass with MBOX_READ_BLOCK reads.  Separator
  * candidates are found with memmem(), line ends are counted with a plain
@@ -32,6 +36,7 @@
 #include "lib/safeopen.h"
 #include "server/dotlock.h"
 #include "server/mbox.h"
+#include "server/tempdrop.h"
 
 /* Bytes kept in front of the scan position: the separator test looks up to
  * two bytes back, the final-empty-line test three. */
@@ -648,7 +653,7 @@ void mbox_free(struct mbox *m)
 }
 
 static enum maildrop_status open_spool(struct mbox *m, const struct maildrop_settings *set,
-				       char *reason, size_t reasonsize)
+				       bool create, char *reason, size_t reasonsize)
 {
 	struct safeopen_rules rules;
 	struct stat st;
@@ -659,6 +664,12 @@ static enum maildrop_status open_spool(struct mbox *m, const struct maildrop_set
 	rules.check_owner = set->require_owner;
 	rules.owner = (uid_t)set->owner_uid;
 	m->fd = safe_open(m->path, O_RDWR, 0, &rules, &st, &why);
+	/* Created only when missing: O_CREAT on an existing file can fail in
+	 * a sticky directory (fs.protected_regular) where a plain open works. */
+	if (m->fd < 0 && errno == ENOENT && create)
+		m->fd = safe_open(m->path, O_RDWR | O_CREAT | O_EXCL, 0600, &rules, &st, &why);
+	if (m->fd < 0 && errno == EEXIST && create)   /* an agent was quicker */
+		m->fd = safe_open(m->path, O_RDWR, 0, &rules, &st, &why);
 	if (m->fd < 0 && errno == EROFS) {
 		m->read_only = true;
 		m->fd = safe_open(m->path, O_RDONLY, 0, &rules, &st, &why);
@@ -722,12 +733,12 @@ static enum maildrop_status assign_uids(struct mbox *m, char *reason, size_t rea
 	return MAILDROP_OK;
 }
 
-enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox **m_r,
-			       char *reason, size_t reasonsize)
+enum maildrop_status mbox_open_locked(const struct maildrop_settings *set, bool create,
+				      struct mbox **m_r, char *reason, size_t reasonsize)
 {
 	enum maildrop_status st;
 	struct mbox *m;
-	bool fail = false, perm = false;
+	bool fail = false;
 	double deadline;
 
 	*m_r = NULL;
@@ -742,6 +753,7 @@ enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox 
 		return MAILDROP_TEMP;
 	}
 	m->fd = -1;
+	m->journal_name = MBOX_JOURNAL;
 	m->path = dup_or_null(set->path, &fail);
 	m->state_dir = dup_or_null(set->state_dir, &fail);
 	if (set->lock_path != NULL) {
@@ -777,7 +789,7 @@ enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox 
 		}
 	}
 
-	st = open_spool(m, set, reason, reasonsize);
+	st = open_spool(m, set, create, reason, reasonsize);
 	if (st != MAILDROP_OK)
 		goto fail;
 	if (m->fd >= 0) {
@@ -789,17 +801,6 @@ enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox 
 			goto fail;
 	}
 	st = mbox_recover(m, reason, reasonsize);
-	if (st != MAILDROP_OK || m->fd < 0)
-		goto done;
-	m->uids = uidstore_load(m->state_dir, &perm, reason, reasonsize);
-	if (m->uids == NULL) {
-		st = perm ? MAILDROP_PERM : MAILDROP_TEMP;
-		goto fail;
-	}
-	st = mbox_index(m, set->trust_x_uidl, reason, reasonsize);
-	if (st == MAILDROP_OK)
-		st = assign_uids(m, reason, reasonsize);
-done:
 	if (st != MAILDROP_OK)
 		goto fail;
 	*m_r = m;
@@ -807,6 +808,94 @@ done:
 fail:
 	mbox_free(m);
 	return st;
+}
+
+enum maildrop_status mbox_load(struct mbox *m, bool trust_x_uidl,
+			       char *reason, size_t reasonsize)
+{
+	enum maildrop_status st;
+	bool perm = false;
+
+	if (m->fd < 0)
+		return MAILDROP_OK;
+	m->uids = uidstore_load(m->state_dir, &perm, reason, reasonsize);
+	if (m->uids == NULL)
+		return perm ? MAILDROP_PERM : MAILDROP_TEMP;
+	st = mbox_index(m, trust_x_uidl, reason, reasonsize);
+	if (st == MAILDROP_OK)
+		st = assign_uids(m, reason, reasonsize);
+	return st;
+}
+
+enum maildrop_status mbox_adopt(int fd, const char *path, const char *state_dir,
+				const char *journal_name, struct mbox **m_r,
+				char *reason, size_t reasonsize)
+{
+	enum maildrop_status st;
+	struct stat sb;
+	struct mbox *m;
+	bool fail = false;
+
+	*m_r = NULL;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		close(fd);
+		set_reason(reason, reasonsize, "out of memory");
+		return MAILDROP_TEMP;
+	}
+	m->fd = fd;
+	m->journal_name = journal_name;
+	m->path = dup_or_null(path, &fail);
+	m->state_dir = dup_or_null(state_dir, &fail);
+	m->lock_path = dup_or_null("", &fail);   /* never used: no dot-lock */
+	if (fail) {
+		mbox_free(m);
+		set_reason(reason, reasonsize, "out of memory");
+		return MAILDROP_TEMP;
+	}
+	if (fstat(fd, &sb) < 0) {
+		set_reason(reason, reasonsize, "fstat %s: %s", path, strerror(errno));
+		mbox_free(m);
+		return MAILDROP_TEMP;
+	}
+	m->dev = sb.st_dev;
+	m->ino = sb.st_ino;
+	/* No wait: the only other holder is another session of the user. */
+	st = lock_fcntl(m, now_mono(), reason, reasonsize);
+	if (st != MAILDROP_OK) {
+		mbox_free(m);
+		return st;
+	}
+	*m_r = m;
+	return MAILDROP_OK;
+}
+
+enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox **m_r,
+			       char *reason, size_t reasonsize)
+{
+	enum maildrop_status st;
+	struct mbox *m;
+
+	*m_r = NULL;
+	st = mbox_open_locked(set, false, &m, reason, reasonsize);
+	if (st != MAILDROP_OK)
+		return st;
+	if (set->temp_dir != NULL) {
+		/* Server mode: mail a temp-drop session left behind goes back
+		 * into the spool before it is indexed (may re-open m). */
+		st = tempdrop_settle(set, &m, reason, reasonsize);
+		if (st != MAILDROP_OK) {
+			mbox_free(m);
+			return st;
+		}
+	}
+	st = mbox_load(m, set->trust_x_uidl, reason, reasonsize);
+	if (st != MAILDROP_OK) {
+		mbox_free(m);
+		return st;
+	}
+	*m_r = m;
+	return MAILDROP_OK;
 }
 
 /* ---- the maildrop operations ------------------------------------------------ */

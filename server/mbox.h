@@ -101,12 +101,36 @@ struct mbox {
 	size_t cap;
 	struct uidstore *uids;   /* NULL when the spool does not exist */
 	unsigned char *sendbuf;  /* mbox_send's buffers, allocated on first use */
+	const char *journal_name; /* in state_dir: MBOX_JOURNAL, or the temp drop's */
 };
 
+/* The update journal of the spool, in the state directory. */
+#define MBOX_JOURNAL "journal"
+
+
 /* mbox.c */
-/* Opens, recovers, locks and indexes (maildrop_open's contract). */
+/* Opens, recovers, locks and indexes (maildrop_open's contract).  With
+ * set->temp_dir (server mode) a temporary drop left by temp-drop mode is
+ * merged back first (server/tempdrop.c). */
 enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox **m_r,
 			       char *reason, size_t reasonsize);
+/* The first half of mbox_open: opens the spool (creating it, mode 0600, when
+ * create is set), takes both locks and finishes an interrupted update, but
+ * does not index.  A missing spool without create gives m->fd == -1 and no
+ * locks.  Free with mbox_free(). */
+enum maildrop_status mbox_open_locked(const struct maildrop_settings *set, bool create,
+				      struct mbox **m_r, char *reason, size_t reasonsize);
+/* The second half: UID state, index, UIDs.  OK at once when m->fd < 0. */
+enum maildrop_status mbox_load(struct mbox *m, bool trust_x_uidl,
+			       char *reason, size_t reasonsize);
+/* An mbox on a descriptor the caller opened and checked (the temporary
+ * drop): takes it over (closed by mbox_free even on failure), takes the
+ * fcntl lock without waiting (IN_USE when busy), no dot-lock, update journal
+ * <state_dir>/<journal_name> (a static string).  Neither recovers nor
+ * indexes: call mbox_recover() and mbox_load(). */
+enum maildrop_status mbox_adopt(int fd, const char *path, const char *state_dir,
+				const char *journal_name, struct mbox **m_r,
+				char *reason, size_t reasonsize);
 /* Releases the dot-lock, then the fcntl lock (reverse order of taking). */
 void mbox_unlock(struct mbox *m);
 /* Unlocks, closes and frees. */
@@ -125,6 +149,16 @@ int mbox_send(struct mbox *m, unsigned i, uint64_t body_lines, struct netio *io,
 /* maildrop_commit's contract; always frees m. */
 enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
 				 char *reason, size_t reasonsize);
+/* The same, but m stays open and locked (its index is dead afterwards): the
+ * temporary drop is committed and then written back under the same lock. */
+enum maildrop_status mbox_commit_keep(struct mbox *m, struct maildrop_stats *stats,
+				      char *reason, size_t reasonsize);
+/* Removes the first len bytes of the locked spool with the journaled commit
+ * (as if they were indexed messages, all deleted; bytes after them stay, in
+ * order), without touching the UID state.  len must be > 0 and at most the
+ * file's size.  m stays open and locked. */
+enum maildrop_status mbox_remove_prefix(struct mbox *m, uint64_t len,
+					char *reason, size_t reasonsize);
 /* Finishes or undoes an update interrupted by a crash, using
  * <state_dir>/journal.  Called from mbox_open with both locks held and
  * m->fd open (or -1).  Returns MAILDROP_OK when there was nothing to do or

@@ -10,7 +10,8 @@
  * written beyond the new end, so the file never grows and a full disk can
  * only stop us before the spool is touched.
  *
- * Crash safety comes from <state_dir>/journal, written and fsynced before
+ * Crash safety comes from <state_dir>/journal (the temporary drop of
+ * temp-drop mode has its own, tempdrop.journal), written and fsynced before
  * the first byte of the spool moves.  It holds a header (spool dev/ino, old
  * and new size, region_off = start of the first deleted message, phase, the
  * hash of the old bytes just past the new end, a checksum) and the old
@@ -32,7 +33,8 @@
  * Every step (and every recovery step) is idempotent, so a kill at any
  * system call leaves the old message set or the new one, plus mail that
  * arrived meanwhile, exactly once.  mbox_update_hook lets the unit tests stop
- * the process at each step to prove it.
+ * the process at each step to prove it.  mbox_remove_prefix() reuses the
+ * same commit to cut the spool's mail after temp-drop mode copied it away.
  */
 #include "config.h"
 
@@ -52,7 +54,6 @@
 #include "lib/safeopen.h"
 #include "server/mbox.h"
 
-#define JOURNAL_NAME "journal"
 #define JOURNAL_MAGIC "POPJRNL1"
 #define JOURNAL_VERSION 1
 #define JOURNAL_HEADER_SIZE 512     /* one sector: the header is rewritten whole */
@@ -170,7 +171,8 @@ static int fsync_dir(const char *dir)
 
 static int journal_path(const struct mbox *m, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%s/%s", m->state_dir, JOURNAL_NAME);
+	int n = snprintf(buf, size, "%s/%s", m->state_dir,
+			 m->journal_name != NULL ? m->journal_name : MBOX_JOURNAL);
 
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
@@ -607,8 +609,11 @@ static int rollback(struct mbox *m, const char *jpath, int jfd, const struct jou
 	return 0;
 }
 
-enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
-				 char *reason, size_t reasonsize)
+/* The commit proper; m stays open and locked.  save_state: write the UID
+ * state of the messages left (not when the "messages" are a prefix being
+ * moved elsewhere, whose UIDs must survive the move). */
+static enum maildrop_status commit_locked(struct mbox *m, struct maildrop_stats *stats,
+					  bool save_state, char *reason, size_t reasonsize)
 {
 	struct journal_hdr h;
 	unsigned char hdr[JOURNAL_HEADER_SIZE], *buf = NULL;
@@ -620,10 +625,8 @@ enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
 	int jfd = -1;
 
 	fill_stats(m, stats, false);
-	if (m->fd < 0 || m->count == 0) {
-		mbox_free(m);   /* no spool or no messages: nothing to write */
-		return MAILDROP_OK;
-	}
+	if (m->fd < 0 || m->count == 0)
+		return MAILDROP_OK;   /* no spool or no messages: nothing to write */
 	block_signals(&old);
 	mbox_touch_lock(m);
 	for (i = 0; i < m->count; i++) {
@@ -634,7 +637,8 @@ enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
 		deleted += segment_end(m, i) - m->msgs[i].from_off;
 	}
 	if (first_del == m->count) {
-		save_uids(m);
+		if (save_state)
+			save_uids(m);
 		goto out;
 	}
 	st = MAILDROP_TEMP;
@@ -694,7 +698,9 @@ enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
 	close(jfd);
 	jfd = -1;
 	fill_stats(m, stats, true);
-	save_uids(m);
+	if (save_state)
+		save_uids(m);
+	m->count = 0;   /* the index no longer describes the file */
 	st = MAILDROP_OK;
 	goto out;
 undo:
@@ -704,7 +710,68 @@ out:
 	if (jfd >= 0)
 		close(jfd);
 	free(buf);
-	mbox_free(m);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	return st;
+}
+
+enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
+				 char *reason, size_t reasonsize)
+{
+	enum maildrop_status st = commit_locked(m, stats, true, reason, reasonsize);
+
+	mbox_free(m);
+	return st;
+}
+
+enum maildrop_status mbox_commit_keep(struct mbox *m, struct maildrop_stats *stats,
+				      char *reason, size_t reasonsize)
+{
+	enum maildrop_status st = commit_locked(m, stats, true, reason, reasonsize);
+
+	m->count = 0;
+	return st;
+}
+
+enum maildrop_status mbox_remove_prefix(struct mbox *m, uint64_t len,
+					char *reason, size_t reasonsize)
+{
+	struct maildrop_stats stats;
+	struct mbox_msg msg;
+	struct uid_msg id;
+	struct mbox_msg *saved_msgs = m->msgs;
+	struct uid_msg *saved_ids = m->ids;
+	unsigned saved_count = m->count;
+	uint64_t saved_end = m->end, hlen = min64(len, UIDSTORE_HASH_BYTES);
+	unsigned char buf[UIDSTORE_HASH_BYTES];
+	enum maildrop_status st;
+
+	if (m->fd < 0 || len == 0) {
+		snprintf(reason, reasonsize, "nothing to remove from %s", m->path);
+		return MAILDROP_TEMP;
+	}
+	if (pread_all(m->fd, buf, (size_t)hlen, 0) < 0) {
+		snprintf(reason, reasonsize, "read %s: %s", m->path, strerror(errno));
+		return MAILDROP_TEMP;
+	}
+	/* An index of one "message", [0, len), deleted: commit_locked() then
+	 * journals and moves exactly as for a real deletion, and keeps
+	 * whatever follows it. */
+	memset(&msg, 0, sizeof(msg));
+	memset(&id, 0, sizeof(id));
+	msg.from_off = 0;
+	msg.off = 0;
+	msg.len = len;
+	msg.flags = MBOX_DELETED;
+	id.hash = uidstore_hash(buf, (size_t)hlen, 0);
+	id.size = len;
+	m->msgs = &msg;
+	m->ids = &id;
+	m->count = 1;
+	m->end = len;
+	st = commit_locked(m, &stats, false, reason, reasonsize);
+	m->msgs = saved_msgs;
+	m->ids = saved_ids;
+	m->count = saved_count;
+	m->end = saved_end;
 	return st;
 }

@@ -9,11 +9,13 @@
  *   child -> monitor   'L' lock     'U' unlock
  *   monitor -> child   'K' done     'B' busy     'E' error
  *
- * The table of what is legal is a three-state machine: 'L' only first,
- * 'U' only after a granted 'L', nothing after 'U'.  Anything else means
- * the unprivileged side is not the code we wrote: the monitor kills it,
- * removes the lock and exits.  The lock path and the wait were fixed before
- * the fork; nothing the child sends can change them.
+ * The table of what is legal is a small state machine: 'L' and 'U'
+ * strictly alternate, starting with 'L', at most MON_LOCK_ROUNDS times
+ * (temp-drop mode locks the spool at login and again at QUIT; server mode
+ * once); nothing after a refused 'L' or after the last 'U'.  Anything else
+ * means the unprivileged side is not the code we wrote: the monitor kills
+ * it, removes the lock and exits.  The lock path and the wait were fixed
+ * before the fork; nothing the child sends can change them.
  *
  * The monitor never touches client data: right after the fork it points
  * every descriptor except its end of the socketpair at /dev/null (the
@@ -50,6 +52,9 @@
 /* How often a held lock is touched: well inside DOTLOCK_STALE_SECONDS and
  * within the 1-3 minutes Qpopper's source asks for. */
 #define MON_TOUCH_SECONDS 60
+/* Lock/unlock pairs a session may ask for: temp-drop mode needs two (the
+ * move into the temporary drop at login, the write-back at the end). */
+#define MON_LOCK_ROUNDS 2
 /* Upper bound on descriptors we look at when /proc is not there. */
 #define MON_FD_SCAN_MAX 65536
 
@@ -215,6 +220,7 @@ static void answer_or_drop(int *sock, char a)
 static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned lock_wait)
 {
 	enum { WANT_LOCK, HOLDING, DONE } state = WANT_LOCK;
+	unsigned rounds = 0;
 	time_t last_touch = 0;
 	bool child_gone = false;
 	int status = 0;
@@ -275,6 +281,7 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 				dr = dotlock_acquire(lock_path, child, lock_wait, reason, sizeof(reason));
 				if (dr == DOTLOCK_OK) {
 					state = HOLDING;
+					rounds++;
 					last_touch = now_mono();
 					answer_or_drop(&sock, MON_ANS_OK);
 				} else {
@@ -286,7 +293,7 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 			} else if (req == MON_REQ_UNLOCK && state == HOLDING) {
 				if (dotlock_release(lock_path, child) < 0)
 					log_warning("monitor: could not remove dot-lock %s", lock_path);
-				state = DONE;
+				state = rounds < MON_LOCK_ROUNDS ? WANT_LOCK : DONE;
 				answer_or_drop(&sock, MON_ANS_OK);
 			} else {
 				/* Not a request our session code ever sends. */

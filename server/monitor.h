@@ -3,9 +3,10 @@
  *
  * This file runs as root.  After a successful login the session forks: the
  * child drops to the user (server/privdrop.c) and serves the TRANSACTION
- * state; the parent stays root and answers exactly two requests over a
- * socketpair, each at most once and in order: LOCK (create the dot-lock of
- * the one spool file it computed itself before the fork) and UNLOCK.
+ * state; the parent stays root and answers two requests over a
+ * socketpair, strictly alternating and at most twice each: LOCK (create the
+ * dot-lock of the one spool file it computed itself before the fork) and
+ * UNLOCK.
  * Anything else from the child is fatal.  When the child exits the monitor
  * removes a dot-lock that is still held, so a killed session never leaves a
  * lock behind, and exits with the child's status.

@@ -38,6 +38,7 @@
 #include "lib/confparse.h"
 #include "lib/log.h"
 #include "lib/safeopen.h"
+#include "lib/tls.h"
 #include "lib/username.h"
 #include "server/settings.h"
 
@@ -53,7 +54,14 @@
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
-#define DEFAULT_AUTH_DB SYSCONFDIR "/popper/pop.auth"
+#ifdef AUTH_DB_PATH
+#define DEFAULT_AUTH_DB AUTH_DB_PATH   /* configure --with-auth-db */
+#else
+#define DEFAULT_AUTH_DB SYSCONFDIR "/popper/auth/pop.auth"
+#endif
+#ifndef DEFAULT_AUTH_DB_OWNER
+#define DEFAULT_AUTH_DB_OWNER "pop"    /* configure --with-apop-owner */
+#endif
 #define DEFAULT_VIRTUAL_SPOOL_DIR LOCALSTATEDIR "/spool/popper"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/popper"
 
@@ -74,6 +82,7 @@ enum opt_type {
 	OT_STRING,     /* char * field, checked by kind */
 	OT_FACILITY,   /* int field: syslog facility by name */
 	OT_CLEARTEXT,  /* enum cleartext_policy by name */
+	OT_TLS_SUPPORT, /* enum tls_support by name */
 	OT_MNEMONIC,   /* a word from a list (no field: no-effect rows) */
 	OT_INCLUDE     /* config-file: reads another file */
 };
@@ -81,7 +90,8 @@ enum opt_type {
 enum opt_status {
 	OS_IMPLEMENTED,
 	OS_NO_EFFECT,  /* accepted and checked, warning logged, nothing changes */
-	OS_NOT_BUILT   /* refused: the feature it belongs to is not built yet */
+	OS_NOT_BUILT,  /* refused: the feature it belongs to is not built yet */
+	OS_UNSUPPORTED /* refused for good: another product's option (why says what to use) */
 };
 
 /* Where an option may be set; also the level of the file being read (an
@@ -94,7 +104,15 @@ enum str_kind {
 	SK_HOME_NAME,  /* relative name below the home directory, "" = not set */
 	SK_ACCOUNT,    /* a system account name, "" = not set */
 	SK_SERVICE,    /* PAM service name, "" = PAM off */
-	SK_TEMPLATE    /* log-login: %0..%3 and %%, "" = not set */
+	SK_TEMPLATE,   /* log-login: %0..%3 and %%, "" = not set */
+	SK_TEMP_DIR,   /* absolute path with at most one %s, "" = not set */
+	SK_TEMP_NAME,  /* one file name with exactly one %s */
+	SK_GROUP,      /* a group name, "" = not set */
+	SK_TLS_VERSION, /* a tls-version mnemonic (lib/tls.c), "" = not set */
+	SK_TEXT,       /* any printable text (a cipher list), "" = not set */
+	SK_WORD,       /* a non-empty word of letters, digits, '.', '_', '-' (kerberos-service) */
+	SK_MECHLIST,   /* SASL mechanism names, blanks or commas between; "" = none */
+	SK_NAMELIST    /* user names, blanks or commas between; "" = not set */
 };
 
 struct option {
@@ -108,6 +126,7 @@ struct option {
 	const char *const *words;   /* OT_MNEMONIC */
 	const char *why;            /* no effect: the reason; not built: the feature */
 	bool false_ok;              /* not built, but "false" is what we do anyway */
+	bool needs_tls;             /* refused in a build without OpenSSL */
 };
 
 #define FIELD(f) offsetof(struct settings, f)
@@ -128,11 +147,10 @@ static const char *const chunky_words[] = { "default", "always", "never", "tls",
 
 /* Features that are not built yet (one phrase each, used in messages). */
 #define NB_BULLETINS "bulletins"
-#define NB_TEMPDROP "temp-drop mode (popper works on the spool in place)"
+#define NB_OLDSPOOL "merging a temporary drop from the unhashed spool location"
 #define NB_CACHE "the Qpopper cache file (popper keeps its state in state-dir)"
-#define NB_GROUPMODE "per-group maildrop modes (only server mode exists)"
 #define NB_KERBEROS "Kerberos support"
-#define NB_TLS "TLS support"
+#define NB_SASL "SASL support"
 #define NB_DRAC "DRAC (POP-before-SMTP) support"
 #define NB_XMIT "XTND XMIT"
 #define NB_UWKLUGE "hiding of the UW IMAP pseudo-message"
@@ -170,6 +188,7 @@ static const struct option options[] = {
 	{ .name = "clear-text-password", .type = OT_CLEARTEXT, .cls = OC_START, .offset = FIELD(cleartext) },
 	STROPT("pam-service", pam_service, OC_START, SK_SERVICE),
 	STROPT("auth-db", auth_db, OC_START, SK_OPT_PATH),
+	STROPT("auth-db-owner", auth_db_owner, OC_START, SK_ACCOUNT),
 	STROPT("mail-owner", mail_owner, OC_START, SK_ACCOUNT),
 	STROPT("nonauth-file", nonauth_file, OC_START, SK_OPT_PATH),
 	STROPT("auth-file", auth_file, OC_START, SK_OPT_PATH),
@@ -190,6 +209,13 @@ static const struct option options[] = {
 	UINTOPT("lock-wait", lock_wait, OC_START, 0, 3600),
 	BOOLOPT("trust-x-uidl", trust_x_uidl, OC_ADMIN),
 
+	/* temp-drop mode */
+	STROPT("temp-dir", temp_dir, OC_ADMIN, SK_TEMP_DIR),
+	STROPT("temp-name", temp_name, OC_ADMIN, SK_TEMP_NAME),
+	BOOLOPT("keep-temp-drop", keep_temp_drop, OC_ADMIN),
+	STROPT("group-server-mode", group_server_mode, OC_ADMIN, SK_GROUP),
+	STROPT("group-no-server-mode", group_no_server_mode, OC_ADMIN, SK_GROUP),
+
 	/* per-user option files */
 	BOOLOPT("user-options", user_options, OC_START),
 	BOOLOPT("spool-options", spool_options, OC_START),
@@ -199,6 +225,44 @@ static const struct option options[] = {
 	UINTOPT("max-sessions-per-host", max_sessions_per_host, OC_START, 1, 10000),
 	BOOLOPT("detach", detach, OC_START),
 	STROPT("pid-file", pid_file, OC_START, SK_OPT_PATH),
+
+	/* TLS (lib/tls.c): read once at start-up, where the context is built */
+	{ .name = "tls-support", .type = OT_TLS_SUPPORT, .cls = OC_START,
+	  .offset = FIELD(tls_support), .needs_tls = true },
+	{ .name = "tls-server-cert-file", .type = OT_STRING, .cls = OC_START,
+	  .offset = FIELD(tls_cert_file), .kind = SK_OPT_PATH, .needs_tls = true },
+	{ .name = "tls-private-key-file", .type = OT_STRING, .cls = OC_START,
+	  .offset = FIELD(tls_key_file), .kind = SK_OPT_PATH, .needs_tls = true },
+	{ .name = "tls-cipher-list", .type = OT_STRING, .cls = OC_START,
+	  .offset = FIELD(tls_cipher_list), .kind = SK_TEXT, .needs_tls = true },
+	{ .name = "tls-version", .type = OT_STRING, .cls = OC_START,
+	  .offset = FIELD(tls_version), .kind = SK_TLS_VERSION, .needs_tls = true },
+	{ .name = "tls-options", .type = OT_ULONG, .cls = OC_START, .status = OS_NO_EFFECT,
+	  .max = 4294967295UL, .needs_tls = true,
+	  .why = "popper sets the OpenSSL options itself (TLS 1.2 at least, no renegotiation, "
+		 "no compression); raw option bits are not applied" },
+	{ .name = "tls-workarounds", .type = OT_BOOL, .cls = OC_START, .status = OS_NO_EFFECT,
+	  .needs_tls = true,
+	  .why = "the bug workarounds (SSL_OP_ALL) were for SSL 3.0 and TLS 1.0 peers, "
+		 "which popper does not accept" },
+	{ .name = "tls-identity-file", .type = OT_STRING, .cls = OC_START, .status = OS_UNSUPPORTED,
+	  .why = "it belongs to Certicom SSL Plus; popper uses OpenSSL: set tls-server-cert-file "
+		 "and tls-private-key-file" },
+	{ .name = "tls-passphrase", .type = OT_STRING, .cls = OC_START, .status = OS_UNSUPPORTED,
+	  .why = "it belongs to Certicom SSL Plus; popper uses OpenSSL and needs an unencrypted "
+		 "key in a file only root can read (tls-private-key-file)" },
+
+#ifdef HAVE_SASL
+	/* SASL (AUTH, auth/sasl.c) */
+	STROPT("sasl-mechanisms", sasl_mechanisms, OC_START, SK_MECHLIST),
+	STROPT("sasl-proxy-users", sasl_proxy_users, OC_START, SK_NAMELIST),
+#endif
+#ifdef HAVE_KRB5
+	/* Kerberos (auth/kpop.c): KPOP at connection start, GSSAPI's keytab */
+	BOOLOPT("kerberos", kerberos, OC_START),
+	STROPT("kerberos-service", kerberos_service, OC_START, SK_WORD),
+	STROPT("kerberos-keytab", kerberos_keytab, OC_START, SK_OPT_PATH),
+#endif
 
 	/* includes */
 	{ .name = "config-file", .type = OT_INCLUDE, .cls = OC_START },
@@ -223,23 +287,16 @@ static const struct option options[] = {
 	NOTBUILT("max-bulletins", OT_UINT, OC_ANY, NB_BULLETINS),
 	NOTBUILT("cache-dir", OT_STRING, OC_ADMIN, NB_CACHE),
 	NOTBUILT("cache-name", OT_STRING, OC_ADMIN, NB_CACHE),
-	NOTBUILT("temp-dir", OT_STRING, OC_ADMIN, NB_TEMPDROP),
-	NOTBUILT("temp-name", OT_STRING, OC_ADMIN, NB_TEMPDROP),
-	NOTBUILT("keep-temp-drop", OT_BOOL, OC_ADMIN, NB_TEMPDROP),
-	NOTBUILT("check-old-spool-loc", OT_BOOL, OC_ANY, NB_TEMPDROP),
-	NOTBUILT("group-server-mode", OT_STRING, OC_ADMIN, NB_GROUPMODE),
-	NOTBUILT("group-no-server-mode", OT_STRING, OC_ADMIN, NB_GROUPMODE),
+	NOTBUILT("check-old-spool-loc", OT_BOOL, OC_ANY, NB_OLDSPOOL),
+#ifndef HAVE_KRB5
 	NOTBUILT("kerberos", OT_BOOL, OC_START, NB_KERBEROS),
 	NOTBUILT("kerberos-service", OT_STRING, OC_START, NB_KERBEROS),
-	NOTBUILT("tls-support", OT_MNEMONIC, OC_START, NB_TLS),
-	NOTBUILT("tls-version", OT_MNEMONIC, OC_START, NB_TLS),
-	NOTBUILT("tls-cipher-list", OT_STRING, OC_START, NB_TLS),
-	NOTBUILT("tls-server-cert-file", OT_STRING, OC_START, NB_TLS),
-	NOTBUILT("tls-private-key-file", OT_STRING, OC_START, NB_TLS),
-	NOTBUILT("tls-identity-file", OT_STRING, OC_START, NB_TLS),
-	NOTBUILT("tls-passphrase", OT_STRING, OC_START, NB_TLS),
-	NOTBUILT("tls-options", OT_UINT, OC_START, NB_TLS),
-	NOTBUILT("tls-workarounds", OT_BOOL, OC_START, NB_TLS),
+	NOTBUILT("kerberos-keytab", OT_STRING, OC_START, NB_KERBEROS),
+#endif
+#ifndef HAVE_SASL
+	NOTBUILT("sasl-mechanisms", OT_STRING, OC_START, NB_SASL),
+	NOTBUILT("sasl-proxy-users", OT_STRING, OC_START, NB_SASL),
+#endif
 	NOTBUILT("drac-host", OT_STRING, OC_START, NB_DRAC),
 	NOTBUILT("mail-command", OT_STRING, OC_START, NB_XMIT),
 	NOTBUILT("xtnd-xmit", OT_BOOL, OC_START, NB_XMIT),
@@ -309,6 +366,65 @@ static bool has_dotdot_component(const char *v)
 	return false;
 }
 
+/* Number of "%s" in v; *other_r: number of other '%' uses. */
+static size_t count_percent(const char *v, size_t *other_r)
+{
+	size_t n = 0;
+
+	*other_r = 0;
+	for (; *v != '\0'; v++) {
+		if (*v != '%')
+			continue;
+		if (v[1] == 's') {
+			n++;
+			v++;
+		} else {
+			(*other_r)++;
+		}
+	}
+	return n;
+}
+
+/* Checks a list of SASL mechanism names (RFC 4422 section 3.1: 1 to 20 of
+ * A-Z, 0-9, '-', '_'; any case) or of user names.  ANONYMOUS would let
+ * anyone in without a credential and is refused. */
+static const char *check_list(enum str_kind kind, const char *v)
+{
+	const char *p = v;
+
+	while (*p != '\0') {
+		char word[USERNAME_MAX + 1];
+		size_t n, i;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0)
+			break;
+		if (kind == SK_MECHLIST) {
+			if (n > 20)
+				return "a SASL mechanism name has at most 20 characters";
+			for (i = 0; i < n; i++) {
+				char ch = p[i];
+
+				if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+					return "a SASL mechanism name is letters, digits, '-' and '_'";
+			}
+			if (n == 9 && strncasecmp(p, "ANONYMOUS", 9) == 0)
+				return "ANONYMOUS would log in without a credential; it is never offered";
+		} else {
+			if (n >= sizeof(word))
+				return "a user name is too long";
+			memcpy(word, p, n);
+			word[n] = '\0';
+			if (!username_valid(word))
+				return "not a valid user name";
+		}
+		p += n;
+	}
+	return NULL;
+}
+
 /* Checks a string value for its kind.  Returns NULL or the problem. */
 static const char *check_string(enum str_kind kind, const char *v)
 {
@@ -344,6 +460,42 @@ static const char *check_string(enum str_kind kind, const char *v)
 				return "a PAM service name is letters, digits, '.', '_' and '-'";
 		}
 		break;
+	case SK_TEMP_DIR:
+		if (v[0] != '\0' && v[0] != '/')
+			return "an absolute path (or \"\" for the state directory) is required";
+		if (has_dotdot_component(v))
+			return "\"..\" is not allowed";
+		if (count_percent(v, &i) > 1 || i > 0)
+			return "only one %s (the user name) may be used";
+		break;
+	case SK_TEMP_NAME:
+		if (strchr(v, '/') != NULL)
+			return "a file name (no '/') is required";
+		if (count_percent(v, &i) != 1 || i > 0)
+			return "exactly one %s (the user name) is required, and no other '%'";
+		break;
+	case SK_GROUP:
+		if (v[0] != '\0' && !username_valid(v))
+			return "not a valid group name";
+		break;
+	case SK_TLS_VERSION:
+		return tls_version_parse(v, NULL, NULL);
+	case SK_TEXT:
+		break;
+	case SK_WORD:
+		if (v[0] == '\0')
+			return "a name is required";
+		for (i = 0; v[i] != '\0'; i++) {
+			char ch = v[i];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+				return "a name is letters, digits, '.', '_' and '-'";
+		}
+		break;
+	case SK_MECHLIST:
+	case SK_NAMELIST:
+		return check_list(kind, v);
 	case SK_TEMPLATE:
 		/* The engine substitutes %0..%3 itself (never printf); any
 		 * other '%' is almost certainly a mistake worth reporting. */
@@ -364,7 +516,8 @@ static const char *check_string(enum str_kind kind, const char *v)
  * PAM service, where "" is the documented way to turn PAM off. */
 static bool string_unsets(enum str_kind kind, const char *v)
 {
-	return v[0] == '\0' && kind != SK_SERVICE && kind != SK_PATH;
+	/* An empty sasl-mechanisms offers nothing, which is not the default. */
+	return v[0] == '\0' && kind != SK_SERVICE && kind != SK_PATH && kind != SK_MECHLIST;
 }
 
 static const char *apply_file(struct load_ctx *c, const char *path, unsigned depth);
@@ -382,6 +535,7 @@ static const char *option_apply(struct load_ctx *c, const char *name,
 	bool b = false;
 	int facility = 0;
 	enum cleartext_policy policy = CLEARTEXT_DEFAULT;
+	enum tls_support tls_mode = TLS_SUPPORT_NONE;
 	char *str = NULL;
 	char *field;
 
@@ -398,6 +552,13 @@ static const char *option_apply(struct load_ctx *c, const char *name,
 			return NULL;
 		return ctx_fail(c, "option \"%s\" needs %s, which is not built yet", o->name, o->why);
 	}
+	if (o->status == OS_UNSUPPORTED)
+		return ctx_fail(c, "option \"%s\" is not supported: %s", o->name, o->why);
+	/* Without OpenSSL only "tls-support none" (Qpopper's default) is fine. */
+	if (o->needs_tls && !tls_available() &&
+	    !(o->type == OT_TLS_SUPPORT && value != NULL &&
+	      (strcasecmp(value, "none") == 0 || strcasecmp(value, "default") == 0)))
+		return ctx_fail(c, "option \"%s\" needs TLS support (built without OpenSSL)", o->name);
 	if (o->cls > c->level) {
 		if (c->level == OC_ANY)
 			return ctx_fail(c, "option \"%s\" may not be set in a user's option file", o->name);
@@ -424,8 +585,6 @@ static const char *option_apply(struct load_ctx *c, const char *name,
 			return ctx_fail(c, "option \"%s\" needs a boolean value (true, false, 1 or 0)",
 					o->name);
 		}
-		if (o->offset == FIELD(server_mode) && o->status == OS_IMPLEMENTED && !b)
-			return ctx_fail(c, "temp-drop mode is not built yet (server-mode is the only maildrop mode)");
 		break;
 	case OT_UINT:
 	case OT_ULONG:
@@ -456,12 +615,25 @@ static const char *option_apply(struct load_ctx *c, const char *name,
 			policy = CLEARTEXT_ALWAYS;
 		else if (strcasecmp(value, "local") == 0)
 			policy = CLEARTEXT_LOCAL;
-		else if (strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0)
-			return ctx_fail(c, "clear-text-password \"%s\" needs TLS support, not built yet",
+		else if ((strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0) &&
+			 !tls_available())
+			return ctx_fail(c, "clear-text-password \"%s\" needs TLS support (built without OpenSSL)",
 					strcasecmp(value, "tls") == 0 ? "tls" : "ssl");
+		else if (strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0)
+			policy = CLEARTEXT_TLS;
 		else
-			return ctx_fail(c, "option \"%s\" is one of default, never, always, local",
+			return ctx_fail(c, "option \"%s\" is one of default, never, always, local, tls",
 					o->name);
+		break;
+	case OT_TLS_SUPPORT:
+		if (strcasecmp(value, "none") == 0 || strcasecmp(value, "default") == 0)
+			tls_mode = TLS_SUPPORT_NONE;
+		else if (strcasecmp(value, "stls") == 0)
+			tls_mode = TLS_SUPPORT_STLS;
+		else if (strcasecmp(value, "alternate-port") == 0)
+			tls_mode = TLS_SUPPORT_ALTPORT;
+		else
+			return ctx_fail(c, "option \"%s\" is one of none, stls, alternate-port", o->name);
 		break;
 	case OT_MNEMONIC: {
 		const char *const *w;
@@ -504,6 +676,9 @@ static const char *option_apply(struct load_ctx *c, const char *name,
 		break;
 	case OT_CLEARTEXT:
 		*(enum cleartext_policy *)(void *)field = policy;
+		break;
+	case OT_TLS_SUPPORT:
+		*(enum tls_support *)(void *)field = tls_mode;
 		break;
 	case OT_STRING:
 		if (!string_unsets(o->kind, value)) {
@@ -601,6 +776,7 @@ void settings_init(struct settings *s)
 	s->cleartext = CLEARTEXT_DEFAULT;
 	s->pam_service = xstrdup(DEFAULT_PAM_SERVICE);
 	s->auth_db = xstrdup(DEFAULT_AUTH_DB);
+	s->auth_db_owner = xstrdup(DEFAULT_AUTH_DB_OWNER);
 	s->min_uid = 1000;
 	s->max_auth_failures = 3;
 	s->auth_failure_delay = 2;
@@ -610,10 +786,14 @@ void settings_init(struct settings *s)
 	s->virtual_spool_dir = xstrdup(DEFAULT_VIRTUAL_SPOOL_DIR);
 	s->state_dir = xstrdup(DEFAULT_STATE_DIR);
 	s->server_mode = true;
+	s->temp_name = xstrdup(".%s.pop");   /* Qpopper's name */
 	s->lock_wait = 10;
 	s->trust_x_uidl = true;
 	s->max_sessions = 100;
 	s->max_sessions_per_host = 10;
+#ifdef HAVE_KRB5
+	s->kerberos_service = xstrdup("pop");   /* Qpopper's KRB5 default; RFC 5034 */
+#endif
 }
 
 void settings_free(struct settings *s)
@@ -841,6 +1021,16 @@ static const char *cleartext_name(enum cleartext_policy p)
 	return "default";
 }
 
+static const char *tls_support_name(enum tls_support t)
+{
+	switch (t) {
+	case TLS_SUPPORT_NONE: return "none";
+	case TLS_SUPPORT_STLS: return "stls";
+	case TLS_SUPPORT_ALTPORT: return "alternate-port";
+	}
+	return "none";
+}
+
 void settings_print(const struct settings *s, FILE *f)
 {
 	size_t i;
@@ -898,6 +1088,10 @@ void settings_print(const struct settings *s, FILE *f)
 			fprintf(f, "set %s = %s\n", o->name,
 				cleartext_name(*(const enum cleartext_policy *)(const void *)field));
 			break;
+		case OT_TLS_SUPPORT:
+			fprintf(f, "set %s = %s\n", o->name,
+				tls_support_name(*(const enum tls_support *)(const void *)field));
+			break;
 		case OT_MNEMONIC:
 		case OT_INCLUDE:
 			break;
@@ -918,4 +1112,11 @@ void settings_print(const struct settings *s, FILE *f)
 		col++;
 	}
 	fputc('\n', f);
+	for (col = 0, i = 0; i < N_OPTIONS; i++) {
+		if (options[i].status != OS_UNSUPPORTED)
+			continue;
+		fprintf(f, "%s %s", col++ == 0 ? "# not supported:" : ",", options[i].name);
+	}
+	if (col > 0)
+		fputc('\n', f);
 }

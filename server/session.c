@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -171,8 +172,10 @@ static void log_stats(const struct session *s, const struct maildrop_stats *st)
 		   (long)(now.tv_sec - s->t_start.tv_sec));
 }
 
-/* Commits the maildrop (which closes it) and logs the statistics. */
-static enum maildrop_status commit_maildrop(struct session *s)
+/* Commits the maildrop (which closes it) and logs the statistics.
+ * *in_temp_r: temp-drop mode made the deletions but the kept mail waits in
+ * the temporary drop. */
+static enum maildrop_status commit_maildrop(struct session *s, bool *in_temp_r)
 {
 	struct maildrop_stats st;
 	char reason[256] = "";
@@ -184,13 +187,17 @@ static enum maildrop_status commit_maildrop(struct session *s)
 	memset(&st, 0, sizeof(st));
 	r = maildrop_commit(s->md, &st, reason, sizeof(reason));
 	s->md = NULL;
+	*in_temp_r = r != MAILDROP_OK && st.left_in_temp_drop;
 	if (r != MAILDROP_OK) {
-		log_error("maildrop update failed: user=%s client=%s %s",
-			  s->user.name, s->p->client_addr, reason);
-		st.msgs_deleted = 0;
-		st.bytes_deleted = 0;
-		st.msgs_left = count;
-		st.bytes_left = octets;
+		log_error("maildrop update failed: user=%s client=%s %s%s",
+			  s->user.name, s->p->client_addr, reason,
+			  *in_temp_r ? " (deletions made; mail left in the temporary drop)" : "");
+		if (!*in_temp_r) {
+			st.msgs_deleted = 0;
+			st.bytes_deleted = 0;
+			st.msgs_left = count;
+			st.bytes_left = octets;
+		}
 	}
 	log_stats(s, &st);
 	return r;
@@ -198,12 +205,18 @@ static enum maildrop_status commit_maildrop(struct session *s)
 
 void session_update(struct session *s)
 {
+	bool in_temp = false;
+
 	session_set_state(s, STATE_UPDATE);
-	if (commit_maildrop(s) == MAILDROP_OK) {
+	if (commit_maildrop(s, &in_temp) == MAILDROP_OK) {
 		reply_ok(s, "Pop server at %s signing off.", s->p->local_host);
 	} else {
-		reply_err(s, RESP_SYS_TEMP,
-			  "Error updating the maildrop; no messages were deleted.");
+		if (in_temp)
+			reply_err(s, RESP_SYS_TEMP,
+				  "Error updating the maildrop; mail left in the temporary drop.");
+		else
+			reply_err(s, RESP_SYS_TEMP,
+				  "Error updating the maildrop; no messages were deleted.");
 		s->exit_status = 1;
 	}
 	session_set_state(s, STATE_END);
@@ -220,9 +233,11 @@ static void session_abort(struct session *s, bool may_update)
 	if (s->md == NULL)
 		return;
 	if (may_update && s->set->update_on_abort) {
+		bool in_temp;
+
 		log_notice("session aborted, updating the maildrop (update-on-abort): user=%s",
 			   s->user.name);
-		(void)commit_maildrop(s);
+		(void)commit_maildrop(s, &in_temp);
 		return;
 	}
 	all_totals(s->md, &count, &octets);
@@ -279,9 +294,60 @@ static void load_user_options(struct session *s, struct settings *own, bool *own
 static struct settings user_settings;
 static bool user_settings_used;
 
+/* Whether account (primary group gid) belongs to the group named name:
+ * the primary gid, or the group's member list. */
+static bool in_group(const char *name, const char *account, gid_t gid)
+{
+	struct group *gr;
+
+	if (name == NULL || name[0] == '\0')
+		return false;
+	errno = 0;
+	gr = getgrnam(name);
+	if (gr == NULL) {
+		log_warning("group %s (group-server-mode / group-no-server-mode) is unknown", name);
+		return false;
+	}
+	if (gr->gr_gid == gid)
+		return true;
+	for (char **m = gr->gr_mem; m != NULL && *m != NULL; m++)
+		if (strcmp(*m, account) == 0)
+			return true;
+	return false;
+}
+
+/* Server mode, or Qpopper's temp-drop mode?  server-mode, then the groups:
+ * a member of group-no-server-mode gets temp-drop mode, a member of
+ * group-server-mode server mode; one in both gets server mode, the safer
+ * one (the spool is never emptied). */
+static bool use_server_mode(const struct settings *set, const struct auth_user *u)
+{
+	bool server = set->server_mode;
+
+	if (in_group(set->group_no_server_mode, u->account, u->gid))
+		server = false;
+	if (in_group(set->group_server_mode, u->account, u->gid))
+		server = true;
+	return server;
+}
+
+/* tmpl with its "%s" replaced by user, into out.  -1 if it does not fit. */
+static int expand_user(const char *tmpl, const char *user, char *out, size_t outsize)
+{
+	const char *p = strstr(tmpl, "%s");
+	int n;
+
+	if (p == NULL)
+		n = snprintf(out, outsize, "%s", tmpl);
+	else
+		n = snprintf(out, outsize, "%.*s%s%s", (int)(p - tmpl), tmpl, user, p + 2);
+	return n < 0 || (size_t)n >= outsize ? -1 : 0;
+}
+
 void session_login(struct session *s, const struct auth_user *u, const char *method)
 {
 	char path[PATH_MAX], lock_path[PATH_MAX + 8], state_dir[PATH_MAX];
+	char temp_dir[PATH_MAX], temp_name[NAME_MAX + 1];
 	char reason[256] = "", tmpl_out[1024];
 	struct maildrop_locker locker = { NULL, NULL, NULL };
 	struct maildrop_settings ms;
@@ -349,6 +415,22 @@ void session_login(struct session *s, const struct auth_user *u, const char *met
 	ms.trust_x_uidl = s->set->trust_x_uidl;
 	ms.require_owner = true;
 	ms.owner_uid = (unsigned long)u->uid;
+	/* Both modes need the temporary drop's name: temp-drop mode works on
+	 * it, server mode writes one left behind back into the spool. */
+	if (s->set->temp_dir == NULL)
+		snprintf(temp_dir, sizeof(temp_dir), "%s", state_dir);   /* same size */
+	if ((s->set->temp_dir != NULL &&
+	     expand_user(s->set->temp_dir, u->name, temp_dir, sizeof(temp_dir)) != 0) ||
+	    expand_user(s->set->temp_name != NULL ? s->set->temp_name : ".%s.pop", u->name,
+			temp_name, sizeof(temp_name)) != 0) {
+		log_error("login: temporary drop path too long: user=%s", u->name);
+		login_failed(s, MAILDROP_PERM);
+		return;
+	}
+	ms.temp_drop_mode = !use_server_mode(s->set, u);
+	ms.temp_dir = temp_dir;
+	ms.temp_name = temp_name;
+	ms.keep_temp_drop = s->set->keep_temp_drop;
 	reason[0] = '\0';
 	st = maildrop_open(&ms, &s->md, reason, sizeof(reason));
 	if (st != MAILDROP_OK) {
@@ -373,8 +455,9 @@ void session_login(struct session *s, const struct auth_user *u, const char *met
 	reply_ok(s, "%s has %u visible message%s (0 hidden) in %" PRIu64 " octets.",
 		 u->name, count, count == 1 ? "" : "s", octets);
 
-	log_notice("login: user=%s client=%s method=%s messages=%u octets=%" PRIu64,
-		   u->name, s->p->client_addr, method, count, octets);
+	log_notice("login: user=%s client=%s method=%s messages=%u octets=%" PRIu64 "%s",
+		   u->name, s->p->client_addr, method, count, octets,
+		   ms.temp_drop_mode ? " mode=temp-drop" : "");
 	if (s->set->log_login != NULL && s->set->log_login[0] != '\0')
 		log_notice("%s", session_expand_login(s->set->log_login, PACKAGE_VERSION,
 						      u->name, s->p->client_host,
@@ -458,6 +541,7 @@ int session_run(const struct session_params *p)
 
 	s->authcfg.pam_service = s->set->pam_service;
 	s->authcfg.userdb_path = s->set->auth_db;
+	s->authcfg.userdb_owner = s->set->auth_db_owner;
 	s->authcfg.mail_owner = s->set->mail_owner;
 	s->authcfg.deny_file = s->set->nonauth_file;
 	s->authcfg.allow_file = s->set->auth_file;
@@ -490,7 +574,17 @@ int session_run(const struct session_params *p)
 		return 1;
 	}
 	log_info("connection: client=%s", p->client_addr);
-	if (s->set->shy)
+	if (s->set->tls_support == TLS_SUPPORT_ALTPORT && stls_start_implicit(s) != 0) {
+		/* Implicit TLS (RFC 8314): no handshake, no session, and not a
+		 * word in clear text (cmd_stls.c). */
+		session_set_state(s, STATE_END);
+		normal = false;
+	} else if (s->set->kerberos && cmd_kpop_start(s) != 0) {
+		/* KPOP (-k): the Kerberos handshake failed; it has its own
+		 * framing, so no POP3 reply can help (cmd_sasl.c). */
+		session_set_state(s, STATE_END);
+		normal = false;
+	} else if (s->set->shy)
 		reply_ok(s, "ready  %s", s->timestamp);
 	else
 		reply_ok(s, "popper (version %s) at %s starting.  %s", PACKAGE_VERSION,
@@ -551,6 +645,7 @@ int session_run(const struct session_params *p)
 	}
 	log_timing(s, normal);
 	(void)netio_flush(s->io);
+	stls_finish(s);
 	netio_destroy(s->io);
 	if (user_settings_used) {
 		settings_free(&user_settings);

@@ -20,8 +20,17 @@ enum cleartext_policy {
 	CLEARTEXT_NEVER = 1,
 	CLEARTEXT_ALWAYS = 2,
 	CLEARTEXT_LOCAL = 3,   /* only from 127.0.0.0/8 or ::1 */
-	CLEARTEXT_TLS = 4      /* only after TLS (the TLS issue) */
+	CLEARTEXT_TLS = 4      /* only after TLS (STLS or implicit TLS) */
 };
+
+/* Qpopper's tls-support (-l 0..2). */
+enum tls_support {
+	TLS_SUPPORT_NONE = 0,
+	TLS_SUPPORT_STLS = 1,     /* STLS on the normal port (RFC 2595) */
+	TLS_SUPPORT_ALTPORT = 2   /* implicit TLS: handshake before the greeting (RFC 8314) */
+};
+
+struct tls_server;
 
 struct settings {
 	/* logging */
@@ -48,6 +57,7 @@ struct settings {
 	enum cleartext_policy cleartext; /* -p, clear-text-password */
 	char *pam_service;           /* pam-service */
 	char *auth_db;               /* auth-db: GDBM user database */
+	char *auth_db_owner;         /* auth-db-owner: account that may own it (besides root) */
 	char *mail_owner;            /* mail-owner: account of virtual maildrops */
 	char *nonauth_file;          /* nonauth-file: deny list */
 	char *auth_file;             /* auth-file: allow list */
@@ -83,6 +93,32 @@ struct settings {
 	 * implemented that had no field yet) */
 	char *log_login;             /* log-login: template, %0..%3 and %% only */
 	bool check_password_expired; /* check-password-expired: PAM account management */
+
+	/* TLS (lib/tls.c) */
+	enum tls_support tls_support; /* -l, tls-support */
+	char *tls_cert_file;         /* tls-server-cert-file: PEM chain */
+	char *tls_key_file;          /* tls-private-key-file: unset = in the cert file */
+	char *tls_cipher_list;       /* tls-cipher-list: unset = OpenSSL's default */
+	char *tls_version;           /* tls-version mnemonic: unset = default */
+	/* Not an option: the context main.c builds from the tls-* options at
+	 * start-up (NULL when tls-support is none), shared read-only by every
+	 * session.  Copies of the settings share it; nobody but main frees it. */
+	struct tls_server *tls;
+
+	/* temp-drop mode (Qpopper's normal mode; server/tempdrop.c) */
+	char *temp_dir;              /* temp-dir: NULL = the user's state directory;
+	                                at most one %s (the user name) */
+	char *temp_name;             /* temp-name: exactly one %s (".%s.pop") */
+	bool keep_temp_drop;         /* keep-temp-drop: truncate, do not remove */
+	char *group_server_mode;     /* group-server-mode: members get server mode */
+	char *group_no_server_mode;  /* group-no-server-mode: members get temp-drop mode */
+
+	/* SASL (AUTH, auth/sasl.c) and Kerberos (auth/kpop.c) */
+	char *sasl_mechanisms;       /* sasl-mechanisms: NULL = the default list, "" = none */
+	char *sasl_proxy_users;      /* sasl-proxy-users: may log in as another user */
+	bool kerberos;               /* -k, kerberos: KPOP handshake at connection start */
+	char *kerberos_service;      /* -K, kerberos-service ("pop") */
+	char *kerberos_keytab;       /* kerberos-keytab: NULL = krb5's default */
 };
 
 /* Fills s with the compiled defaults.  Free with settings_free(). */

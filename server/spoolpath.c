@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -163,6 +164,31 @@ static int make_parents(const char *dir, char *reason, size_t reasonsize)
 	return 0;
 }
 
+/* Whether the directory open on fd has no entries besides . and .. */
+static bool dir_empty(int fd)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	bool empty = true;
+	DIR *d;
+
+	if (dfd < 0)
+		return false;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return false;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			empty = false;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
 /* Opens (creating if missing, mode `mode`) the directory name below dirfd
  * without following a symlink.  A new directory gets `mode` exactly (the
  * umask is undone with fchmod).  *created_r tells whether we made it. */
@@ -248,11 +274,20 @@ int spoolpath_state_dir(const struct settings *s, const struct auth_user *u,
 			fail(reason, reasonsize, "%s/virtual: %s", s->state_dir, problem);
 			goto out;
 		}
+		/* A session killed between the mkdir (0700) and the chmod
+		 * left it unsearchable for the accounts below it: finish. */
+		if ((st.st_mode & 0111) != 0111 && fchmod(midfd, 0755) < 0) {
+			fail(reason, reasonsize, "chmod %s/virtual: %s", s->state_dir, strerror(errno));
+			goto out;
+		}
 	}
 
 	fd = open_subdir(midfd, u->name, 0700, &created, reason, reasonsize);
 	if (fd < 0)
 		goto out;
+	if (!created && root && u->uid != 0 && fstat(fd, &st) == 0 && st.st_uid == 0 &&
+	    (st.st_mode & 07777) == 0700 && dir_empty(fd))
+		created = true;   /* ours, killed before the chown: finish the job */
 	if (created && root && fchown(fd, u->uid, u->gid) < 0) {
 		fail(reason, reasonsize, "chown %s: %s", dir, strerror(errno));
 		goto out;

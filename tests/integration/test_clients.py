@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """test_clients: real POP3 clients against a standalone popper on
-127.0.0.1 with a virtual user: curl, fetchmail, Python's poplib and mpop
-each list, fetch and delete, and every fetched message is compared byte
-for byte with the original (after CRLF normalisation; headers a client
-adds itself, such as fetchmail's Received:, are removed first).
+127.0.0.1 with the fixture's user (a virtual user, or a PAM account in a
+build without GDBM): curl, fetchmail, Python's poplib and mpop each list,
+fetch and delete, and every fetched message is compared byte for byte
+with the original (after CRLF normalisation; headers a client adds
+itself, such as fetchmail's Received:, are removed first).
 
 The mailbox holds messages chosen to trip clients: dot-stuffed lines, a
 line that is only ".", CRLF already in the file, a long line, a larger
@@ -57,6 +58,11 @@ def ids_left(env):
 def test_curl(tap, env, d, msgs):
     if not shutil.which("curl"):
         tap.skip("curl", "curl not installed")
+        return
+    if pf.apop_unavailable():
+        # curl logs in with APOP whenever the greeting carries a timestamp
+        # (popper's always does) and never falls back to USER/PASS.
+        tap.skip("curl", "curl insists on APOP, and " + pf.apop_unavailable())
         return
     base = "pop3://127.0.0.1:%d/" % d.port
     r = pf.run(["curl", "-s", "-S", "--max-time", "30", base, "-u", "alice:secret"], timeout=TIMEOUT)
@@ -209,6 +215,8 @@ def main():
     tap.bail_if_unbuilt()
     for name, fn in (("curl", test_curl), ("poplib", test_poplib),
                      ("fetchmail", test_fetchmail), ("mpop", test_mpop)):
+        if not tap.can_login(name):
+            continue
         env = pf.PopEnv()
         msgs = messages()
         env.write_mailbox("alice", msgs)

@@ -141,10 +141,12 @@ def test_check_config(tap):
         for line, what in (("set timeout = abc", "a bad number"),
                            ("set timeout", "a missing value"),
                            ("set clear-text-password = sometimes", "a bad keyword"),
-                           ("set clear-text-password = tls", "TLS (not built yet)"),
+                           ("set tls-version = SSLv3", "a refused TLS version"),
                            ("set bulldir = /var/spool/bulls", "bulletins (not built yet)"),
-                           ("set kerberos", "kerberos (not built yet)"),
-                           ("reset server-mode", "temp-drop mode (not built yet)"),
+                           (("set kerberos-service = pop/x", "a kerberos-service that is not one word")
+                            if "krb5" in pf.built_with() else
+                            ("set kerberos", "kerberos (not built yet)")),
+                           ("set check-old-spool-loc", "check-old-spool-loc (not built yet)"),
                            ("set drac-host = localhost", "drac (not built yet)"),
                            ("set timeout = " + "9" * 5000, "a 5000-octet line")):
             with open(bad, "w") as f:
@@ -163,18 +165,39 @@ def test_check_config(tap):
         r = env.run_popper(["-n", "-f", env.path("etc", "missing.conf")])
         tap.ok(r.returncode != 0, "a missing configuration file is an error (status %s)" % r.returncode)
 
-        for sw in ("-b", "-k", "-x"):
+        for sw in ("-b", "-x") + (() if "krb5" in pf.built_with() else ("-k",)):
             r = env.run_popper(["-n", "-f", env.conf, sw] + (["x"] if sw in ("-b",) else []))
             err = (r.stderr + r.stdout).decode(errors="replace")
             tap.ok(r.returncode == 2 and "not built" in err,
                    "switch %s: not built yet, exit 2" % sw, "status %s: %r" % (r.returncode, err[:300]))
+        if "krb5" in pf.built_with():
+            r = env.run_popper(["-n", "-f", env.conf, "-k", "-K", "kpop"])
+            out = (r.stdout + r.stderr).decode(errors="replace")
+            tap.ok(r.returncode == 0 and "set kerberos = true" in out and
+                   'set kerberos-service = "kpop"' in out,
+                   "-k -K kpop: kerberos on, service kpop", "status %s: %r" % (r.returncode, out[-500:]))
 
         r = env.run_popper(["-v"])
         out = (r.stdout + r.stderr).decode(errors="replace")
         tap.ok(r.returncode == 0 and "0.1.0" in out, "popper -v prints the version and exits 0",
                "status %s: %r" % (r.returncode, out[:300]))
+        tap.is_(built_with_line(out), expected_built_with(),
+                "popper -v names the optional libraries config.h enables, in order")
     finally:
         env.cleanup()
+
+
+def built_with_line(out):
+    m = re.search(r"^built with: .*$", out, re.M)
+    return m.group(0) if m else None
+
+
+def expected_built_with():
+    """The "built with:" line config.h (in the build directory) calls for."""
+    with open(os.path.join(pf.BUILDDIR, "config.h")) as f:
+        defined = set(re.findall(r"^#define HAVE_(\w+) 1$", f.read(), re.M))
+    libs = [l for l in ("pam", "gdbm", "openssl", "sasl", "krb5") if l.upper() in defined]
+    return "built with: " + (" ".join(libs) if libs else "none")
 
 
 def test_bad_listen(tap):
@@ -202,7 +225,8 @@ def test_bad_listen(tap):
 def main():
     tap = pf.TAP()
     tap.bail_if_unbuilt()
-    test_ipv4_ipv6(tap)
+    if tap.can_login("standalone daemon: full sessions on 127.0.0.1 and [::1]"):
+        test_ipv4_ipv6(tap)
     test_per_host_cap(tap)
     test_check_config(tap)
     test_bad_listen(tap)

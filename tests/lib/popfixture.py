@@ -216,13 +216,14 @@ class TAP:
             self.skip("popper tests", "popper or apopdb not built (%s)" % POPPER)
             sys.exit(self.done())
 
-    def can_login(self, desc):
-        """For a test that logs in: True when this build lets the
-        fixture's users log in (login_method()), else one SKIP line for
-        desc with the reason, and False."""
+    def can_login(self, *descs):
+        """For tests that log in: True when this build lets the fixture's
+        users log in (login_method()), else one SKIP line with the reason
+        for each of descs, and False."""
         method, reason = login_method()
         if method is None:
-            self.skip(desc, reason)
+            for desc in descs:
+                self.skip(desc, reason)
         return method is not None
 
 
@@ -698,7 +699,9 @@ class PopEnv:
     skip with self.no_login_reason."""
 
     def __init__(self, pam=False, users=(("alice", "secret"),), keep=False):
-        self.dir = tempfile.mkdtemp(prefix="popper-test-")
+        # POPPER_TEST_TMPDIR: where (default: TMPDIR); POPPER_TEST_KEEP=1:
+        # left in place for a look afterwards (tests/sanitize.sh does both).
+        self.dir = tempfile.mkdtemp(prefix="popper-test-", dir=os.environ.get("POPPER_TEST_TMPDIR"))
         # The session runs as the mail owner and must reach the spool.
         os.chmod(self.dir, 0o755)
         self.keep = keep or os.environ.get("POPPER_TEST_KEEP") == "1"

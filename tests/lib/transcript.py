@@ -52,6 +52,8 @@ skipped with that reason.  Lines of a case:
     S= retr+ N              "+OK SIZE octets" and then the body of RETR N
     *N STEP                 STEP repeated N times
     S?: text                the next line, if it is exactly text
+    S?~ regex               the next line, if it matches regex (a line that
+                            depends on the build, e.g. CAPA's SASL line)
     closed                  the server closes the connection (EOF)
     drop                    the client closes the connection now
     reconnect               the session must be over; a new one starts
@@ -426,7 +428,7 @@ class Case:
     def is_conversation(line):
         return (line[:2] in ("G:", "G~", "C:", "R:", "T:", "S:", "S~", "S=")
                 or re.match(r"^\*\d+ ", line) is not None
-                or line.startswith("S?:")
+                or line.startswith("S?:") or line.startswith("S?~")
                 or re.match(r"^S\*\d+:", line) is not None
                 or line.strip() in ("closed", "drop", "reconnect")
                 or line.startswith(("sleep:", "append:", "differ:")))
@@ -472,6 +474,17 @@ class Case:
             self.expect_line(no, self.expand(line[3:]), self.read(no))
         elif line.startswith("S~"):
             self.regex_match(no, self.expand(line[3:], regex=True), self.read(no))
+        elif line.startswith("S?~"):
+            pattern = self.expand(line[4:], regex=True)
+            raw = c.raw_line()
+            m = re.fullmatch(pattern, raw.rstrip(b"\r\n").decode("latin-1"))
+            if m:
+                self.log.append("S?~ %r" % raw)
+                for k, v in m.groupdict().items():
+                    if v is not None:
+                        self.vars[k] = v
+            else:
+                c.buf = raw + c.buf      # not there: leave it for the next step
         elif line.startswith("S?:"):
             exp = self.expand(line[4:])
             raw = c.raw_line()

@@ -194,6 +194,7 @@ C: PASS secret
 S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
 
 # APOP with the right digest logs in
+requires: apop
 mailbox: basic
 C: APOP alice ${apop secret}
 S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
@@ -205,14 +206,17 @@ closed
 mailbox-after: unchanged
 
 # APOP with a wrong digest fails
+requires: apop
 C: APOP alice ${apop wrong}
 S: -ERR [AUTH] Authentication failed.
 
 # APOP for an unknown user fails in the same words
+requires: apop
 C: APOP nosuchuser ${apop secret}
 S: -ERR [AUTH] Authentication failed.
 
 # APOP digests of the wrong form fail in the same words
+requires: apop
 config: max-auth-failures = 10
 C: APOP alice 0123456789abcdef0123456789abcde
 S: -ERR [AUTH] Authentication failed.
@@ -222,10 +226,12 @@ C: APOP alice 0123456789abcdefg123456789abcdef
 S: -ERR [AUTH] Authentication failed.
 
 # APOP digest in upper-case hex is a bad format (RFC 1939: lower-case hex; robustness.md P14)
+requires: apop
 C: APOP alice ${APOP secret}
 S: -ERR [AUTH] Authentication failed.
 
 # APOP replay: the same digest sent to a new connection fails
+requires: apop
 G~ .*(?P<oldts>(?P<timestamp><[^>]+>))
 C: APOP alice ${apop secret}
 S~ \+OK alice has .*

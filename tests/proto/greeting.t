@@ -8,6 +8,7 @@ S: +OK Pop server at ${host} signing off.
 closed
 
 # Two connections get different APOP timestamps
+requires: apop
 G~ .*(?P<first><[^>]*>)
 C: QUIT
 S~ \+OK .*
@@ -22,6 +23,7 @@ S: -ERR Command not valid in this state.
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE NEVER
 S: UIDL
@@ -60,6 +62,7 @@ mailbox-after: unchanged
 C: capa
 S: +OK Capability list follows.
 S~ [^.].*
+S?~ SASL [A-Z0-9_ -]+
 S~ [^.].*
 S~ [^.].*
 S~ [^.].*
@@ -76,6 +79,7 @@ config: announce-login-delay = 900
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: LOGIN-DELAY 900
 S: EXPIRE NEVER
@@ -91,6 +95,7 @@ config: announce-expire = 30
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE 30
 S: UIDL
@@ -105,6 +110,7 @@ args: -e login_delay=60,expire=5
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: LOGIN-DELAY 60
 S: EXPIRE 5
@@ -120,6 +126,7 @@ config: auto-delete
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE 0
 S: UIDL
@@ -135,6 +142,7 @@ G~ \+OK ready  (?P<timestamp><[0-9a-f]{16}\.[0-9]+\.[0-9]+@\S+>)
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE NEVER
 S: UIDL
@@ -167,6 +175,7 @@ S: IMPLEMENTATION popper-0.1.0
 S: .
 
 # shy: APOP still works with the shy greeting's timestamp
+requires: apop
 config: shy
 mailbox: basic
 G~ \+OK ready  (?P<timestamp><[^>]+>)

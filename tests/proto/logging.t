@@ -19,11 +19,13 @@ S: -ERR [AUTH] Authentication failed.
 log~ authentication failed: client=127\.0\.0\.1 method=PASS user="alice" reason=\S+
 
 # A failed APOP is logged with method=APOP
+requires: apop
 C: APOP alice 00000000000000000000000000000000
 S: -ERR [AUTH] Authentication failed.
 log~ authentication failed: client=\S+ method=APOP user="alice" reason=\S+
 
 # Escape sequences and format specifiers from the client never reach the log raw
+requires: apop
 config: max-auth-failures = 10
 R: APOP a\x1b[2Jb 0123456789abcdef0123456789abcdef\r\n
 S~ -ERR .*

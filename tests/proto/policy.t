@@ -2,11 +2,13 @@
 # downcase-user (-c) and trim-domain (-C).
 
 # never: USER is refused and CAPA does not offer it; APOP still works
+requires: apop
 mailbox: basic
 config: clear-text-password = never
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL (?!.*\b(PLAIN|LOGIN)\b)[A-Z0-9_ -]+
 S: EXPIRE NEVER
 S: UIDL
 S: RESP-CODES
@@ -32,6 +34,7 @@ C: USER alice
 S: -ERR [AUTH] You must use stronger authentication such as APOP to connect to this server.
 
 # always: USER/PASS works even for a user with a stored secret
+requires: gdbm
 mailbox: basic
 config: clear-text-password = always
 C: USER alice
@@ -40,6 +43,7 @@ C: PASS secret
 S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
 
 # -p 2 on the command line is the same as always
+requires: gdbm
 mailbox: basic
 config: clear-text-password = default
 args: -p 2
@@ -55,6 +59,7 @@ transport: tcp
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE NEVER
 S: UIDL
@@ -79,6 +84,7 @@ C: PASS secret
 S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
 
 # default: refused for a user with a stored secret, who must use APOP
+requires: apop
 mailbox: basic
 config: clear-text-password = default
 C: USER alice
@@ -91,6 +97,7 @@ config: clear-text-password = default
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE NEVER
 S: UIDL
@@ -149,6 +156,7 @@ C: PASS secret
 S: -ERR [AUTH] Authentication failed.
 
 # trim-domain also applies to APOP
+requires: apop
 mailbox: basic
 config: trim-domain
 C: APOP alice@example.org ${apop secret}

@@ -1,17 +1,15 @@
 # unsupported.t: commands that are not built yet answer from their table
 # row; unknown and old extension commands are refused (robustness.md P12).
 
-# AUTH is not supported yet
-C: AUTH PLAIN
-S: -ERR AUTH is not supported by this server.
-C: AUTH
-S~ -ERR (AUTH is not supported by this server|Too few arguments for the AUTH command)\.
+# AUTH with a mechanism nobody offers is refused (without SASL: not supported)
+C: AUTH X-NO-SUCH-MECH
+S~ -ERR (AUTH is not supported by this server|Unsupported authentication mechanism)\.
 C: USER alice
 S: +OK Password required for alice.
 
 # AUTH with a format string is just refused
 C: AUTH %x%x%n
-S: -ERR AUTH is not supported by this server.
+S~ -ERR (AUTH is not supported by this server|Unsupported authentication mechanism)\.
 
 # STLS is not supported yet
 C: STLS
@@ -24,6 +22,7 @@ R: STLS\r\nCAPA\r\n
 S: -ERR STLS is not supported by this server.
 S: +OK Capability list follows.
 S: TOP
+S?~ SASL [A-Z0-9_ -]+
 S: USER
 S: EXPIRE NEVER
 S: UIDL

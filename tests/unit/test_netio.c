@@ -173,7 +173,7 @@ static void run_script(const char *data, size_t len, size_t chunk, char *out,
 		       size_t outsize)
 {
 	struct script s = { data, len, 0, chunk, false, 0 };
-	struct netio_transport t = { script_read, null_write, &s };
+	struct netio_transport t = { script_read, null_write, &s, NULL };
 	struct netio *io;
 	size_t o = 0;
 	int sv[2], i;
@@ -659,7 +659,7 @@ static ssize_t eof_read(void *ctx, void *buf, size_t len)
 static void test_output_batching(void)
 {
 	static struct capture cap;
-	struct netio_transport t = { eof_read, capture_write, &cap };
+	struct netio_transport t = { eof_read, capture_write, &cap, NULL };
 	static char big[300 * 1024];
 	char buf[256];
 	struct netio *io;

@@ -16,6 +16,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "lib/tls.h"
 #include "server/settings.h"
 #include "tests/unit/tap.h"
 
@@ -74,7 +75,7 @@ static void test_defaults(void)
 	ok(!s.downcase_user && !s.trim_domain, "user names unchanged");
 	is_int(s.cleartext, CLEARTEXT_DEFAULT, "clear-text-password default");
 	is_str(s.pam_service, "popper", "pam-service popper");
-	is_str(s.auth_db, SYSCONFDIR "/popper/pop.auth", "auth-db under SYSCONFDIR");
+	is_str(s.auth_db, AUTH_DB_PATH, "auth-db: the configured default (its own directory)");
 	ok(s.mail_owner == NULL && s.nonauth_file == NULL && s.auth_file == NULL,
 	   "no mail-owner, deny or allow list");
 	is_int(s.min_uid, 1000, "min-uid 1000");
@@ -226,8 +227,14 @@ static void test_mnemonics(void)
 	ok(settings_apply(&s, "clear-text-password", "default", false) == NULL &&
 	   s.cleartext == CLEARTEXT_DEFAULT, "default");
 	e = settings_apply(&s, "clear-text-password", "tls", false);
-	ok(contains(e, "needs TLS support, not built yet"), "tls: %s", e ? e : "accepted");
-	ok(settings_apply(&s, "clear-text-password", "ssl", false) != NULL, "ssl refused too");
+	if (tls_available()) {
+		ok(e == NULL && s.cleartext == CLEARTEXT_TLS, "tls: %s", e ? e : "accepted");
+		ok(settings_apply(&s, "clear-text-password", "ssl", false) == NULL &&
+		   s.cleartext == CLEARTEXT_TLS, "ssl is tls too");
+	} else {
+		ok(contains(e, "built without OpenSSL"), "tls: %s", e ? e : "accepted");
+		ok(settings_apply(&s, "clear-text-password", "ssl", false) != NULL, "ssl refused too");
+	}
 	ok(settings_apply(&s, "clear-text-password", "sometimes", false) != NULL, "unknown policy refused");
 	settings_free(&s);
 }
@@ -243,14 +250,63 @@ static void test_special_rows(void)
 	e = settings_apply(&s, "bulldir", "/var/spool/bulls", false);
 	ok(contains(e, "bulletins") && contains(e, "not built yet"), "bulldir: %s", e ? e : "accepted");
 	e = settings_apply(&s, "kerberos", NULL, false);
+#ifdef HAVE_KRB5
+	ok(e == NULL && s.kerberos, "kerberos (built with krb5): %s", e ? e : "accepted");
+	e = settings_apply(&s, "kerberos-service", "", false);
+	ok(e != NULL, "kerberos-service may not be empty: %s", e ? e : "accepted");
+	e = settings_apply(&s, "kerberos-service", "pop/x", false);
+	ok(e != NULL, "kerberos-service is one word: %s", e ? e : "accepted");
+	e = settings_apply(&s, "kerberos-keytab", "relative.keytab", false);
+	ok(e != NULL, "kerberos-keytab must be absolute: %s", e ? e : "accepted");
+#else
 	ok(contains(e, "Kerberos") && contains(e, "not built yet"), "kerberos: %s", e ? e : "accepted");
+#endif
+#ifdef HAVE_SASL
+	e = settings_apply(&s, "sasl-mechanisms", "SCRAM-SHA-256, plain", false);
+	ok(e == NULL && s.sasl_mechanisms != NULL, "sasl-mechanisms list: %s", e ? e : "accepted");
+	e = settings_apply(&s, "sasl-mechanisms", "PLAIN ANONYMOUS", false);
+	ok(contains(e, "ANONYMOUS"), "sasl-mechanisms refuses ANONYMOUS: %s", e ? e : "accepted");
+	e = settings_apply(&s, "sasl-mechanisms", "A-NAME-LONGER-THAN-20-CHARS", false);
+	ok(e != NULL, "sasl-mechanisms refuses a 27-character name: %s", e ? e : "accepted");
+	e = settings_apply(&s, "sasl-mechanisms", "", false);
+	ok(e == NULL && s.sasl_mechanisms != NULL && s.sasl_mechanisms[0] == '\0',
+	   "sasl-mechanisms = \"\" offers none (not the default): %s", e ? e : "accepted");
+	e = settings_apply(&s, "sasl-proxy-users", "admin bad/name", false);
+	ok(e != NULL, "sasl-proxy-users checks names: %s", e ? e : "accepted");
+#else
+	e = settings_apply(&s, "sasl-mechanisms", "PLAIN", false);
+	ok(contains(e, "not built yet"), "sasl-mechanisms: %s", e ? e : "accepted");
+#endif
 	e = settings_apply(&s, "tls-support", "stls", false);
-	ok(contains(e, "TLS support"), "tls-support: %s", e ? e : "accepted");
+	if (tls_available())
+		ok(e == NULL && s.tls_support == TLS_SUPPORT_STLS, "tls-support stls: %s",
+		   e ? e : "accepted");
+	else
+		ok(contains(e, "built without OpenSSL"), "tls-support: %s", e ? e : "accepted");
+	ok(settings_apply(&s, "tls-support", "none", false) == NULL &&
+	   s.tls_support == TLS_SUPPORT_NONE, "tls-support none is fine in any build");
+	ok(settings_apply(&s, "tls-support", "sometimes", false) != NULL, "tls-support sometimes refused");
+	if (tls_available()) {
+		ok(settings_apply(&s, "tls-support", "Alternate-Port", false) == NULL &&
+		   s.tls_support == TLS_SUPPORT_ALTPORT, "tls-support alternate-port");
+		e = settings_apply(&s, "tls-version", "SSLv3", false);
+		ok(contains(e, "refused"), "tls-version SSLv3: %s", e ? e : "accepted");
+		ok(settings_apply(&s, "tls-version", "TLSv1.2", false) == NULL && s.tls_version &&
+		   strcmp(s.tls_version, "TLSv1.2") == 0, "tls-version TLSv1.2 stored");
+		e = settings_apply(&s, "tls-server-cert-file", "cert.pem", false);
+		ok(e != NULL, "tls-server-cert-file must be absolute: %s", e ? e : "accepted");
+		ok(settings_apply(&s, "tls-cipher-list", "HIGH:!aNULL", false) == NULL &&
+		   s.tls_cipher_list && strcmp(s.tls_cipher_list, "HIGH:!aNULL") == 0,
+		   "tls-cipher-list stored");
+	}
+	e = settings_apply(&s, "tls-passphrase", "secret", false);
+	ok(contains(e, "not supported") && contains(e, "SSL Plus"), "tls-passphrase: %s",
+	   e ? e : "accepted");
 	e = settings_apply(&s, "UW-kludge", NULL, false);
 	ok(contains(e, "not built yet"), "UW-kludge alias known: %s", e ? e : "accepted");
 	e = settings_apply(&s, "uw-kluge", NULL, false);
 	ok(contains(e, "not built yet"), "UW-kluge in any case: %s", e ? e : "accepted");
-	ok(settings_apply(&s, "temp-dir", "/var/tmp", false) != NULL, "temp-dir refused");
+	ok(settings_apply(&s, "check-old-spool-loc", NULL, false) != NULL, "check-old-spool-loc refused");
 	ok(settings_apply(&s, "xtnd-xmit", NULL, false) != NULL, "xtnd-xmit refused");
 	ok(settings_apply(&s, "update-status-headers", "false", false) == NULL,
 	   "update-status-headers = false is what we do: accepted");
@@ -258,10 +314,36 @@ static void test_special_rows(void)
 	   "reset update-status-headers accepted");
 	e = settings_apply(&s, "update-status-headers", "true", false);
 	ok(contains(e, "not built yet"), "update-status-headers = true: %s", e ? e : "accepted");
-	e = settings_apply(&s, "server-mode", NULL, true);
-	ok(contains(e, "temp-drop mode is not built yet") && s.server_mode,
-	   "reset server-mode: %s", e ? e : "accepted");
-	ok(settings_apply(&s, "server-mode", NULL, false) == NULL, "set server-mode accepted");
+	/* temp-drop mode (Qpopper's normal mode) */
+	ok(settings_apply(&s, "server-mode", NULL, true) == NULL && !s.server_mode,
+	   "reset server-mode: temp-drop mode");
+	ok(settings_apply(&s, "server-mode", NULL, false) == NULL && s.server_mode,
+	   "set server-mode accepted");
+	ok(s.temp_dir == NULL && s.temp_name != NULL && strcmp(s.temp_name, ".%s.pop") == 0 &&
+	   !s.keep_temp_drop, "temp-dir unset (the state directory), temp-name .%%s.pop, no keep-temp-drop");
+	ok(settings_apply(&s, "temp-dir", "/var/spool/poptmp", false) == NULL &&
+	   strcmp(s.temp_dir, "/var/spool/poptmp") == 0, "temp-dir set");
+	ok(settings_apply(&s, "temp-dir", "/var/spool/poptmp/%s", false) == NULL,
+	   "temp-dir with one %%s accepted");
+	ok(settings_apply(&s, "temp-dir", "/a/%s/%s", false) != NULL, "temp-dir with two %%s refused");
+	ok(settings_apply(&s, "temp-dir", "relative", false) != NULL, "relative temp-dir refused");
+	ok(settings_apply(&s, "temp-dir", "/a/../b", false) != NULL, "temp-dir with .. refused");
+	ok(settings_apply(&s, "temp-dir", "", false) == NULL && s.temp_dir == NULL,
+	   "temp-dir \"\": back to the state directory");
+	ok(settings_apply(&s, "temp-name", "%s.pop", false) == NULL && strcmp(s.temp_name, "%s.pop") == 0,
+	   "temp-name %%s.pop accepted");
+	ok(settings_apply(&s, "temp-name", "pop", false) != NULL, "temp-name without %%s refused");
+	ok(settings_apply(&s, "temp-name", ".%s.%s", false) != NULL, "temp-name with two %%s refused");
+	ok(settings_apply(&s, "temp-name", "x/.%s.pop", false) != NULL, "temp-name with a '/' refused");
+	ok(settings_apply(&s, "temp-name", ".%s.%d", false) != NULL, "temp-name with another %% refused");
+	ok(settings_apply(&s, "keep-temp-drop", NULL, false) == NULL && s.keep_temp_drop,
+	   "keep-temp-drop set");
+	ok(settings_apply(&s, "group-server-mode", "popusers", false) == NULL &&
+	   strcmp(s.group_server_mode, "popusers") == 0, "group-server-mode set");
+	ok(settings_apply(&s, "group-no-server-mode", "bigbox", false) == NULL &&
+	   strcmp(s.group_no_server_mode, "bigbox") == 0, "group-no-server-mode set");
+	ok(settings_apply(&s, "group-server-mode", "bad group!", false) != NULL,
+	   "group-server-mode with a bad name refused");
 	/* accepted, no effect */
 	ok(settings_apply(&s, "fast-update", NULL, false) == NULL, "fast-update accepted");
 	ok(settings_apply(&s, "chunky-writes", "never", false) == NULL, "chunky-writes never accepted");
