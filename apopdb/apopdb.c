@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +53,6 @@ enum {
 /* Largest error text from lib/userdb: a path and a reason. */
 #define ERR_MAX (PATH_MAX + 512)
 /* Names printed by "list"; a larger database is damaged or not ours. */
-#define LIST_MAX 1000000
 
 static const char *progname = "apopdb";
 
@@ -107,28 +105,6 @@ static int usage_error(const char *what, const char *arg)
 }
 
 /* ---- helpers -------------------------------------------------------------- */
-
-/* The signals an operator may send that must not cut a change in half: held
- * from the start of a copy until it is renamed or thrown away, and
- * delivered then. */
-static sigset_t held;
-
-static void hold_signals(void)
-{
-	sigemptyset(&held);
-	sigaddset(&held, SIGINT);
-	sigaddset(&held, SIGTERM);
-	sigaddset(&held, SIGHUP);
-	sigaddset(&held, SIGQUIT);
-	sigaddset(&held, SIGTSTP);
-	sigaddset(&held, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &held, NULL);
-}
-
-static void release_signals(void)
-{
-	sigprocmask(SIG_UNBLOCK, &held, NULL);
-}
 
 static struct userdb *open_db(const char *path, enum userdb_mode mode)
 {
@@ -383,94 +359,54 @@ static int cmd_delete(const struct opts *o, const char *user)
 	return EXIT_DONE;
 }
 
-struct name_list {
-	char **names;
-	size_t count, alloc;
-	bool failed;
-};
-
-static int collect_name(const char *user, void *ctx)
-{
-	struct name_list *l = ctx;
-
-	if (l->count == l->alloc) {
-		size_t na = l->alloc ? l->alloc * 2 : 64;
-		char **nn;
-
-		if (na > LIST_MAX || (nn = realloc(l->names, na * sizeof(*nn))) == NULL) {
-			l->failed = true;
-			return 1;
-		}
-		l->names = nn;
-		l->alloc = na;
-	}
-	l->names[l->count] = strdup(user);
-	if (l->names[l->count] == NULL) {
-		l->failed = true;
-		return 1;
-	}
-	l->count++;
-	return 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmd_list(const struct opts *o, bool json)
 {
-	struct name_list l = { NULL, 0, 0, false };
+	char **names;
+	size_t count;
 	struct userdb *db = open_db(o->path, USERDB_READ);
-	enum userdb_status st;
 	int rc = EXIT_DONE;
+	bool oom;
 	size_t i;
 
 	if (db == NULL)
 		return EXIT_SYSTEM;
-	st = userdb_foreach(db, collect_name, &l);
-	if (st != USERDB_OK) {
-		log_error("%s", userdb_error(db));
-		rc = EXIT_SYSTEM;
-	} else if (l.failed) {
-		log_error("%s: out of memory or too many users", o->path);
+	/* Sorted: GDBM's order is a hash order nobody can read. */
+	if (userdb_sorted_names(db, &names, &count, &oom) != USERDB_OK) {
+		if (oom)
+			log_error("%s: out of memory or too many users", o->path);
+		else
+			log_error("%s", userdb_error(db));
 		rc = EXIT_SYSTEM;
 	}
-	/* Sorted: GDBM's order is a hash order nobody can read.  An empty
-	 * database leaves names NULL, which qsort must not get (UBSan). */
-	if (rc == EXIT_DONE && l.count > 0)
-		qsort(l.names, l.count, sizeof(*l.names), cmp_names);
 	if (rc == EXIT_DONE && json)
 		printf("[");
-	for (i = 0; rc == EXIT_DONE && i < l.count; i++) {
+	for (i = 0; rc == EXIT_DONE && i < count; i++) {
 		struct userdb_entry e;
 
 		if (!json) {
-			printf("%s\n", l.names[i]);
+			printf("%s\n", names[i]);
 			continue;
 		}
-		if (userdb_get_entry(db, l.names[i], &e) != USERDB_OK) {
+		if (userdb_get_entry(db, names[i], &e) != USERDB_OK) {
 			log_error("%s", userdb_error(db));
 			rc = EXIT_SYSTEM;
 			break;
 		}
 		/* Names are [A-Za-z0-9._@+-] only: nothing to escape. */
 		printf("%s\n  {\"user\": \"%s\", \"kind\": \"%s\", \"secret\": %s, "
-		       "\"other_fields\": %u}", i > 0 ? "," : "", l.names[i],
+		       "\"other_fields\": %u}", i > 0 ? "," : "", names[i],
 		       e.kind == USERDB_SYSTEM ? "system" : "virtual",
 		       e.secret_len > 0 ? "true" : "false", e.other_fields);
 		userdb_entry_wipe(&e);
 	}
 	if (rc == EXIT_DONE && json)
-		printf("%s]\n", l.count > 0 ? "\n" : "");
+		printf("%s]\n", count > 0 ? "\n" : "");
 	userdb_close(db);
 	if (rc == EXIT_DONE && (fflush(stdout) != 0 || ferror(stdout))) {
 		log_error("writing the list: %s", strerror(errno));
 		rc = EXIT_SYSTEM;
 	}
-	for (i = 0; i < l.count; i++)
-		free(l.names[i]);
-	free(l.names);
+	userdb_names_free(names, count);
 	return rc;
 }
 

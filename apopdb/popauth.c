@@ -67,7 +67,6 @@ enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_SYSTEM = 3 };
 #define NEW_SECRET_TRIES 3
 #define ERR_MAX (PATH_MAX + 512)
 /* Entries -list ALL prints at most. */
-#define LIST_MAX 1000000
 
 static const char *progname = "popauth";
 
@@ -148,26 +147,6 @@ static void sanitize_process(void)
 	/* No TZ, LANG, LD_*, NLSPATH, HOME... */
 	if (clearenv() != 0 || putenv(path_env) != 0)
 		die_early("cannot reset the environment");
-}
-
-/* The signals that must not cut a change in half (delivered after it). */
-static sigset_t held;
-
-static void hold_signals(void)
-{
-	sigemptyset(&held);
-	sigaddset(&held, SIGINT);
-	sigaddset(&held, SIGTERM);
-	sigaddset(&held, SIGHUP);
-	sigaddset(&held, SIGQUIT);
-	sigaddset(&held, SIGTSTP);
-	sigaddset(&held, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &held, NULL);
-}
-
-static void release_signals(void)
-{
-	sigprocmask(SIG_UNBLOCK, &held, NULL);
 }
 
 /* One record to syslog for every change (the administrator's audit
@@ -524,40 +503,6 @@ static void print_entry(const char *user, const struct userdb_entry *e)
 	       : "");
 }
 
-struct names {
-	char **v;
-	size_t n, alloc;
-	bool failed;
-};
-
-static int collect(const char *user, void *ctx)
-{
-	struct names *l = ctx;
-
-	if (l->n == l->alloc) {
-		size_t na = l->alloc ? l->alloc * 2 : 64;
-		char **nv;
-
-		if (na > LIST_MAX || (nv = realloc(l->v, na * sizeof(*nv))) == NULL) {
-			l->failed = true;
-			return 1;
-		}
-		l->v = nv;
-		l->alloc = na;
-	}
-	if ((l->v[l->n] = strdup(user)) == NULL) {
-		l->failed = true;
-		return 1;
-	}
-	l->n++;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int do_list(const struct caller *c, const char *path, const char *who)
 {
 	struct userdb_entry e;
@@ -578,28 +523,24 @@ static int do_list(const struct caller *c, const char *path, const char *who)
 	if (db == NULL)
 		return EXIT_SYSTEM;
 	if (strcmp(who, "ALL") == 0) {
-		struct names l = { NULL, 0, 0, false };
-		size_t i;
+		char **names;
+		size_t n, i;
+		bool oom;
 
-		st = userdb_foreach(db, collect, &l);
-		if (st != USERDB_OK || l.failed) {
-			log_error("%s", st != USERDB_OK ? userdb_error(db) : "out of memory");
+		if (userdb_sorted_names(db, &names, &n, &oom) != USERDB_OK) {
+			log_error("%s", oom ? "out of memory" : userdb_error(db));
 			rc = EXIT_SYSTEM;
-		} else {
-			qsort(l.v, l.n, sizeof(*l.v), cmp_str);
 		}
-		for (i = 0; rc == EXIT_DONE && i < l.n; i++) {
-			if (userdb_get_entry(db, l.v[i], &e) != USERDB_OK) {
+		for (i = 0; rc == EXIT_DONE && i < n; i++) {
+			if (userdb_get_entry(db, names[i], &e) != USERDB_OK) {
 				log_error("%s", userdb_error(db));
 				rc = EXIT_SYSTEM;
 				break;
 			}
-			print_entry(l.v[i], &e);
+			print_entry(names[i], &e);
 			userdb_entry_wipe(&e);
 		}
-		for (i = 0; i < l.n; i++)
-			free(l.v[i]);
-		free(l.v);
+		userdb_names_free(names, n);
 	} else {
 		st = userdb_get_entry(db, who, &e);
 		if (st == USERDB_OK) {

@@ -242,3 +242,24 @@ const char *secret_error_text(ssize_t err)
 		return "cannot read the secret";
 	}
 }
+
+/* ---- signals around a change ------------------------------------------------ */
+
+static sigset_t held;
+
+void hold_signals(void)
+{
+	sigemptyset(&held);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGQUIT);
+	sigaddset(&held, SIGTSTP);
+	sigaddset(&held, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &held, NULL);
+}
+
+void release_signals(void)
+{
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
+}

@@ -6,6 +6,7 @@
  * line of standard input, read with read(2) byte by byte so no copy stays in
  * a stdio buffer.  The strength rule is here so both tools apply the same
  * one; popauth enforces it, apopdb (administrators, migrations) warns.
+ * Both tools also hold the same signals while they change the database.
  */
 #ifndef POPPER_SECRET_H
 #define POPPER_SECRET_H
@@ -56,5 +57,12 @@ bool secret_is_disable(const char *secret, size_t len);
 
 /* A short English text for a SECRET_ERR_ value. */
 const char *secret_error_text(ssize_t err);
+
+/* Blocks the signals an operator may send that must not cut a change to the
+ * database in half (INT, TERM, HUP, QUIT, TSTP, PIPE), from the start of a
+ * copy until it is renamed or thrown away; release_signals() unblocks them
+ * and so delivers any that came.  Shared by apopdb and popauth. */
+void hold_signals(void);
+void release_signals(void);
 
 #endif

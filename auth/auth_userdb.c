@@ -188,9 +188,7 @@ static enum backend_result userdb_lookup_secret(const struct auth_config *cfg,
 	*len_r = 0;
 	if (secret_size > 0)
 		secret_r[0] = '\0';
-	r = db_lookup(cfg, user, &e, reason, reasonsize);
-	if (r == BACKEND_NO_USER)
-		snprintf(reason, reasonsize, "unknown user");
+	r = auth_userdb_lookup_entry(cfg, user, &e, reason, reasonsize);
 	if (r != BACKEND_OK)
 		return r;
 	if (e.secret_len + 1 > secret_size) {

@@ -51,4 +51,9 @@ int write_all(int fd, const void *buf, size_t len);
 int pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int pread_all(int fd, void *buf, size_t len, off_t off);
 
+/* Makes the entries of directory dir durable (open it, fsync it): after a
+ * create, rename or unlink in it.  Returns 0 or -1 with fsync's or open's
+ * errno. */
+int fsync_dir(const char *dir);
+
 #endif

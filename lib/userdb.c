@@ -1684,3 +1684,71 @@ void userdb_file_info(const struct userdb *db, uid_t *uid_r, gid_t *gid_r, mode_
 }
 
 #endif /* HAVE_GDBM */
+
+/* ---- sorted listing (both builds: it only walks userdb_foreach) ----------- */
+
+struct name_list {
+	char **names;
+	size_t count, alloc;
+	bool failed;
+};
+
+static int collect_name(const char *user, void *ctx)
+{
+	struct name_list *l = ctx;
+
+	if (l->count == l->alloc) {
+		size_t na = l->alloc ? l->alloc * 2 : 64;
+		char **nn;
+
+		if (na > USERDB_LIST_MAX || (nn = realloc(l->names, na * sizeof(*nn))) == NULL) {
+			l->failed = true;
+			return 1;
+		}
+		l->names = nn;
+		l->alloc = na;
+	}
+	l->names[l->count] = strdup(user);
+	if (l->names[l->count] == NULL) {
+		l->failed = true;
+		return 1;
+	}
+	l->count++;
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum userdb_status userdb_sorted_names(struct userdb *db, char ***names_r, size_t *count_r,
+				       bool *oom_r)
+{
+	struct name_list l = { NULL, 0, 0, false };
+	enum userdb_status st = userdb_foreach(db, collect_name, &l);
+
+	*names_r = NULL;
+	*count_r = 0;
+	*oom_r = st == USERDB_OK && l.failed;
+	if (st != USERDB_OK || l.failed) {
+		userdb_names_free(l.names, l.count);
+		return USERDB_ERROR;
+	}
+	/* An empty database leaves names NULL, which qsort must not get
+	 * (UBSan). */
+	if (l.count > 0)
+		qsort(l.names, l.count, sizeof(*l.names), cmp_names);
+	*names_r = l.names;
+	*count_r = l.count;
+	return USERDB_OK;
+}
+
+void userdb_names_free(char **names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}

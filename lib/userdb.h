@@ -111,6 +111,17 @@ enum userdb_status userdb_delete(struct userdb *db, const char *user);
 enum userdb_status userdb_foreach(struct userdb *db,
 				  int (*fn)(const char *user, void *ctx), void *ctx);
 
+/* The most names userdb_sorted_names() collects (the list tools). */
+#define USERDB_LIST_MAX 1000000
+/* The user names, sorted by strcmp (GDBM's order is a hash order): a
+ * malloc'd array of *count_r malloc'd names (NULL when there are none),
+ * freed with userdb_names_free().  Returns USERDB_OK, or USERDB_ERROR with
+ * *oom_r false (userdb_error() tells) or true (out of memory, or more than
+ * USERDB_LIST_MAX names); on error nothing is left to free. */
+enum userdb_status userdb_sorted_names(struct userdb *db, char ***names_r, size_t *count_r,
+				       bool *oom_r);
+void userdb_names_free(char **names, size_t count);
+
 /* Reads user's whole entry into *e_r (wipe it with userdb_entry_wipe). */
 enum userdb_status userdb_get_entry(struct userdb *db, const char *user,
 				    struct userdb_entry *e_r);

@@ -307,12 +307,6 @@ void cmd_capa(struct session *s, const struct cmd_call *c)
 	reply_line(s, ".");
 }
 
-void cmd_auth_unsupported(struct session *s, const struct cmd_call *c)
-{
-	(void)c;
-	reply_err(s, RESP_NONE, "AUTH is not supported by this server.");
-}
-
 void cmd_xtnd_unsupported(struct session *s, const struct cmd_call *c)
 {
 	(void)c;

@@ -166,7 +166,7 @@ void reply_line(struct session *s, const char *fmt, ...) __attribute__((format(p
 /* ---- cmd_auth.c: AUTHORIZATION handlers and helpers ---- */
 
 cmd_handler cmd_user, cmd_pass, cmd_apop, cmd_quit, cmd_capa;
-cmd_handler cmd_auth_unsupported, cmd_xtnd_unsupported;
+cmd_handler cmd_xtnd_unsupported;
 
 /* Every failed login (PASS, APOP, AUTH, KPOP) ends here: the log line, the
  * delay, the -ERR for r, the close after max-auth-failures.  kind: a short

@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #include "lib/log.h"
 #include "lib/safeopen.h"
 #include "server/dotlock.h"
+#include "server/fileops.h"
 #include "server/mbox.h"
 #include "server/tempdrop.h"
 
@@ -43,19 +43,6 @@
 #define SCAN_BEHIND 8
 /* Alignment of the read buffer and of the file offset at its start. */
 #define SCAN_ALIGN 4096
-
-static void set_reason(char *reason, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_reason(char *reason, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (reason == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(reason, size, fmt, ap);
-	va_end(ap);
-}
 
 static double now_mono(void)
 {
@@ -690,18 +677,6 @@ static enum maildrop_status open_spool(struct mbox *m, const struct maildrop_set
 	m->dev = st.st_dev;
 	m->ino = st.st_ino;
 	return MAILDROP_OK;
-}
-
-static char *dup_or_null(const char *s, bool *fail)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*fail = true;
-	return d;
 }
 
 /* UIDs for every message; the state is saved at once when some message was

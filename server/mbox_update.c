@@ -38,7 +38,6 @@
  */
 #include "config.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -52,6 +51,7 @@
 
 #include "lib/log.h"
 #include "lib/safeopen.h"
+#include "server/fileops.h"
 #include "server/mbox.h"
 
 #define JOURNAL_MAGIC "POPJRNL1"
@@ -77,34 +77,6 @@ struct journal_hdr {
 	uint64_t dev, ino, orig_size, new_size, region_off;
 	uint64_t tail_len, tail_hash, payload_len, payload_hash;
 };
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
 
 static void encode_hdr(const struct journal_hdr *h, unsigned char *b)
 {
@@ -155,31 +127,12 @@ static bool header_never_written(const unsigned char *b)
 	return true;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret, saved;
-
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return ret;
-}
-
 static int journal_path(const struct mbox *m, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%s/%s", m->state_dir,
 			 m->journal_name != NULL ? m->journal_name : MBOX_JOURNAL);
 
 	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static uint64_t min64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
 }
 
 /* Hash of len bytes of fd at off (len <= JOURNAL_TAIL_MAX). */
@@ -197,55 +150,13 @@ static int hash_region(int fd, uint64_t off, uint64_t len, uint64_t *hash_r)
 	return 0;
 }
 
-/* Copies len bytes from (src, soff) to (dst, doff) in blocks, front to back
- * (correct for an overlapping move towards lower offsets).  Optionally
- * hashes what it copies.  Returns 0 or -1 with errno. */
-static int copy_bytes(int src, uint64_t soff, int dst, uint64_t doff, uint64_t len,
-		      unsigned char *buf, struct uidstore_hasher *hs, const char *stepname)
-{
-	uint64_t done = 0;
-
-	while (done < len) {
-		size_t c = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
-
-		if (pread_all(src, buf, c, (off_t)(soff + done)) < 0)
-			return -1;
-		if (hs != NULL)
-			uidstore_hash_update(hs, buf, c);
-		if (pwrite_all(dst, buf, c, (off_t)(doff + done)) < 0)
-			return -1;
-		done += c;
-		step(stepname);
-	}
-	return 0;
-}
-
-/* Hashes the journal's payload.  Returns 0 or -1 with errno. */
-static int hash_payload(int jfd, uint64_t len, unsigned char *buf, uint64_t *hash_r)
-{
-	struct uidstore_hasher hs;
-	uint64_t done = 0;
-
-	uidstore_hash_init(&hs, JOURNAL_SEED);
-	while (done < len) {
-		size_t c = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
-
-		if (pread_all(jfd, buf, c, (off_t)(JOURNAL_HEADER_SIZE + done)) < 0)
-			return -1;
-		uidstore_hash_update(&hs, buf, c);
-		done += c;
-	}
-	*hash_r = uidstore_hash_final(&hs);
-	return 0;
-}
-
 /* Writes the journal's saved bytes back over the spool and fsyncs it: the
  * spool is then the old mailbox (plus anything appended after it). */
 static int restore_payload(int spool, int jfd, const struct journal_hdr *h,
 			   unsigned char *buf, const char *stepname)
 {
-	if (copy_bytes(jfd, JOURNAL_HEADER_SIZE, spool, h->region_off, h->payload_len,
-		       buf, NULL, stepname) < 0)
+	if (fileops_copy(jfd, JOURNAL_HEADER_SIZE, spool, h->region_off, h->payload_len,
+			 buf, NULL, step, stepname) < 0)
 		return -1;
 	if (fsync(spool) < 0)
 		return -1;
@@ -278,19 +189,6 @@ static void set_aside(const char *jpath, const char *kind, const char *why)
 	}
 	log_error("update journal %s %s and cannot be moved aside: %s", jpath, why,
 		  strerror(errno));
-}
-
-static void block_signals(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGPIPE);
-	sigaddset(&set, SIGALRM);
-	sigprocmask(SIG_BLOCK, &set, old);
 }
 
 /* ---- recovery --------------------------------------------------------------- */
@@ -328,7 +226,7 @@ enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsiz
 		snprintf(reason, reasonsize, "journal %s: %s", jpath, strerror(e));
 		return MAILDROP_TEMP;
 	}
-	block_signals(&old);
+	fileops_block_signals(&old);
 	if (jst.st_size == 0 ||
 	    (jst.st_size >= JOURNAL_HEADER_SIZE && pread_all(jfd, hdr, sizeof(hdr), 0) == 0 &&
 	     header_never_written(hdr))) {
@@ -373,7 +271,7 @@ enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsiz
 			set_aside(jpath, "bad", "does not fit the spool (it shrank)");
 			goto out;
 		}
-		if (hash_payload(jfd, h.payload_len, buf, &hash) < 0)
+		if (fileops_hash(jfd, JOURNAL_HEADER_SIZE, h.payload_len, JOURNAL_SEED, buf, &hash) < 0)
 			goto io_error;
 		if (hash != h.payload_hash) {
 			/* Never complete, so never fsynced: the spool was not touched. */
@@ -398,7 +296,7 @@ enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsiz
 		} else {
 			uint64_t ph;
 
-			if (hash_payload(jfd, h.payload_len, buf, &ph) < 0)
+			if (fileops_hash(jfd, JOURNAL_HEADER_SIZE, h.payload_len, JOURNAL_SEED, buf, &ph) < 0)
 				goto io_error;
 			if (ph != h.payload_hash) {
 				set_aside(jpath, "bad", "has a damaged copy");
@@ -533,8 +431,8 @@ static int write_journal(struct mbox *m, const char *jpath, struct journal_hdr *
 	uidstore_hash_init(&hs, JOURNAL_SEED);
 	/* Payload first, header last: a header that checks out means the
 	 * payload before it was written completely. */
-	if (copy_bytes(m->fd, h->region_off, jfd, JOURNAL_HEADER_SIZE, h->payload_len,
-		       buf, &hs, "journal-payload") < 0)
+	if (fileops_copy(m->fd, h->region_off, jfd, JOURNAL_HEADER_SIZE, h->payload_len,
+			 buf, &hs, step, "journal-payload") < 0)
 		goto fail;
 	h->payload_hash = uidstore_hash_final(&hs);
 	encode_hdr(h, hdr);
@@ -570,8 +468,8 @@ static int compact(struct mbox *m, unsigned first_del, uint64_t size, unsigned c
 	for (i = first_del; i < m->count; i++) {
 		if (m->msgs[i].flags & MBOX_DELETED) {
 			if (in_run) {
-				if (copy_bytes(m->fd, run_start, m->fd, w, run_end - run_start,
-					       buf, NULL, "move") < 0)
+				if (fileops_copy(m->fd, run_start, m->fd, w, run_end - run_start,
+						 buf, NULL, step, "move") < 0)
 					return -1;
 				w += run_end - run_start;
 				in_run = false;
@@ -588,7 +486,7 @@ static int compact(struct mbox *m, unsigned first_del, uint64_t size, unsigned c
 		run_start = m->end;
 	run_end = size;   /* mail appended since the index stays, at the end */
 	if (run_end > run_start &&
-	    copy_bytes(m->fd, run_start, m->fd, w, run_end - run_start, buf, NULL, "move") < 0)
+	    fileops_copy(m->fd, run_start, m->fd, w, run_end - run_start, buf, NULL, step, "move") < 0)
 		return -1;
 	return 0;
 }
@@ -627,7 +525,7 @@ static enum maildrop_status commit_locked(struct mbox *m, struct maildrop_stats 
 	fill_stats(m, stats, false);
 	if (m->fd < 0 || m->count == 0)
 		return MAILDROP_OK;   /* no spool or no messages: nothing to write */
-	block_signals(&old);
+	fileops_block_signals(&old);
 	mbox_touch_lock(m);
 	for (i = 0; i < m->count; i++) {
 		if (!(m->msgs[i].flags & MBOX_DELETED))

@@ -47,12 +47,10 @@
  */
 #include "config.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +60,7 @@
 
 #include "lib/log.h"
 #include "lib/safeopen.h"
+#include "server/fileops.h"
 #include "server/tempdrop.h"
 #include "server/uidstore.h"
 
@@ -123,51 +122,6 @@ static void step(const char *name)
 		tempdrop_hook(name);
 }
 
-static void set_reason(char *reason, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_reason(char *reason, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (reason == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(reason, size, fmt, ap);
-	va_end(ap);
-}
-
-static uint64_t min64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-static void block_signals(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGPIPE);
-	sigaddset(&set, SIGALRM);
-	sigprocmask(SIG_BLOCK, &set, old);
-}
-
-static int fsync_path(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret, saved;
-
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return ret;
-}
-
 static int file_size(int fd, uint64_t *size_r)
 {
 	struct stat st;
@@ -180,20 +134,6 @@ static int file_size(int fd, uint64_t *size_r)
 
 /* ---- the marker ------------------------------------------------------------- */
 
-static void put64(unsigned char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 static uint64_t marker_total(const struct marker *mk)
 {
 	return mk->base + mk->pad + mk->len;
@@ -201,12 +141,10 @@ static uint64_t marker_total(const struct marker *mk)
 
 static void marker_encode(const struct marker *mk, unsigned char *b)
 {
-	uint32_t v = htole32(MARKER_VERSION), ph = htole32(mk->phase);
-
 	memset(b, 0, MARKER_SIZE);
 	memcpy(b, MARKER_MAGIC, 8);
-	memcpy(b + 8, &v, 4);
-	memcpy(b + 12, &ph, 4);
+	put32(b + 8, MARKER_VERSION);
+	put32(b + 12, mk->phase);
 	put64(b + 16, mk->dev);
 	put64(b + 24, mk->ino);
 	put64(b + 32, mk->base);
@@ -218,21 +156,17 @@ static void marker_encode(const struct marker *mk, unsigned char *b)
 
 static bool marker_decode(const unsigned char *b, struct marker *mk)
 {
-	uint32_t v, ph;
-
 	if (memcmp(b, MARKER_MAGIC, 8) != 0 ||
 	    get64(b + MARKER_SUM_OFF) != uidstore_hash(b, MARKER_SUM_OFF, MARKER_SEED))
 		return false;
-	memcpy(&v, b + 8, 4);
-	memcpy(&ph, b + 12, 4);
-	mk->phase = le32toh(ph);
+	mk->phase = get32(b + 12);
 	mk->dev = get64(b + 16);
 	mk->ino = get64(b + 24);
 	mk->base = get64(b + 32);
 	mk->pad = get64(b + 40);
 	mk->len = get64(b + 48);
 	mk->hash = get64(b + 56);
-	return le32toh(v) == MARKER_VERSION && mk->phase >= PH_COPYING &&
+	return get32(b + 8) == MARKER_VERSION && mk->phase >= PH_COPYING &&
 	       mk->phase <= PH_EXTENDED && mk->pad <= 2 && mk->base < MARKER_SIZE_MAX &&
 	       mk->len < MARKER_SIZE_MAX;
 }
@@ -256,7 +190,7 @@ static int marker_write(const struct td_ctx *c, const struct marker *mk, bool cr
 		goto fail;
 	}
 	fd = -1;
-	if (create && fsync_path(c->state_dir) < 0)
+	if (create && fsync_dir(c->state_dir) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -273,7 +207,7 @@ static int marker_remove(const struct td_ctx *c)
 {
 	if (unlink(c->marker_path) < 0 && errno != ENOENT)
 		return -1;
-	return fsync_path(c->state_dir);
+	return fsync_dir(c->state_dir);
 }
 
 enum marker_read {
@@ -343,7 +277,7 @@ static void marker_set_aside(const struct td_ctx *c, const char *why)
 			break;
 		if (link(c->marker_path, aside) == 0) {
 			unlink(c->marker_path);
-			fsync_path(c->state_dir);
+			fsync_dir(c->state_dir);
 			log_error("temp-drop marker %s %s; moved to %s, spool and temporary drop %s "
 				  "left as they are", c->marker_path, why, aside, c->tpath);
 			return;
@@ -356,46 +290,6 @@ static void marker_set_aside(const struct td_ctx *c, const char *why)
 }
 
 /* ---- file helpers ----------------------------------------------------------- */
-
-/* Copies len bytes from (src, soff) to (dst, doff), front to back, hashing
- * them when hs is given.  Returns 0 or -1 with errno. */
-static int copy_range(int src, uint64_t soff, int dst, uint64_t doff, uint64_t len,
-		      unsigned char *buf, struct uidstore_hasher *hs, const char *stepname)
-{
-	uint64_t done = 0;
-
-	while (done < len) {
-		size_t n = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
-
-		if (pread_all(src, buf, n, (off_t)(soff + done)) < 0)
-			return -1;
-		if (hs != NULL)
-			uidstore_hash_update(hs, buf, n);
-		if (pwrite_all(dst, buf, n, (off_t)(doff + done)) < 0)
-			return -1;
-		done += n;
-		step(stepname);
-	}
-	return 0;
-}
-
-static int hash_range(int fd, uint64_t off, uint64_t len, unsigned char *buf, uint64_t *hash_r)
-{
-	struct uidstore_hasher hs;
-	uint64_t done = 0;
-
-	uidstore_hash_init(&hs, MARKER_SEED);
-	while (done < len) {
-		size_t n = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
-
-		if (pread_all(fd, buf, n, (off_t)(off + done)) < 0)
-			return -1;
-		uidstore_hash_update(&hs, buf, n);
-		done += n;
-	}
-	*hash_r = uidstore_hash_final(&hs);
-	return 0;
-}
 
 /* 1 if fd[off, off+len) is all zero bytes, 0 if not, -1 on error. */
 static int all_zero(int fd, uint64_t off, uint64_t len, unsigned char *buf)
@@ -713,7 +607,7 @@ static enum maildrop_status move_in(const struct td_ctx *c, struct mbox *sp, str
 
 	uidstore_hash_init(&hs, MARKER_SEED);
 	if ((mk.pad > 0 && pwrite_all(tm->fd, newlines, (size_t)mk.pad, (off_t)t0) < 0) ||
-	    copy_range(sp->fd, 0, tm->fd, t0 + mk.pad, mk.len, c->buf, &hs, "movein-copy") < 0 ||
+	    fileops_copy(sp->fd, 0, tm->fd, t0 + mk.pad, mk.len, c->buf, &hs, step, "movein-copy") < 0 ||
 	    fsync(tm->fd) < 0) {
 		e = errno;
 		undo_append(c, tm, t0);
@@ -795,7 +689,8 @@ static enum maildrop_status write_back(const struct td_ctx *c, struct mbox *sp, 
 
 	/* 1. The temporary drop becomes the final mailbox. */
 	if ((mk.pad > 0 && pwrite_all(tm->fd, newlines, (size_t)mk.pad, (off_t)k) < 0) ||
-	    copy_range(sp->fd, 0, tm->fd, k + mk.pad, mk.len, c->buf, NULL, "writeback-merge") < 0 ||
+	    fileops_copy(sp->fd, 0, tm->fd, k + mk.pad, mk.len, c->buf, NULL, step,
+			 "writeback-merge") < 0 ||
 	    fsync(tm->fd) < 0) {
 		e = errno;
 		undo_merge(c, tm, k);
@@ -845,7 +740,7 @@ static enum maildrop_status write_back(const struct td_ctx *c, struct mbox *sp, 
 	step("writeback-marked");
 
 	/* 3. Overwrite.  A failure leaves EXTENDED: the next login redoes it. */
-	if (copy_range(tm->fd, 0, sp->fd, 0, total, c->buf, NULL, "writeback-copy") < 0 ||
+	if (fileops_copy(tm->fd, 0, sp->fd, 0, total, c->buf, NULL, step, "writeback-copy") < 0 ||
 	    fsync(sp->fd) < 0) {
 		set_reason(reason, reasonsize, "writing %s: %s; the next login finishes it",
 			   sp->path, strerror(errno));
@@ -938,11 +833,12 @@ static enum maildrop_status recover(const struct td_ctx *c, struct mbox *sp, str
 		outcome = "already complete";
 		if (ssize < mk.len)
 			break;
-		if (hash_range(sp->fd, 0, mk.len, c->buf, &hash) < 0)
+		if (fileops_hash(sp->fd, 0, mk.len, MARKER_SEED, c->buf, &hash) < 0)
 			goto io_error;
 		if (hash != mk.hash)
 			break;   /* removed, and new mail came since */
-		if (tsize < total || hash_range(tm->fd, mk.base + mk.pad, mk.len, c->buf, &hash) < 0 ||
+		if (tsize < total || fileops_hash(tm->fd, mk.base + mk.pad, mk.len, MARKER_SEED, c->buf,
+						   &hash) < 0 ||
 		    hash != mk.hash) {
 			marker_set_aside(c, "says the spool's mail was copied, but the temporary drop "
 					 "does not hold it");
@@ -1002,7 +898,7 @@ static enum maildrop_status recover(const struct td_ctx *c, struct mbox *sp, str
 			marker_set_aside(c, "records a temporary drop of another size");
 			return MAILDROP_OK;
 		}
-		if (copy_range(tm->fd, 0, sp->fd, 0, total, c->buf, NULL, "recover-copy") < 0 ||
+		if (fileops_copy(tm->fd, 0, sp->fd, 0, total, c->buf, NULL, step, "recover-copy") < 0 ||
 		    fsync(sp->fd) < 0)
 			goto io_error;
 		step("recover-fsync");
@@ -1076,7 +972,7 @@ enum maildrop_status tempdrop_settle(const struct maildrop_settings *set, struct
 		st = MAILDROP_TEMP;
 		goto out_nosig;
 	}
-	block_signals(&old);
+	fileops_block_signals(&old);
 	if (tm != NULL)
 		st = mbox_recover(tm, reason, reasonsize);
 	if (st == MAILDROP_OK)
@@ -1141,18 +1037,6 @@ static void td_free(struct tempdrop *td)
 	free(td);
 }
 
-static char *dup_opt(const char *s, bool *fail)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*fail = true;
-	return d;
-}
-
 /* A copy of the settings that outlives the caller's buffers. */
 static struct tempdrop *td_create(const struct maildrop_settings *set, char *reason,
 				  size_t reasonsize)
@@ -1174,12 +1058,12 @@ static struct tempdrop *td_create(const struct maildrop_settings *set, char *rea
 	}
 	td->dirfd = -1;
 	td->set = *set;
-	td->path = dup_opt(set->path, &fail);
-	td->lock_path = dup_opt(set->lock_path, &fail);
-	td->state_dir = dup_opt(set->state_dir, &fail);
-	td->temp_dir = dup_opt(set->temp_dir, &fail);
-	td->temp_name = dup_opt(set->temp_name, &fail);
-	td->tpath = dup_opt(tpath, &fail);
+	td->path = dup_or_null(set->path, &fail);
+	td->lock_path = dup_or_null(set->lock_path, &fail);
+	td->state_dir = dup_or_null(set->state_dir, &fail);
+	td->temp_dir = dup_or_null(set->temp_dir, &fail);
+	td->temp_name = dup_or_null(set->temp_name, &fail);
+	td->tpath = dup_or_null(tpath, &fail);
 	if (fail) {
 		td_free(td);
 		set_reason(reason, reasonsize, "out of memory");
@@ -1229,7 +1113,7 @@ static enum maildrop_status td_open(const struct maildrop_settings *set, void **
 	st = lock_temp_drop(&td->c, true, &td->m, reason, reasonsize);
 	if (st != MAILDROP_OK)
 		goto fail;
-	block_signals(&old);
+	fileops_block_signals(&old);
 	st = mbox_recover(td->m, reason, reasonsize);
 	if (st == MAILDROP_OK)
 		st = recover(&td->c, sp, td->m, reason, reasonsize);
@@ -1265,7 +1149,7 @@ static enum maildrop_status td_write_back(struct tempdrop *td, uint64_t k,
 	st = mbox_open_locked(&td->set, true, &sp, reason, reasonsize);
 	if (st != MAILDROP_OK)
 		return st;
-	block_signals(&old);
+	fileops_block_signals(&old);
 	st = write_back(&td->c, sp, td->m, k, true, reason, reasonsize);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	mbox_free(sp);   /* unlocks the spool */

@@ -197,20 +197,6 @@ static int random_epoch(char out[EPOCH_LEN + 1], const char *avoid)
 	return -1;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret, saved;
-
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return ret;
-}
-
 /* ---- string pool ------------------------------------------------------------ */
 
 uint32_t uidstore_add(struct uidstore *st, const char *uid, size_t len)

@@ -19,9 +19,10 @@
 # POPPER_TEST_KEEP=1; tests/lib/popfixture.py), ASan writes its reports
 # to files (log_path), and afterwards every ASan report file and every
 # UBSan report in a kept stderr file (UBSan ignores log_path when it
-# shares ASan's runtime) is printed and counted as one more failure.  The
-# last line is the suite's "N passed, N failed[, N skipped]"; the exit
-# status is non-zero if anything failed.
+# shares ASan's runtime) is printed and counted as one more failure (a
+# report from a test that failed anyway is thus counted twice).  The last
+# line is the suite's "N passed, N failed[, N skipped]"; the exit status
+# is non-zero if anything failed.
 #
 # nss_wrapper and pam_wrapper (used by the fixture for the fake accounts)
 # work under ASan when its runtime comes first in LD_PRELOAD, which the

@@ -473,8 +473,12 @@ def main():
         c.command("QUIT")
         s.finish()
         if "PLAIN" not in offered or "CRAM-MD5" not in offered:
-            tap.skip("SASL exchanges", "the libsasl2 plugins are not installed "
-                     "(libsasl2-modules): CAPA offers %r" % offered)
+            why = ("the libsasl2 plugins are not installed (libsasl2-modules): CAPA offers %r"
+                   % offered)
+            if os.environ.get("CI") == "true":
+                tap.ok(False, "CI: the SASL plugins must be installed", why)
+            else:
+                tap.skip("SASL exchanges", why)
             return tap.done()
         test_capa_and_list(tap, env, offered)
         test_mechanisms(tap, env)

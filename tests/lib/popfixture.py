@@ -144,7 +144,7 @@ def login_method():
         return None, NO_LOGIN
     missing = wrappers_missing()
     if missing:
-        return None, "popper built without GDBM and its PAM logins need " + missing
+        return None, "popper built without GDBM, and for PAM logins " + missing
     return "pam", None
 
 
