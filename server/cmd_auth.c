@@ -98,7 +98,7 @@ bool cmd_user_normalise(const struct settings *set, const char *in,
 
 /* APOP is offered only when configured and the build and the user database
  * can do it. */
-static bool apop_offered(const struct session *s)
+bool cmd_apop_offered(const struct session *s)
 {
 	return s->set->apop && auth_apop_available(&s->authcfg);
 }
@@ -178,7 +178,7 @@ void cmd_user(struct session *s, const struct cmd_call *c)
 	 * An unsafe database is refused here already (Qpopper's "[SYS/PERM]
 	 * POP authentication DB has wrong mode"); other database trouble
 	 * lets USER through and PASS reports it. */
-	if (s->set->cleartext == CLEARTEXT_DEFAULT && apop_offered(s)) {
+	if (s->set->cleartext == CLEARTEXT_DEFAULT && cmd_apop_offered(s)) {
 		bool has = false;
 		enum auth_result r = auth_check_secret(&s->authcfg, name, &has);
 
@@ -239,7 +239,7 @@ void cmd_apop(struct session *s, const struct cmd_call *c)
 	char reason[256] = "";
 	enum auth_result r;
 
-	if (!apop_offered(s)) {
+	if (!cmd_apop_offered(s)) {
 		reply_err(s, RESP_NONE, "APOP is not available on this server.");
 		return;
 	}

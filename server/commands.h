@@ -167,6 +167,9 @@ void reply_line(struct session *s, const char *fmt, ...) __attribute__((format(p
 
 cmd_handler cmd_user, cmd_pass, cmd_apop, cmd_quit, cmd_capa;
 cmd_handler cmd_xtnd_unsupported;
+/* True when APOP can be used on this connection (configured, built, a user
+ * database present); the greeting carries the timestamp only then. */
+bool cmd_apop_offered(const struct session *s);
 
 /* Every failed login (PASS, APOP, AUTH, KPOP) ends here: the log line, the
  * delay, the -ERR for r, the close after max-auth-failures.  kind: a short

@@ -584,11 +584,17 @@ int session_run(const struct session_params *p)
 		 * framing, so no POP3 reply can help (cmd_sasl.c). */
 		session_set_state(s, STATE_END);
 		normal = false;
-	} else if (s->set->shy)
-		reply_ok(s, "ready  %s", s->timestamp);
-	else
-		reply_ok(s, "popper (version %s) at %s starting.  %s", PACKAGE_VERSION,
-			 p->local_host, s->timestamp);
+	} else {
+		/* The timestamp only when APOP can work: clients such as curl
+		 * take it as an offer and never fall back to USER/PASS. */
+		const char *ts = cmd_apop_offered(s) ? s->timestamp : "";
+
+		if (s->set->shy)
+			reply_ok(s, "ready%s%s", ts[0] ? "  " : "", ts);
+		else
+			reply_ok(s, "popper (version %s) at %s starting.%s%s", PACKAGE_VERSION,
+				 p->local_host, ts[0] ? "  " : "", ts);
+	}
 
 	while (s->state != STATE_END) {
 		char *line;

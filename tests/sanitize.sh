@@ -86,7 +86,8 @@ fi
 
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$reports/asan
 UBSAN_OPTIONS=print_stacktrace=1:log_path=$reports/ubsan
-export ASAN_OPTIONS UBSAN_OPTIONS
+LSAN_OPTIONS=suppressions=$src/tests/lsan.supp
+export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
 {
 	status=0

@@ -250,9 +250,10 @@ S: -ERR Too few arguments for the APOP command.
 C: APOP alice 0123456789abcdef0123456789abcdef extra
 S: -ERR Too many arguments for the APOP command.
 
-# APOP is refused when it is switched off
+# APOP is refused when it is switched off, and the greeting offers no timestamp
 config: reset apop
-C: APOP alice ${apop secret}
+G~ ^\+OK popper \(version \S+\) at \S+ starting\.$
+C: APOP alice 0123456789abcdef0123456789abcdef
 S: -ERR APOP is not available on this server.
 C: USER alice
 S: +OK Password required for alice.
