@@ -110,7 +110,9 @@ show() {
 	fi
 }
 for f in "$reports"/*; do
-	[ -f "$f" ] && show 1 "ASan report $f" "$f"
+	# A file holding only the "Suppressions used" table (tests/lsan.supp)
+	# is not a report.
+	[ -f "$f" ] && grep -q 'ERROR: \|runtime error:' "$f" && show 1 "ASan report $f" "$f"
 done
 grep -rl --include='*.stderr' 'runtime error:' "$tmp" >"$work/ubsan.list" 2>/dev/null || true
 while IFS= read -r f; do

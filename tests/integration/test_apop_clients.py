@@ -208,7 +208,21 @@ def inetd_try(env, lines):
 
 
 def apop_line(user, secret):
-    return lambda ts: "APOP %s %s" % (user, pf.apop_digest(ts, secret))
+    # With APOP off the greeting has no timestamp; the digest is then made
+    # over a stand-in, and the server must refuse it all the same.
+    return lambda ts: "APOP %s %s" % (user, pf.apop_digest(ts or "<none@greeting>", secret))
+
+
+def greeting_timestamp(env):
+    """The timestamp of one inetd session's greeting, or None."""
+    s = env.start_inetd()
+    try:
+        s.read_greeting()
+        ts = s.timestamp()
+        s.client.command("QUIT")
+    finally:
+        s.finish()
+    return ts
 
 
 def test_db_file(tap, env):
@@ -345,6 +359,8 @@ def main():
         test_db_file(tap, env)
         test_system_entry(tap, env)
         env.reset("apop")
+        tap.ok(greeting_timestamp(env) is None,
+               "set apop = false: the greeting offers no APOP timestamp")
         r = inetd_try(env, [apop_line("alice", SECRET)])
         tap.is_(r, ["-ERR APOP is not available on this server."], "set apop = false: APOP off")
         env.set("clear-text-password", "default")

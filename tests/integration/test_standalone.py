@@ -18,7 +18,7 @@ def full_session(d, tap, what):
     c = d.connect()
     try:
         g = c.line_str()
-        tap.ok(pf.GREETING_RE.match(g) is not None, "%s: greeting" % what, g)
+        tap.ok(pf.greeting_re().match(g) is not None, "%s: greeting" % what, g)
         r = c.login("alice", "secret")
         tap.is_(r, "+OK alice has 2 visible messages (0 hidden) in %d octets." % d.total,
                 "%s: login" % what)

@@ -378,7 +378,7 @@ def test_implicit(tap, pki):
         c = tf.connect(d)
         c.starttls(pki.client_context())
         g = c.line_str()
-        tap.ok(pf.GREETING_RE.match(g), "alternate-port: the greeting comes after the handshake", g)
+        tap.ok(pf.greeting_re().match(g), "alternate-port: the greeting comes after the handshake", g)
         c.command("CAPA")
         caps = [l.decode() for l in c.multiline()]
         tap.ok("STLS" not in caps and "USER" in caps, "alternate-port: CAPA has no STLS", caps)
@@ -448,7 +448,7 @@ def test_inetd(tap, pki):
                 c.command("NOOP")   # AUTHORIZATION: -ERR, but proves the channel works
             else:
                 c.starttls(pki.client_context())
-                tap.ok(pf.GREETING_RE.match(c.line_str()), "inetd -l 2: greeting after the handshake")
+                tap.ok(pf.greeting_re().match(c.line_str()), "inetd -l 2: greeting after the handshake")
             if env.login:
                 tap.ok(c.login("alice", "secret").startswith("+OK alice has 3"),
                        "inetd -l %s: login over TLS" % mode_arg)

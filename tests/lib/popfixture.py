@@ -1070,6 +1070,17 @@ GREETING_RE = re.compile(
     r"^\+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.  "
     r"(?P<timestamp><[0-9a-fA-F]{16}\.\d+\.\d+@[^<>\s]+>)$")
 SHY_GREETING_RE = re.compile(r"^\+OK ready  (?P<timestamp><[0-9a-fA-F]{16}\.\d+\.\d+@[^<>\s]+>)$")
+# Without APOP (a build lacking GDBM or OpenSSL) the greeting carries no
+# timestamp, so that clients do not try APOP.
+GREETING_NO_APOP_RE = re.compile(r"^\+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$")
+SHY_GREETING_NO_APOP_RE = re.compile(r"^\+OK ready$")
+
+
+def greeting_re(shy=False):
+    """The greeting this build sends with the fixture's usual configuration."""
+    if apop_unavailable():
+        return SHY_GREETING_NO_APOP_RE if shy else GREETING_NO_APOP_RE
+    return SHY_GREETING_RE if shy else GREETING_RE
 
 
 # --------------------------------------------------------------------------

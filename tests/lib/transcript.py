@@ -384,7 +384,7 @@ class Case:
             conv = [(no, l) for no, l in self.steps if self.is_conversation(l)]
             if not conv or not conv[0][1].startswith(("G:", "G~")):
                 g = self.read(0)
-                self.regex_match(0, (pf.SHY_GREETING_RE if shy else pf.GREETING_RE).pattern, g)
+                self.regex_match(0, pf.greeting_re(shy).pattern, g)
             closed = False
             for no, line in conv:
                 closed = self.step(no, line) or closed
@@ -500,7 +500,7 @@ class Case:
             self.session = self.env.start_inetd(transport=self.transport, args=self.args,
                                                 write_config=False)
             g = self.read(no)
-            self.regex_match(no, (pf.SHY_GREETING_RE if self.shy else pf.GREETING_RE).pattern, g)
+            self.regex_match(no, pf.greeting_re(self.shy).pattern, g)
         elif re.match(r"^S\*\d+:", line):
             n, _, text = line[2:].partition(":")
             exp = self.expand(text[1:])

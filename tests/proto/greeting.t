@@ -2,7 +2,15 @@
 # Each case below is one TAP test; see tests/lib/transcript.py for the format.
 
 # The greeting names the version and carries an APOP timestamp
+requires: apop
 G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.  (?P<timestamp><[0-9a-f]{16}\.[0-9]+\.[0-9]+@\S+>)
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+
+# Without APOP the greeting names the version and offers no timestamp
+config: reset apop
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$
 C: QUIT
 S: +OK Pop server at ${host} signing off.
 closed
