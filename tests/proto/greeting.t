@@ -146,7 +146,7 @@ S: .
 
 # shy: no version in the greeting, no IMPLEMENTATION before login
 config: shy
-G~ \+OK ready  (?P<timestamp><[0-9a-f]{16}\.[0-9]+\.[0-9]+@\S+>)
+G~ \+OK ready(  <[0-9a-f]{16}\.[0-9]+\.[0-9]+@\S+>)?$
 C: CAPA
 S: +OK Capability list follows.
 S: TOP
