@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sigwake.h"
 #include "lib/safeopen.h"
 #include "server/daemon.h"
 #include "server/session.h"
@@ -186,18 +187,6 @@ struct ratelimit {
 	unsigned long suppressed;
 };
 
-static int sig_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	unsigned char b = (unsigned char)sig;
-	int saved = errno;
-
-	if (write(sig_pipe[1], &b, 1) < 0) {
-		/* pipe full: a wake-up is already pending */
-	}
-	errno = saved;
-}
 
 static time_t now_mono(void)
 {
@@ -505,8 +494,7 @@ static void serve_child(const struct settings *s, int fd, const int *listeners,
 
 	for (i = 0; i < nlisteners; i++)
 		close(listeners[i]);
-	close(sig_pipe[0]);
-	close(sig_pipe[1]);
+	sigwake_close();
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_DFL;
@@ -567,13 +555,13 @@ int daemon_run(const struct settings *s, const char *addrspec)
 	log_open("popper", s->log_facility, LOG_TO_SYSLOG);
 	log_notice("popper %s standalone daemon started (pid %ld)", PACKAGE_VERSION, (long)getpid());
 
-	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+	if (sigwake_open() < 0) {
 		log_error("pipe: %s", strerror(errno));
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
+	sa.sa_handler = sigwake_handler;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -593,7 +581,7 @@ int daemon_run(const struct settings *s, const char *addrspec)
 		size_t np = 1;
 		struct timespec now;
 
-		pfds[0].fd = sig_pipe[0];
+		pfds[0].fd = sigwake_fd();
 		pfds[0].events = POLLIN;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec < paused_until.tv_sec ||
@@ -618,7 +606,7 @@ int daemon_run(const struct settings *s, const char *addrspec)
 
 		if ((pfds[0].revents & POLLIN) != 0) {
 			unsigned char sigs[64];
-			ssize_t r = read(sig_pipe[0], sigs, sizeof(sigs)), k;
+			size_t r = sigwake_read(sigs, sizeof(sigs)), k;
 
 			for (k = 0; k < r; k++) {
 				if (sigs[k] == SIGTERM || sigs[k] == SIGINT)

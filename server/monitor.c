@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sigwake.h"
 #include "server/dotlock.h"
 #include "server/monitor.h"
 
@@ -120,19 +121,6 @@ static void client_unlock(void *ctx)
 
 /* ---- the monitor's side ----------------------------------------------- */
 
-static int sig_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	unsigned char b = (unsigned char)sig;
-	int saved = errno;
-
-	/* Non-blocking: if the pipe is full, a wake-up is pending anyway. */
-	if (write(sig_pipe[1], &b, 1) < 0) {
-		/* nothing to do */
-	}
-	errno = saved;
-}
 
 /* Points every descriptor but keep at /dev/null.  dup2 instead of close
  * keeps the numbers taken, so the log module can re-open its syslog and
@@ -234,7 +222,7 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 
 			timeout = left <= 0 ? 0 : (int)left * 1000;
 		}
-		pfd[0].fd = sig_pipe[0];
+		pfd[0].fd = sigwake_fd();
 		pfd[0].events = POLLIN;
 		pfd[1].fd = sock;        /* -1 once the child closed it */
 		pfd[1].events = POLLIN;
@@ -246,7 +234,7 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 
 		if (n > 0 && (pfd[0].revents & POLLIN) != 0) {
 			unsigned char sigs[64];
-			ssize_t r = read(sig_pipe[0], sigs, sizeof(sigs)), i;
+			size_t r = sigwake_read(sigs, sizeof(sigs)), i;
 
 			for (i = 0; i < r; i++) {
 				if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
@@ -386,7 +374,7 @@ int monitor_start(const char *lock_path, unsigned lock_wait,
 	close(sv[1]);
 	detach_descriptors(sv[0]);
 	log_reopen();
-	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+	if (sigwake_open() < 0) {
 		log_error("monitor: pipe: %s", strerror(errno));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -394,7 +382,7 @@ int monitor_start(const char *lock_path, unsigned lock_wait,
 	}
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
+	sa.sa_handler = sigwake_handler;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

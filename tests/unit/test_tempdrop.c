@@ -47,65 +47,9 @@
 #include "server/tempdrop.h"
 #include "server/uidstore.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testbuf.h"
 
 /* ---- scaffolding ------------------------------------------------------------ */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
-static void buf_add(struct buf *b, const void *d, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		b->p = realloc(b->p, ncap);
-		if (b->p == NULL)
-			die("realloc");
-		b->cap = ncap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_addb(struct buf *b, const struct buf *o)
-{
-	buf_add(b, o->p, o->len);
-}
-
-static void buf_reset(struct buf *b)
-{
-	b->len = 0;
-	if (b->p != NULL)
-		b->p[0] = '\0';
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-static bool buf_eq(const struct buf *a, const struct buf *b)
-{
-	return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
-}
 
 static char root[512];
 static char casedir[600], spool[700], lockp[700], state[700], tdir[700], tpath[800], mpath[800];
