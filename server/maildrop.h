@@ -59,6 +59,9 @@ struct maildrop_stats {
 	/* temp-drop mode: the deletions were made but the kept mail could not
 	 * be written back; it waits in the temporary drop for the next login */
 	bool left_in_temp_drop;
+	/* the update could not finish and could not be undone at once: its
+	 * journal stays, and the next login completes or undoes it */
+	bool update_pending;
 };
 
 struct maildrop;

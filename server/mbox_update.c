@@ -53,15 +53,8 @@
 #include "lib/safeopen.h"
 #include "server/fileops.h"
 #include "server/mbox.h"
+#include "server/mbox_journal.h"
 
-#define JOURNAL_MAGIC "POPJRNL1"
-#define JOURNAL_VERSION 1
-#define JOURNAL_HEADER_SIZE 512     /* one sector: the header is rewritten whole */
-#define JOURNAL_CHECKSUM_OFF 88     /* bytes [0, 88) are checksummed */
-#define JOURNAL_TAIL_MAX 4096
-#define JOURNAL_SEED 0x6a6f75726e616cULL
-#define PHASE_PREPARED 1u
-#define PHASE_COMPACTED 2u
 #define UPDATE_PATH_MAX 4096
 
 void (*mbox_update_hook)(const char *step);
@@ -72,82 +65,12 @@ static void step(const char *name)
 		mbox_update_hook(name);
 }
 
-struct journal_hdr {
-	uint32_t version, phase;
-	uint64_t dev, ino, orig_size, new_size, region_off;
-	uint64_t tail_len, tail_hash, payload_len, payload_hash;
-};
-
-static void encode_hdr(const struct journal_hdr *h, unsigned char *b)
-{
-	memset(b, 0, JOURNAL_HEADER_SIZE);
-	memcpy(b, JOURNAL_MAGIC, 8);
-	put32(b + 8, h->version);
-	put32(b + 12, h->phase);
-	put64(b + 16, h->dev);
-	put64(b + 24, h->ino);
-	put64(b + 32, h->orig_size);
-	put64(b + 40, h->new_size);
-	put64(b + 48, h->region_off);
-	put64(b + 56, h->tail_len);
-	put64(b + 64, h->tail_hash);
-	put64(b + 72, h->payload_len);
-	put64(b + 80, h->payload_hash);
-	put64(b + JOURNAL_CHECKSUM_OFF, uidstore_hash(b, JOURNAL_CHECKSUM_OFF, JOURNAL_SEED));
-}
-
-/* Returns true if b holds a header with the right magic and checksum. */
-static bool decode_hdr(const unsigned char *b, struct journal_hdr *h)
-{
-	if (memcmp(b, JOURNAL_MAGIC, 8) != 0 ||
-	    get64(b + JOURNAL_CHECKSUM_OFF) != uidstore_hash(b, JOURNAL_CHECKSUM_OFF, JOURNAL_SEED))
-		return false;
-	h->version = get32(b + 8);
-	h->phase = get32(b + 12);
-	h->dev = get64(b + 16);
-	h->ino = get64(b + 24);
-	h->orig_size = get64(b + 32);
-	h->new_size = get64(b + 40);
-	h->region_off = get64(b + 48);
-	h->tail_len = get64(b + 56);
-	h->tail_hash = get64(b + 64);
-	h->payload_len = get64(b + 72);
-	h->payload_hash = get64(b + 80);
-	return true;
-}
-
-/* True if the header bytes are all zero (a hole or never written). */
-static bool header_never_written(const unsigned char *b)
-{
-	size_t i;
-
-	for (i = 0; i < JOURNAL_HEADER_SIZE; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
-
 static int journal_path(const struct mbox *m, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%s/%s", m->state_dir,
 			 m->journal_name != NULL ? m->journal_name : MBOX_JOURNAL);
 
 	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-/* Hash of len bytes of fd at off (len <= JOURNAL_TAIL_MAX). */
-static int hash_region(int fd, uint64_t off, uint64_t len, uint64_t *hash_r)
-{
-	unsigned char buf[JOURNAL_TAIL_MAX];
-
-	if (len > sizeof(buf)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (len > 0 && pread_all(fd, buf, (size_t)len, (off_t)off) < 0)
-		return -1;
-	*hash_r = uidstore_hash(buf, (size_t)len, JOURNAL_SEED);
-	return 0;
 }
 
 /* Writes the journal's saved bytes back over the spool and fsyncs it: the
@@ -164,9 +87,49 @@ static int restore_payload(int spool, int jfd, const struct journal_hdr *h,
 	return 0;
 }
 
+/* Rewrites the header with a new phase and syncs it: only when this
+ * returns 0 does the disk say what recovery will do. */
+static int set_phase(int jfd, struct journal_hdr *h, uint32_t phase)
+{
+	unsigned char hdr[JOURNAL_HEADER_SIZE];
+
+	h->phase = phase;
+	journal_encode(h, hdr);
+	if (pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0 || fsync(jfd) < 0)
+		return -1;
+	return 0;
+}
+
+/* Removes a journal whose work is done.  Should the removal not reach the
+ * disk, the journal is emptied (or its header blanked) instead: recovery
+ * reads either as "never started".  Should all of that fail, what stays
+ * still recovers correctly (it describes the spool as it now is) as long
+ * as nobody else rewrites the spool, and recovery checks that too. */
+static void retire_journal(const char *state_dir, const char *jpath, int jfd)
+{
+	static const unsigned char blank[JOURNAL_HEADER_SIZE];
+	int e;
+
+	if (unlink(jpath) == 0 && fsync_dir(state_dir) == 0)
+		return;
+	e = errno;
+	if (ftruncate(jfd, 0) == 0 && fsync(jfd) == 0) {
+		log_warning("cannot remove journal %s: %s; emptied it instead", jpath, strerror(e));
+		return;
+	}
+	if (pwrite_all(jfd, blank, sizeof(blank), 0) == 0 && fsync(jfd) == 0) {
+		log_warning("cannot remove journal %s: %s; blanked its header instead", jpath,
+			    strerror(e));
+		return;
+	}
+	log_error("cannot remove, empty or blank journal %s: %s; the next login checks it "
+		  "against the spool", jpath, strerror(errno));
+}
+
 /* Moves a journal that must not be replayed out of the way without
  * touching the spool: journal.KIND.TIME[.N], never replacing a file. */
-static void set_aside(const char *jpath, const char *kind, const char *why)
+static void set_aside(const char *state_dir, const char *jpath, const char *kind,
+		      const char *why)
 {
 	char aside[UPDATE_PATH_MAX];
 	long long t = (long long)time(NULL);
@@ -180,6 +143,7 @@ static void set_aside(const char *jpath, const char *kind, const char *why)
 			break;
 		if (link(jpath, aside) == 0) {
 			unlink(jpath);
+			fsync_dir(state_dir);
 			log_error("update journal %s %s; moved to %s, mailbox left as it is",
 				  jpath, why, aside);
 			return;
@@ -193,18 +157,126 @@ static void set_aside(const char *jpath, const char *kind, const char *why)
 
 /* ---- recovery --------------------------------------------------------------- */
 
+enum recovery_action {
+	RECOVER_NOTHING,    /* the update is complete */
+	RECOVER_UNDO,       /* write the payload back */
+	RECOVER_TRUNCATE,   /* compaction done, truncation missing */
+	RECOVER_MISMATCH    /* the spool is not what the journal describes */
+};
+
+/* Decides from the spool's bytes, not only from the phase, what recovery
+ * does; nothing is written here.  Returns 0 with *a and *outcome, or -1
+ * with errno on a read error. */
+static int recovery_plan(int spool, int jfd, const struct journal_hdr *h, uint64_t size,
+			 unsigned char *buf, enum recovery_action *a, const char **outcome)
+{
+	bool tail_intact = false;
+	uint64_t hash;
+	int r;
+
+	if (size >= h->orig_size) {
+		if (fileops_hash(spool, h->new_size, h->tail_len, JOURNAL_SEED, buf, &hash) < 0)
+			return -1;
+		tail_intact = hash == h->tail_hash;
+	}
+	*a = RECOVER_MISMATCH;
+	*outcome = "does not match the spool, which was changed after the interrupted update";
+	if (h->phase == JOURNAL_PREPARED) {
+		/* Never truncated in this phase: the tail must be there, and
+		 * each byte compaction may have written must be one of its two
+		 * values. */
+		if (!tail_intact)
+			return 0;
+		if (h->version >= 2) {
+			r = journal_region_old_or_new(spool, jfd, h, buf);
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				return 0;
+		}
+		*a = RECOVER_UNDO;
+		*outcome = "undone";
+		return 0;
+	}
+	if (size < h->new_size)
+		return 0;
+	if (h->version >= 2) {
+		if (fileops_hash(spool, h->region_off, h->payload_len, JOURNAL_SEED, buf, &hash) < 0)
+			return -1;
+		if (hash != h->new_hash)
+			return 0;
+	}
+	if (size < h->orig_size || !tail_intact) {
+		/* truncated (and maybe new mail came after that) */
+		*a = RECOVER_NOTHING;
+		*outcome = "already complete";
+	} else if (size == h->orig_size) {
+		*a = RECOVER_TRUNCATE;
+		*outcome = "completed";
+	} else {
+		/* Moving mail delivered after the crash down would not survive
+		 * a second crash in the middle of the move; undoing is
+		 * idempotent. */
+		*a = RECOVER_UNDO;
+		*outcome = "undone (mail arrived after the crash)";
+	}
+	return 0;
+}
+
+/* Reads and checks the journal.  Returns 1 with *h when it is one to
+ * recover, 0 when it was dealt with (removed or set aside), -1 with errno
+ * on a read error. */
+static int load_journal(struct mbox *m, const char *jpath, int jfd, const struct stat *jst,
+			struct journal_hdr *h, unsigned char *buf)
+{
+	unsigned char hdr[JOURNAL_HEADER_SIZE];
+	struct stat sst;
+	int r;
+
+	if (jst->st_size == 0 ||
+	    (jst->st_size >= JOURNAL_HEADER_SIZE && pread_all(jfd, hdr, sizeof(hdr), 0) == 0 &&
+	     journal_header_blank(hdr))) {
+		/* Killed while writing the journal (its header comes last), or
+		 * emptied after its work was done: the spool needs nothing. */
+		if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
+			log_warning("cannot remove unfinished journal %s: %s", jpath, strerror(errno));
+		step("recover-unlink");
+		log_notice("removed the empty journal of an update of %s", m->path);
+		return 0;
+	}
+	if (pread_all(jfd, hdr, sizeof(hdr), 0) < 0 || !journal_decode(hdr, h) ||
+	    !journal_shape_ok(h, (uint64_t)jst->st_size)) {
+		set_aside(m->state_dir, jpath, "bad", "is incomplete or damaged");
+		return 0;
+	}
+	if (m->fd < 0 || fstat(m->fd, &sst) < 0 || (uint64_t)sst.st_dev != h->dev ||
+	    (uint64_t)sst.st_ino != h->ino) {
+		set_aside(m->state_dir, jpath, "stale", "belongs to another file");
+		return 0;
+	}
+	r = journal_verify(jfd, h, buf);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		/* Never complete, so never synced: the spool was not touched. */
+		set_aside(m->state_dir, jpath, "bad", "has a damaged copy");
+		return 0;
+	}
+	return 1;
+}
+
 enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsize)
 {
 	struct safeopen_rules rules;
 	struct journal_hdr h;
-	unsigned char hdr[JOURNAL_HEADER_SIZE], *buf = NULL;
+	unsigned char *buf = NULL;
 	char jpath[UPDATE_PATH_MAX];
 	struct stat jst, sst;
 	enum maildrop_status st = MAILDROP_OK;
-	const char *why = NULL, *outcome;
-	uint64_t hash;
+	enum recovery_action action;
+	const char *why = NULL, *outcome = "";
 	sigset_t old;
-	int jfd, e;
+	int jfd, e, r;
 
 	if (journal_path(m, jpath, sizeof(jpath)) < 0) {
 		snprintf(reason, reasonsize, "state directory path too long");
@@ -214,101 +286,66 @@ enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsiz
 	rules.check_owner = true;
 	rules.owner = geteuid();
 	rules.no_group_write = true;
-	jfd = safe_open(jpath, O_RDONLY, 0, &rules, &jst, &why);
+	jfd = safe_open(jpath, m->read_only ? O_RDONLY : O_RDWR, 0, &rules, &jst, &why);
 	if (jfd < 0) {
 		e = errno;
 		if (e == ENOENT)
 			return MAILDROP_OK;
 		if (e == ELOOP || e == EINVAL || e == EPERM) {
-			set_aside(jpath, "bad", why != NULL ? why : "is unsafe");
+			set_aside(m->state_dir, jpath, "bad", why != NULL ? why : "is unsafe");
 			return MAILDROP_OK;
 		}
 		snprintf(reason, reasonsize, "journal %s: %s", jpath, strerror(e));
 		return MAILDROP_TEMP;
 	}
 	fileops_block_signals(&old);
-	if (jst.st_size == 0 ||
-	    (jst.st_size >= JOURNAL_HEADER_SIZE && pread_all(jfd, hdr, sizeof(hdr), 0) == 0 &&
-	     header_never_written(hdr))) {
-		/* Killed while writing the journal: its header comes last, so
-		 * the spool was never touched and the journal is just garbage. */
-		if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
-			log_warning("cannot remove unfinished journal %s: %s", jpath, strerror(errno));
-		step("recover-unlink");
-		log_notice("removed the unfinished journal of an update of %s that never started",
-			   m->path);
-		goto out;
-	}
-	if (pread_all(jfd, hdr, sizeof(hdr), 0) < 0 || !decode_hdr(hdr, &h) ||
-	    h.version != JOURNAL_VERSION ||
-	    (h.phase != PHASE_PREPARED && h.phase != PHASE_COMPACTED) ||
-	    h.region_off > h.new_size || h.new_size >= h.orig_size ||
-	    h.payload_len != h.new_size - h.region_off ||
-	    h.tail_len != min64(JOURNAL_TAIL_MAX, h.orig_size - h.new_size) ||
-	    (uint64_t)jst.st_size != JOURNAL_HEADER_SIZE + h.payload_len) {
-		set_aside(jpath, "bad", "is incomplete or damaged");
-		goto out;
-	}
-	if (m->fd < 0 || fstat(m->fd, &sst) < 0 || (uint64_t)sst.st_dev != h.dev ||
-	    (uint64_t)sst.st_ino != h.ino) {
-		set_aside(jpath, "stale", "belongs to another file");
-		goto out;
-	}
-	if (m->read_only) {
-		snprintf(reason, reasonsize, "journal %s needs recovery but the spool is read-only",
-			 jpath);
-		st = MAILDROP_TEMP;
-		goto out;
-	}
 	buf = malloc(MBOX_MOVE_BLOCK);
 	if (buf == NULL) {
 		snprintf(reason, reasonsize, "out of memory");
 		st = MAILDROP_TEMP;
 		goto out;
 	}
-	if (h.phase == PHASE_PREPARED) {
-		if ((uint64_t)sst.st_size < h.new_size) {
-			set_aside(jpath, "bad", "does not fit the spool (it shrank)");
-			goto out;
-		}
-		if (fileops_hash(jfd, JOURNAL_HEADER_SIZE, h.payload_len, JOURNAL_SEED, buf, &hash) < 0)
-			goto io_error;
-		if (hash != h.payload_hash) {
-			/* Never complete, so never fsynced: the spool was not touched. */
-			set_aside(jpath, "bad", "has a damaged copy");
-			goto out;
+	r = load_journal(m, jpath, jfd, &jst, &h, buf);
+	if (r < 0)
+		goto io_error;
+	if (r == 0)
+		goto out;
+	if (m->read_only) {
+		snprintf(reason, reasonsize, "journal %s needs recovery but the spool is read-only",
+			 jpath);
+		st = MAILDROP_TEMP;
+		goto out;
+	}
+	if (fstat(m->fd, &sst) < 0 ||
+	    recovery_plan(m->fd, jfd, &h, (uint64_t)sst.st_size, buf, &action, &outcome) < 0)
+		goto io_error;
+	switch (action) {
+	case RECOVER_MISMATCH:
+		set_aside(m->state_dir, jpath, "mismatch", outcome);
+		log_error("mailbox %s was changed by another program after an interrupted update: "
+			  "it may hold messages twice or partly moved; it was left as it is",
+			  m->path);
+		goto out;
+	case RECOVER_UNDO:
+		/* Undoing a COMPACTED update: say so on the disk first, so that
+		 * a crash in the middle of the undo is finished as an undo. */
+		if (h.phase != JOURNAL_PREPARED) {
+			if (set_phase(jfd, &h, JOURNAL_PREPARED) < 0)
+				goto io_error;
+			step("recover-demoted");
 		}
 		if (restore_payload(m->fd, jfd, &h, buf, "recover-restore") < 0)
 			goto io_error;
-		outcome = "undone";
-	} else if ((uint64_t)sst.st_size < h.orig_size) {
-		outcome = "already complete";
-	} else {
-		if (hash_region(m->fd, h.new_size, h.tail_len, &hash) < 0)
+		break;
+	case RECOVER_TRUNCATE:
+		if (ftruncate(m->fd, (off_t)h.new_size) < 0 || fsync(m->fd) < 0)
 			goto io_error;
-		if (hash != h.tail_hash) {
-			outcome = "already complete";  /* truncated, then new mail came */
-		} else if ((uint64_t)sst.st_size == h.orig_size) {
-			if (ftruncate(m->fd, (off_t)h.new_size) < 0 || fsync(m->fd) < 0)
-				goto io_error;
-			step("recover-truncate");
-			outcome = "completed";
-		} else {
-			uint64_t ph;
-
-			if (fileops_hash(jfd, JOURNAL_HEADER_SIZE, h.payload_len, JOURNAL_SEED, buf, &ph) < 0)
-				goto io_error;
-			if (ph != h.payload_hash) {
-				set_aside(jpath, "bad", "has a damaged copy");
-				goto out;
-			}
-			if (restore_payload(m->fd, jfd, &h, buf, "recover-restore") < 0)
-				goto io_error;
-			outcome = "undone (mail arrived after the crash)";
-		}
+		step("recover-truncate");
+		break;
+	case RECOVER_NOTHING:
+		break;
 	}
-	if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
-		log_warning("cannot remove journal %s: %s", jpath, strerror(errno));
+	retire_journal(m->state_dir, jpath, jfd);
 	step("recover-unlink");
 	log_notice("interrupted update of %s %s", m->path, outcome);
 	goto out;
@@ -412,13 +449,69 @@ static int verify_spool(const struct mbox *m, unsigned first_del, uint64_t *size
 	return 0;
 }
 
-/* Writes and syncs the journal for h (phase PREPARED).  On failure removes
- * it and returns -1 with reason: the spool has not been touched. */
-static int write_journal(struct mbox *m, const char *jpath, struct journal_hdr *h,
-			 unsigned char *buf, int *jfd_r, char *reason, size_t reasonsize)
+/* The compaction as a list of runs: each maximal stretch of kept messages
+ * after the first deleted one, moved down to where the kept bytes end so
+ * far; mail appended since the index rides along at the end. */
+struct run_iter {
+	const struct mbox *m;
+	uint64_t size, w;
+	unsigned i;
+	bool tail_done;
+};
+
+static void runs_start(struct run_iter *it, const struct mbox *m, unsigned first_del,
+		       uint64_t size)
+{
+	it->m = m;
+	it->size = size;
+	it->w = m->msgs[first_del].from_off;
+	it->i = first_del;
+	it->tail_done = false;
+}
+
+static bool runs_next(struct run_iter *it, struct journal_run *r)
+{
+	const struct mbox *m = it->m;
+	unsigned i = it->i;
+	uint64_t start, end;
+
+	while (i < m->count && (m->msgs[i].flags & MBOX_DELETED))
+		i++;
+	if (i < m->count) {
+		start = m->msgs[i].from_off;
+		while (i < m->count && !(m->msgs[i].flags & MBOX_DELETED))
+			i++;
+		end = i < m->count ? m->msgs[i].from_off : it->size;
+		it->tail_done = i == m->count;
+	} else {
+		if (it->tail_done || it->size <= m->end) {
+			it->i = i;
+			return false;
+		}
+		start = m->end;
+		end = it->size;
+		it->tail_done = true;
+	}
+	it->i = i;
+	r->src = start;
+	r->dst = it->w;
+	r->len = end - start;
+	it->w += r->len;
+	return true;
+}
+
+/* Writes and syncs the journal for h (phase PREPARED): payload, runs,
+ * header last.  On failure removes it and returns -1 with reason: the
+ * spool has not been touched. */
+static int write_journal(struct mbox *m, unsigned first_del, uint64_t size, const char *jpath,
+			 struct journal_hdr *h, unsigned char *buf, int *jfd_r,
+			 char *reason, size_t reasonsize)
 {
 	unsigned char hdr[JOURNAL_HEADER_SIZE];
+	struct journal_runs_writer *rw = NULL;
 	struct uidstore_hasher hs;
+	struct run_iter it;
+	struct journal_run run;
 	const char *what = "write";
 	int jfd, e;
 
@@ -428,14 +521,24 @@ static int write_journal(struct mbox *m, const char *jpath, struct journal_hdr *
 		return -1;
 	}
 	step("journal-create");
+	rw = malloc(sizeof(*rw));
+	if (rw == NULL)
+		goto fail;
 	uidstore_hash_init(&hs, JOURNAL_SEED);
-	/* Payload first, header last: a header that checks out means the
-	 * payload before it was written completely. */
+	/* Payload and runs first, header last: a header that checks out
+	 * means everything before it was written completely. */
 	if (fileops_copy(m->fd, h->region_off, jfd, JOURNAL_HEADER_SIZE, h->payload_len,
 			 buf, &hs, step, "journal-payload") < 0)
 		goto fail;
 	h->payload_hash = uidstore_hash_final(&hs);
-	encode_hdr(h, hdr);
+	journal_runs_begin(rw, jfd, journal_runs_off(h));
+	runs_start(&it, m, first_del, size);
+	while (runs_next(&it, &run))
+		if (journal_runs_add(rw, &run) < 0)
+			goto fail;
+	if (journal_runs_end(rw, h) < 0)
+		goto fail;
+	journal_encode(h, hdr);
 	if (pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0)
 		goto fail;
 	step("journal-header");
@@ -446,10 +549,12 @@ static int write_journal(struct mbox *m, const char *jpath, struct journal_hdr *
 	if (fsync_dir(m->state_dir) < 0)
 		goto fail;
 	step("journal-dirsync");
+	free(rw);
 	*jfd_r = jfd;
 	return 0;
 fail:
 	e = errno;
+	free(rw);
 	close(jfd);
 	unlink(jpath);
 	fsync_dir(m->state_dir);
@@ -457,54 +562,122 @@ fail:
 	return -1;
 }
 
-/* Moves every kept byte after region_off down, run by run: each maximal
- * stretch of kept messages, then the mail appended since the index. */
-static int compact(struct mbox *m, unsigned first_del, uint64_t size, unsigned char *buf)
+/* Moves every kept byte after region_off down, run by run, and hashes the
+ * new region as it is written. */
+static int compact(struct mbox *m, unsigned first_del, uint64_t size, unsigned char *buf,
+		   uint64_t *new_hash_r)
 {
-	uint64_t w = m->msgs[first_del].from_off, run_start = 0, run_end = 0;
-	bool in_run = false;
-	unsigned i;
+	struct uidstore_hasher hs;
+	struct run_iter it;
+	struct journal_run run;
 
-	for (i = first_del; i < m->count; i++) {
-		if (m->msgs[i].flags & MBOX_DELETED) {
-			if (in_run) {
-				if (fileops_copy(m->fd, run_start, m->fd, w, run_end - run_start,
-						 buf, NULL, step, "move") < 0)
-					return -1;
-				w += run_end - run_start;
-				in_run = false;
-			}
-			continue;
-		}
-		if (!in_run) {
-			run_start = m->msgs[i].from_off;
-			in_run = true;
-		}
-		run_end = segment_end(m, i);
-	}
-	if (!in_run)
-		run_start = m->end;
-	run_end = size;   /* mail appended since the index stays, at the end */
-	if (run_end > run_start &&
-	    fileops_copy(m->fd, run_start, m->fd, w, run_end - run_start, buf, NULL, step, "move") < 0)
-		return -1;
+	uidstore_hash_init(&hs, JOURNAL_SEED);
+	runs_start(&it, m, first_del, size);
+	while (runs_next(&it, &run))
+		if (fileops_copy(m->fd, run.src, m->fd, run.dst, run.len, buf, &hs, step,
+				 "move") < 0)
+			return -1;
+	*new_hash_r = uidstore_hash_final(&hs);
 	return 0;
 }
 
-/* Undoes a compaction that failed before the truncation: the journal's
- * bytes go back, then the journal goes.  Returns 0, or -1 when the journal
- * has to stay for the next open to finish the job. */
-static int rollback(struct mbox *m, const char *jpath, int jfd, const struct journal_hdr *h,
-		    unsigned char *buf)
+/* Undoes a compaction while the journal on the disk says PREPARED: the
+ * journal's bytes go back, then the journal goes.  Should the restore
+ * fail, the journal stays and the next login undoes the rest. */
+static void rollback(struct mbox *m, const char *jpath, int jfd, const struct journal_hdr *h,
+		     unsigned char *buf)
 {
 	if (restore_payload(m->fd, jfd, h, buf, "rollback") < 0) {
-		log_error("cannot undo the failed update of %s: %s; the journal %s stays for the next login",
-			  m->path, strerror(errno), jpath);
-		return -1;
+		log_error("cannot undo the failed update of %s: %s; the journal %s stays and the "
+			  "next login undoes it", m->path, strerror(errno), jpath);
+		return;
 	}
-	if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
-		log_warning("cannot remove journal %s: %s", jpath, strerror(errno));
-	return 0;
+	retire_journal(m->state_dir, jpath, jfd);
+	step("rollback-done");
+}
+
+/* Size of the deleted messages, and the first of them (m->count if none). */
+static uint64_t deleted_bytes(const struct mbox *m, unsigned *first_r)
+{
+	uint64_t deleted = 0;
+	unsigned i;
+
+	*first_r = m->count;
+	for (i = 0; i < m->count; i++) {
+		if (!(m->msgs[i].flags & MBOX_DELETED))
+			continue;
+		if (*first_r == m->count)
+			*first_r = i;
+		deleted += segment_end(m, i) - m->msgs[i].from_off;
+	}
+	return deleted;
+}
+
+/* The journaled compaction proper (journal_path, spool verified, buf
+ * allocated).  The phase on the disk always names what recovery would do
+ * at that instant: PREPARED until compaction is synced, COMPACTED only
+ * once that header is synced, and back to PREPARED (synced) before any
+ * undo.  Returns MAILDROP_OK when the new mailbox is in place. */
+static enum maildrop_status journaled_compact(struct mbox *m, unsigned first_del, uint64_t size,
+					      uint64_t deleted, const char *jpath,
+					      unsigned char *buf, struct maildrop_stats *stats,
+					      char *reason, size_t reasonsize)
+{
+	struct journal_hdr h;
+	int jfd = -1, e;
+
+	journal_hdr_init(&h, (uint64_t)m->dev, (uint64_t)m->ino, size, size - deleted,
+			 m->msgs[first_del].from_off);
+	if (fileops_hash(m->fd, h.new_size, h.tail_len, JOURNAL_SEED, buf, &h.tail_hash) < 0) {
+		snprintf(reason, reasonsize, "read %s: %s", m->path, strerror(errno));
+		return MAILDROP_TEMP;
+	}
+	if (write_journal(m, first_del, size, jpath, &h, buf, &jfd, reason, reasonsize) < 0)
+		return MAILDROP_TEMP;
+
+	if (compact(m, first_del, size, buf, &h.new_hash) < 0 || fsync(m->fd) < 0)
+		goto undo;
+	step("spool-fsync");
+	if (set_phase(jfd, &h, JOURNAL_COMPACTED) < 0)
+		goto demote;
+	step("journal-compacted");
+	if (ftruncate(m->fd, (off_t)h.new_size) < 0)
+		goto unfinished;   /* COMPACTED is on the disk: the next login completes */
+	step("truncate");
+	/* From here the new mailbox is in place.  Should a sync fail, the
+	 * journal stays and the next open finishes or confirms the work. */
+	if (fsync(m->fd) < 0) {
+		log_error("fsync %s after update: %s; journal kept", m->path, strerror(errno));
+	} else {
+		step("spool-fsync2");
+		retire_journal(m->state_dir, jpath, jfd);
+		step("journal-unlink");
+	}
+	close(jfd);
+	return MAILDROP_OK;
+demote:
+	/* The COMPACTED header may or may not have reached the disk.  Undo
+	 * only once the disk says PREPARED again; otherwise touch nothing:
+	 * the spool is the new mailbox followed by the old tail, from which
+	 * either phase recovers correctly. */
+	e = errno;
+	if (set_phase(jfd, &h, JOURNAL_PREPARED) < 0) {
+		errno = e;
+		goto unfinished;
+	}
+	step("journal-demoted");
+	errno = e;
+undo:
+	snprintf(reason, reasonsize, "updating %s: %s", m->path, strerror(errno));
+	rollback(m, jpath, jfd, &h, buf);
+	close(jfd);
+	return MAILDROP_TEMP;
+unfinished:
+	snprintf(reason, reasonsize, "updating %s: %s; the journal %s stays and the next login "
+		 "completes or undoes the update", m->path, strerror(errno), jpath);
+	stats->update_pending = true;
+	close(jfd);
+	return MAILDROP_TEMP;
 }
 
 /* The commit proper; m stays open and locked.  save_state: write the UID
@@ -513,27 +686,19 @@ static int rollback(struct mbox *m, const char *jpath, int jfd, const struct jou
 static enum maildrop_status commit_locked(struct mbox *m, struct maildrop_stats *stats,
 					  bool save_state, char *reason, size_t reasonsize)
 {
-	struct journal_hdr h;
-	unsigned char hdr[JOURNAL_HEADER_SIZE], *buf = NULL;
+	unsigned char *buf = NULL;
 	char jpath[UPDATE_PATH_MAX];
 	enum maildrop_status st = MAILDROP_OK;
-	uint64_t size = 0, deleted = 0;
-	unsigned i, first_del = m->count;
+	uint64_t size = 0, deleted;
+	unsigned first_del;
 	sigset_t old;
-	int jfd = -1;
 
 	fill_stats(m, stats, false);
 	if (m->fd < 0 || m->count == 0)
 		return MAILDROP_OK;   /* no spool or no messages: nothing to write */
 	fileops_block_signals(&old);
 	mbox_touch_lock(m);
-	for (i = 0; i < m->count; i++) {
-		if (!(m->msgs[i].flags & MBOX_DELETED))
-			continue;
-		if (first_del == m->count)
-			first_del = i;
-		deleted += segment_end(m, i) - m->msgs[i].from_off;
-	}
+	deleted = deleted_bytes(m, &first_del);
 	if (first_del == m->count) {
 		if (save_state)
 			save_uids(m);
@@ -555,58 +720,14 @@ static enum maildrop_status commit_locked(struct mbox *m, struct maildrop_stats 
 		snprintf(reason, reasonsize, "out of memory");
 		goto out;
 	}
-	memset(&h, 0, sizeof(h));
-	h.version = JOURNAL_VERSION;
-	h.phase = PHASE_PREPARED;
-	h.dev = (uint64_t)m->dev;
-	h.ino = (uint64_t)m->ino;
-	h.orig_size = size;
-	h.new_size = size - deleted;
-	h.region_off = m->msgs[first_del].from_off;
-	h.payload_len = h.new_size - h.region_off;
-	h.tail_len = min64(JOURNAL_TAIL_MAX, h.orig_size - h.new_size);
-	if (hash_region(m->fd, h.new_size, h.tail_len, &h.tail_hash) < 0) {
-		snprintf(reason, reasonsize, "read %s: %s", m->path, strerror(errno));
+	st = journaled_compact(m, first_del, size, deleted, jpath, buf, stats, reason, reasonsize);
+	if (st != MAILDROP_OK)
 		goto out;
-	}
-	if (write_journal(m, jpath, &h, buf, &jfd, reason, reasonsize) < 0)
-		goto out;
-
-	if (compact(m, first_del, size, buf) < 0 || fsync(m->fd) < 0)
-		goto undo;
-	step("spool-fsync");
-	h.phase = PHASE_COMPACTED;
-	encode_hdr(&h, hdr);
-	if (pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0 || fsync(jfd) < 0)
-		goto undo;
-	step("journal-compacted");
-	if (ftruncate(m->fd, (off_t)h.new_size) < 0)
-		goto undo;
-	step("truncate");
-	/* From here the new mailbox is in place.  Should a sync fail, the
-	 * journal stays and the next open finishes or confirms the work. */
-	if (fsync(m->fd) < 0) {
-		log_error("fsync %s after update: %s; journal kept", m->path, strerror(errno));
-	} else {
-		step("spool-fsync2");
-		if (unlink(jpath) < 0 || fsync_dir(m->state_dir) < 0)
-			log_warning("cannot remove journal %s: %s", jpath, strerror(errno));
-		step("journal-unlink");
-	}
-	close(jfd);
-	jfd = -1;
 	fill_stats(m, stats, true);
 	if (save_state)
 		save_uids(m);
 	m->count = 0;   /* the index no longer describes the file */
-	st = MAILDROP_OK;
-	goto out;
-undo:
-	snprintf(reason, reasonsize, "updating %s: %s", m->path, strerror(errno));
-	rollback(m, jpath, jfd, &h, buf);
 out:
-	if (jfd >= 0)
-		close(jfd);
 	free(buf);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return st;

@@ -174,11 +174,13 @@ static void log_stats(const struct session *s, const struct maildrop_stats *st)
 
 /* Commits the maildrop (which closes it) and logs the statistics.
  * *in_temp_r: temp-drop mode made the deletions but the kept mail waits in
- * the temporary drop. */
-static enum maildrop_status commit_maildrop(struct session *s, bool *in_temp_r)
+ * the temporary drop; *pending_r: the update waits for the next login to
+ * complete or undo it. */
+static enum maildrop_status commit_maildrop(struct session *s, bool *in_temp_r,
+					    bool *pending_r)
 {
 	struct maildrop_stats st;
-	char reason[256] = "";
+	char reason[512] = "";
 	enum maildrop_status r;
 	unsigned count;
 	uint64_t octets;
@@ -188,6 +190,7 @@ static enum maildrop_status commit_maildrop(struct session *s, bool *in_temp_r)
 	r = maildrop_commit(s->md, &st, reason, sizeof(reason));
 	s->md = NULL;
 	*in_temp_r = r != MAILDROP_OK && st.left_in_temp_drop;
+	*pending_r = r != MAILDROP_OK && st.update_pending;
 	if (r != MAILDROP_OK) {
 		log_error("maildrop update failed: user=%s client=%s %s%s",
 			  s->user.name, s->p->client_addr, reason,
@@ -205,15 +208,18 @@ static enum maildrop_status commit_maildrop(struct session *s, bool *in_temp_r)
 
 void session_update(struct session *s)
 {
-	bool in_temp = false;
+	bool in_temp = false, pending = false;
 
 	session_set_state(s, STATE_UPDATE);
-	if (commit_maildrop(s, &in_temp) == MAILDROP_OK) {
+	if (commit_maildrop(s, &in_temp, &pending) == MAILDROP_OK) {
 		reply_ok(s, "Pop server at %s signing off.", s->p->local_host);
 	} else {
 		if (in_temp)
 			reply_err(s, RESP_SYS_TEMP,
 				  "Error updating the maildrop; mail left in the temporary drop.");
+		else if (pending)
+			reply_err(s, RESP_SYS_TEMP,
+				  "Error updating the maildrop; the next login completes or undoes the update.");
 		else
 			reply_err(s, RESP_SYS_TEMP,
 				  "Error updating the maildrop; no messages were deleted.");
@@ -233,11 +239,11 @@ static void session_abort(struct session *s, bool may_update)
 	if (s->md == NULL)
 		return;
 	if (may_update && s->set->update_on_abort) {
-		bool in_temp;
+		bool in_temp, pending;
 
 		log_notice("session aborted, updating the maildrop (update-on-abort): user=%s",
 			   s->user.name);
-		(void)commit_maildrop(s, &in_temp);
+		(void)commit_maildrop(s, &in_temp, &pending);
 		return;
 	}
 	all_totals(s->md, &count, &octets);

@@ -112,16 +112,9 @@ def recovery(env, temp_mode):
         env.reset("server-mode")
     else:
         env.set("server-mode")
-    s = env.start_inetd()
     try:
-        s.read_greeting()
-        r = s.client.login("alice", "secret")
-        q = s.client.command("QUIT") if r.startswith("+OK") else None
-        return r, q
-    except (pf.Closed, pf.Timeout, OSError) as e:
-        return "error: %s" % e, None
+        return pf.login_quit(env)
     finally:
-        s.finish()
         env.reset("server-mode")
 
 

@@ -80,16 +80,7 @@ def run_session(env, dele, append, prefix=()):
 
 def recovery(env):
     """A clean session that runs recovery: login and QUIT."""
-    s = env.start_inetd()
-    try:
-        s.read_greeting()
-        r = s.client.login("alice", "secret")
-        q = s.client.command("QUIT") if r.startswith("+OK") else None
-        return r, q
-    except (pf.Closed, pf.Timeout, OSError) as e:
-        return "error: %s" % e, None
-    finally:
-        s.finish()
+    return pf.login_quit(env)
 
 
 def new_env(msgs):

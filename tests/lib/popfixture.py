@@ -240,6 +240,23 @@ class MboxFormatError(Exception):
     pass
 
 
+def login_quit(env, user="alice", password="secret"):
+    """One clean session: login and QUIT, nothing else (it runs any
+    recovery the maildrop needs).  Returns the two replies; the QUIT reply
+    is None when the login failed, and the login reply says "error: ..."
+    when the connection broke."""
+    s = env.start_inetd()
+    try:
+        s.read_greeting()
+        r = s.client.login(user, password)
+        q = s.client.command("QUIT") if r.startswith("+OK") else None
+        return r, q
+    except (Closed, Timeout, OSError) as e:
+        return "error: %s" % e, None
+    finally:
+        s.finish()
+
+
 def make_message(test_id, subject=None, body=None, headers=(), size=None):
     """An RFC 5322 message (LF line ends) with a unique X-Test-Id header.
     body: bytes, or None for a short generated body; size pads the body

@@ -1145,17 +1145,26 @@ static void test_commit_refusals(void)
 /* ---- crash safety ----------------------------------------------------------- */
 
 static int hook_target, hook_count;
+static const char *hook_step;   /* stop at the first step of this name instead */
 
 static void crash_hook(const char *stepname)
 {
-	(void)stepname;
-	if (++hook_count == hook_target)
+	if (hook_step != NULL ? strcmp(stepname, hook_step) == 0 : ++hook_count == hook_target)
 		_exit(42);
 }
+
+static int child_commit_at(const bool *del, unsigned n, int k, const char *stepname);
 
 /* In a child: open, delete del[], commit, stopping dead at hook step k.
  * Returns 42 if it stopped, 0 if the commit completed, else an error. */
 static int child_commit(const bool *del, unsigned n, int k)
+{
+	return child_commit_at(del, n, k, NULL);
+}
+
+/* The same, stopping at the first step called stepname when it is not
+ * NULL. */
+static int child_commit_at(const bool *del, unsigned n, int k, const char *stepname)
 {
 	int status;
 	pid_t pid = fork();
@@ -1173,6 +1182,7 @@ static int child_commit(const bool *del, unsigned n, int k)
 				maildrop_msg_delete(md, i);
 		hook_count = 0;
 		hook_target = k;
+		hook_step = stepname;
 		mbox_update_hook = crash_hook;
 		_exit(commit(md) == MAILDROP_OK ? 0 : 4);
 	}
@@ -1203,9 +1213,9 @@ static int child_recover(int k)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Files in the state directory other than "uids": journals (also ones set
- * aside) and temporary files must not survive a crash and a recovery. */
-static int state_junk(void)
+/* Files in the state directory other than "uids" whose names start with
+ * prefix ("" for all). */
+static int state_files(const char *prefix)
 {
 	DIR *d = opendir(state);
 	struct dirent *e;
@@ -1215,10 +1225,17 @@ static int state_junk(void)
 		return -1;
 	while ((e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-		    strcmp(e->d_name, "uids") != 0)
+		    strcmp(e->d_name, "uids") != 0 && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Journals (also ones set aside) and temporary files must not survive a
+ * crash and a recovery. */
+static int state_junk(void)
+{
+	return state_files("");
 }
 
 /* After a crash (and recovery by a normal open): the spool must be the old
@@ -1524,6 +1541,69 @@ static void test_bad_journals(void)
 	tbox_free(&tb);
 }
 
+/* A crash leaves a journal; then another program rewrites the spool in
+ * place (an MUA adds a Status: header, or expunges a message) before
+ * popper's next login.  Recovery must see the bytes are not the ones it
+ * journaled or wrote, leave the spool exactly as the other program left
+ * it, and set the journal aside. */
+static void changed_after_crash(const char *name, const bool *del, const char *stepname,
+				bool expunge)
+{
+	struct tbox tb = { 0 };
+	struct buf cur = { 0 }, edited = { 0 }, after = { 0 };
+	struct maildrop *md;
+	char jpath[800];
+	const char *nl;
+	int rc;
+
+	build_crash_box(&tb);
+	new_case();
+	tbox_write(&tb);
+	md = open_ok();
+	if (md != NULL)
+		maildrop_close(md);
+	rc = child_commit_at(del, (unsigned)tb.n, 0, stepname);
+	snprintf(jpath, sizeof(jpath), "%s/journal", state);
+	read_file(spool, &cur);
+	nl = memchr(cur.p, '\n', cur.len);
+	if (expunge) {
+		/* drop everything after the first message's From_ line's body:
+		 * what an MUA writing back fewer messages leaves */
+		buf_add(&edited, cur.p, cur.len / 2);
+	} else if (nl != NULL) {
+		size_t first = (size_t)(nl - cur.p) + 1;
+
+		buf_add(&edited, cur.p, first);
+		buf_adds(&edited, "Status: RO\n");
+		buf_add(&edited, cur.p + first, cur.len - first);
+	}
+	write_file(spool, edited.p, edited.len, 0600);
+	md = open_ok();
+	read_file(spool, &after);
+	ok(rc == 42 && md != NULL && buf_eq(&after, &edited),
+	   "%s: recovery leaves the other program's spool byte for byte", name);
+	ok(access(jpath, F_OK) < 0 && state_files("journal.mismatch.") == 1,
+	   "%s: the journal is set aside as journal.mismatch.*", name);
+	if (md != NULL)
+		maildrop_close(md);
+	buf_free(&cur);
+	buf_free(&edited);
+	buf_free(&after);
+	tbox_free(&tb);
+}
+
+static void test_changed_after_crash(void)
+{
+	static const bool first[5] = { true, false, false, false, false };
+	static const bool midlast[5] = { false, true, false, true, true };
+
+	changed_after_crash("PREPARED, Status: added", first, "move", false);
+	changed_after_crash("PREPARED, message expunged", midlast, "move", true);
+	changed_after_crash("PREPARED after the move, Status: added", first, "spool-fsync", false);
+	changed_after_crash("COMPACTED, Status: added", midlast, "journal-compacted", false);
+	changed_after_crash("COMPACTED, message expunged", first, "journal-compacted", true);
+}
+
 /* ---- files and locks -------------------------------------------------------- */
 
 static void test_files(void)
@@ -1710,6 +1790,7 @@ int main(void)
 	test_crashes();
 	test_disk_full();
 	test_bad_journals();
+	test_changed_after_crash();
 	test_files();
 	test_locks();
 	test_speed();
