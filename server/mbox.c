@@ -89,6 +89,13 @@ bool mbox_from_line_valid(const unsigned char *buf, size_t len)
 	return false;
 }
 
+uint64_t mbox_id_hash(unsigned char *buf, uint64_t n, uint64_t whole, bool no_final_lf)
+{
+	if (no_final_lf && n == whole && n < UIDSTORE_HASH_BYTES)
+		buf[n++] = '\n';
+	return uidstore_hash(buf, (size_t)n, 0);
+}
+
 /* LFs not preceded by CR in p[0..n); p[-1] must be readable.  The inner
  * loop has a fixed trip count and a byte accumulator (at most 64 < 256 per
  * block), which is the shape GCC and Clang vectorise at -O2. */
@@ -317,11 +324,11 @@ static int finish_message(struct scan *s, uint64_t e, bool at_eof,
 	mm->from_off = s->from_off;
 	mm->off = s->off;
 	mm->len = len;
-	mm->flags = 0;
+	mm->flags = len > 0 && !ends_lf ? MBOX_NO_FINAL_LF : 0;
 	hashed = s->off + len - s->from_off;
 	if (hashed > s->hlen)
 		hashed = s->hlen;
-	id->hash = uidstore_hash(s->hbuf, (size_t)hashed, 0);
+	id->hash = mbox_id_hash(s->hbuf, hashed, s->off + len - s->from_off, !ends_lf);
 	id->size = len + bare + (len > 0 && !ends_lf ? 2 : 0);
 	id->uid = s->xuidl;
 	id->flags = 0;

@@ -12,8 +12,9 @@
  * generated UID is "EPOCH.N" with N taken from the NEXT counter, which only
  * grows, so a UID is never handed out twice even after the message it named
  * was deleted.  SIZE and HASH (uidstore_hash() of the first
- * UIDSTORE_HASH_BYTES of the message, its From_ line included) recognise a
- * message again in the next session; FLAGS is "-" or "S" (seen).
+ * UIDSTORE_HASH_BYTES of the message, its From_ line included; a message
+ * without its final newline is hashed as if it had one, mbox_id_hash())
+ * recognise a message again in the next session; FLAGS is "-" or "S" (seen).
  *
  * Used by server/mbox.c (open) and server/mbox_update.c (commit); the hash
  * functions also checksum the update journal.
