@@ -15,7 +15,8 @@
  * The index is one linear pass with MBOX_READ_BLOCK reads.  Separator
  * candidates are found with memmem(), line ends are counted with a plain
  * loop the compiler vectorises; the only per-line work is in the first
- * MBOX_XUIDL_SCAN_MAX bytes of a header when X-UIDL is trusted.  Each
+ * MBOX_XUIDL_SCAN_MAX bytes of a header when X-UIDL is trusted (on the
+ * first sight of the maildrop only, uidstore.h).  Each
  * message costs one mbox_msg and one uid_msg in two arrays that grow
  * geometrically, plus its UID in the uidstore's pool.
  */
@@ -803,7 +804,8 @@ enum maildrop_status mbox_load(struct mbox *m, bool trust_x_uidl,
 	m->uids = uidstore_load(m->state_dir, &perm, reason, reasonsize);
 	if (m->uids == NULL)
 		return perm ? MAILDROP_PERM : MAILDROP_TEMP;
-	st = mbox_index(m, trust_x_uidl, reason, reasonsize);
+	/* X-UIDL headers count on the first sight only: no need to look. */
+	st = mbox_index(m, trust_x_uidl && uidstore_first_sight(m->uids), reason, reasonsize);
 	if (st == MAILDROP_OK)
 		st = assign_uids(m, reason, reasonsize);
 	return st;
