@@ -15,7 +15,8 @@
  * The index is one linear pass with MBOX_READ_BLOCK reads.  Separator
  * candidates are found with memmem(), line ends are counted with a plain
  * loop the compiler vectorises; the only per-line work is in the first
- * MBOX_XUIDL_SCAN_MAX bytes of a header when X-UIDL is trusted.  Each
+ * MBOX_XUIDL_SCAN_MAX bytes of a header when X-UIDL is trusted (on the
+ * first sight of the maildrop only, uidstore.h).  Each
  * message costs one mbox_msg and one uid_msg in two arrays that grow
  * geometrically, plus its UID in the uidstore's pool.
  */
@@ -87,6 +88,13 @@ bool mbox_from_line_valid(const unsigned char *buf, size_t len)
 			return true;
 	}
 	return false;
+}
+
+uint64_t mbox_id_hash(unsigned char *buf, uint64_t n, uint64_t whole, bool no_final_lf)
+{
+	if (no_final_lf && n == whole && n < UIDSTORE_HASH_BYTES)
+		buf[n++] = '\n';
+	return uidstore_hash(buf, (size_t)n, 0);
 }
 
 /* LFs not preceded by CR in p[0..n); p[-1] must be readable.  The inner
@@ -317,11 +325,11 @@ static int finish_message(struct scan *s, uint64_t e, bool at_eof,
 	mm->from_off = s->from_off;
 	mm->off = s->off;
 	mm->len = len;
-	mm->flags = 0;
+	mm->flags = len > 0 && !ends_lf ? MBOX_NO_FINAL_LF : 0;
 	hashed = s->off + len - s->from_off;
 	if (hashed > s->hlen)
 		hashed = s->hlen;
-	id->hash = uidstore_hash(s->hbuf, (size_t)hashed, 0);
+	id->hash = mbox_id_hash(s->hbuf, hashed, s->off + len - s->from_off, !ends_lf);
 	id->size = len + bare + (len > 0 && !ends_lf ? 2 : 0);
 	id->uid = s->xuidl;
 	id->flags = 0;
@@ -796,7 +804,8 @@ enum maildrop_status mbox_load(struct mbox *m, bool trust_x_uidl,
 	m->uids = uidstore_load(m->state_dir, &perm, reason, reasonsize);
 	if (m->uids == NULL)
 		return perm ? MAILDROP_PERM : MAILDROP_TEMP;
-	st = mbox_index(m, trust_x_uidl, reason, reasonsize);
+	/* X-UIDL headers count on the first sight only: no need to look. */
+	st = mbox_index(m, trust_x_uidl && uidstore_first_sight(m->uids), reason, reasonsize);
 	if (st == MAILDROP_OK)
 		st = assign_uids(m, reason, reasonsize);
 	return st;

@@ -75,6 +75,7 @@ extern const struct maildrop_ops mbox_maildrop_ops;
 
 #define MBOX_DELETED 0x1u
 #define MBOX_SEEN_START 0x2u     /* seen when the session started (RSET) */
+#define MBOX_NO_FINAL_LF 0x4u    /* the content does not end with LF */
 
 struct mbox_msg {
 	uint64_t from_off;   /* the From_ line */
@@ -140,6 +141,13 @@ void mbox_touch_lock(struct mbox *m);
 /* Whether buf[0..len) (len may be cut at MBOX_FROM_CHECK) is a valid From_
  * line per the framing rule above. */
 bool mbox_from_line_valid(const unsigned char *buf, size_t len);
+/* The identity hash of a message (uidstore.h): buf holds its first n bytes,
+ * From_ line included, n = min(whole, UIDSTORE_HASH_BYTES) where whole is
+ * the From_ line plus the content; buf has room for UIDSTORE_HASH_BYTES.
+ * A message without its final newline (MBOX_NO_FINAL_LF) is hashed as if it
+ * had one: the newline mbox framing puts after it when mail is appended
+ * behind it must not change its identity. */
+uint64_t mbox_id_hash(unsigned char *buf, uint64_t n, uint64_t whole, bool no_final_lf);
 
 /* mbox_send.c: maildrop_send's contract. */
 int mbox_send(struct mbox *m, unsigned i, uint64_t body_lines, struct netio *io,

@@ -441,7 +441,8 @@ static int verify_spool(const struct mbox *m, unsigned first_del, uint64_t *size
 		return -1;
 	}
 	if (pread_all(m->fd, buf, (size_t)len, (off_t)mm->from_off) < 0 ||
-	    uidstore_hash(buf, (size_t)len, 0) != m->ids[first_del].hash) {
+	    mbox_id_hash(buf, len, mm->off + mm->len - mm->from_off,
+			 (mm->flags & MBOX_NO_FINAL_LF) != 0) != m->ids[first_del].hash) {
 		snprintf(reason, reasonsize, "%s changed during the session", m->path);
 		return -1;
 	}

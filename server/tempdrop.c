@@ -43,7 +43,9 @@
  * and duplicates nothing.  A temporary drop that ends with a message
  * lacking the final empty line gets one (or two) newline bytes before the
  * appended mail, so the next From_ line stays a separator; they are mbox
- * framing, not message content (mbox.h).
+ * framing, not message content (mbox.h).  With no mail to append (the
+ * spool stayed empty) nothing is added: a session that deletes nothing
+ * leaves the spool byte for byte as it found it.
  */
 #include "config.h"
 
@@ -676,7 +678,10 @@ static enum maildrop_status write_back(const struct td_ctx *c, struct mbox *sp, 
 	mk.ino = (uint64_t)sst.st_ino;
 	mk.base = k;
 	mk.len = (uint64_t)sst.st_size;
-	if (join_pad(tm->fd, k, &mk.pad) < 0) {
+	/* Framing is only needed in front of appended mail: with none, the
+	 * spool gets back exactly the bytes the session kept (a last message
+	 * without its final newline stays so, and keeps its UID). */
+	if (mk.len > 0 && join_pad(tm->fd, k, &mk.pad) < 0) {
 		set_reason(reason, reasonsize, "read %s: %s", c->tpath, strerror(errno));
 		return MAILDROP_TEMP;
 	}

@@ -34,6 +34,8 @@
 
 #define UIDS_FILE "uids"
 #define UIDS_TMP "uids.tmp"
+#define UIDS_STARTED "uids.started"
+#define UIDS_STARTED_MAGIC "popper-uids-started"
 #define UIDS_MAGIC "popper-uids"
 #define UIDS_VERSION "1"
 #define UIDS_LINE_MAX 256           /* longest valid line is ~120 bytes */
@@ -53,6 +55,8 @@ struct uidstore {
 	size_t pool_len, pool_cap;
 	struct saved_entry *saved;      /* freed by uidstore_assign() */
 	size_t nsaved, saved_cap;
+	bool started;                   /* uids.started exists */
+	bool first_sight;               /* no state, ever: X-UIDL counts */
 };
 
 /* ---- hash ------------------------------------------------------------------
@@ -238,6 +242,11 @@ const char *uidstore_str(const struct uidstore *st, uint32_t off)
 const char *uidstore_epoch(const struct uidstore *st)
 {
 	return st->epoch;
+}
+
+bool uidstore_first_sight(const struct uidstore *st)
+{
+	return st->first_sight;
 }
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -427,6 +436,20 @@ static void reset_fresh(struct uidstore *st)
 	st->next = 1;
 }
 
+/* Whether a record of an earlier uids file exists.  Anything under that
+ * name counts, and so does a name we cannot look at: trusting X-UIDL
+ * headers wrongly can hand out a UID twice, not trusting them costs one
+ * download. */
+static bool record_exists(const char *dir)
+{
+	char path[UIDS_PATH_MAX];
+	struct stat sb;
+
+	if (make_path(path, sizeof(path), dir, UIDS_STARTED) < 0)
+		return true;
+	return lstat(path, &sb) == 0 || errno != ENOENT;
+}
+
 struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 			       char *reason, size_t reasonsize)
 {
@@ -457,8 +480,14 @@ struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 	rules.owner = geteuid();
 	rules.no_group_write = true;
 	fd = safe_open(path, O_RDONLY, 0, &rules, &sb, &why);
-	if (fd < 0 && errno == ENOENT)
+	if (fd < 0 && errno == ENOENT) {
+		st->started = record_exists(dir);
+		st->first_sight = !st->started;
+		if (st->started)
+			log_warning("UID state %s lost (%s/%s says it existed); X-UIDL headers are not "
+				    "trusted, every message gets a new UID", path, dir, UIDS_STARTED);
 		goto fresh;
+	}
 	if (fd < 0 || (sb.st_mode & S_IWOTH) != 0) {
 		int e = errno;
 
@@ -471,6 +500,7 @@ struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 		uidstore_free(st);
 		return NULL;
 	}
+	st->started = record_exists(dir);
 	if (parse_file(st, fd) == 0) {
 		close(fd);
 		return st;
@@ -696,12 +726,13 @@ long uidstore_assign(struct uidstore *st, struct uid_msg *msgs, size_t n)
 		free(xuidl.slot);
 		return -1;
 	}
-	/* An X-UIDL header is honoured only the first time its value occurs in
-	 * the drop, and never when it mimics one of our own generated UIDs (a
-	 * sender could otherwise claim the UID of a future message). */
+	/* An X-UIDL header is honoured only on the first sight of the drop
+	 * (uidstore.h), only the first time its value occurs in the drop, and
+	 * never when it mimics one of our own generated UIDs (a sender could
+	 * otherwise claim the UID of a future message). */
 	snprintf(prefix, sizeof(prefix), "%s.", st->epoch);
 	for (i = 0; i < n; i++) {
-		cand[i] = msgs[i].uid;
+		cand[i] = st->first_sight ? msgs[i].uid : UIDSTORE_NONE;
 		msgs[i].uid = UIDSTORE_NONE;
 		msgs[i].flags = 0;
 		if (cand[i] == UIDSTORE_NONE)
@@ -797,6 +828,49 @@ static int out_line(struct outbuf *o, const char *line, size_t len)
 	return 0;
 }
 
+/* Makes <dir>/uids.started, durably, unless it exists.  From then on no
+ * X-UIDL header is trusted, even if the uids file is lost.  Returns 0, or
+ * -1 with a log-only reason and no record left behind. */
+static int write_record(struct uidstore *st, const char *dir, char *reason, size_t reasonsize)
+{
+	char path[UIDS_PATH_MAX], line[64];
+	int fd, len, e;
+
+	if (make_path(path, sizeof(path), dir, UIDS_STARTED) < 0) {
+		snprintf(reason, reasonsize, "state directory path too long");
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		st->started = true;   /* anything under the name counts */
+		return 0;
+	}
+	if (fd < 0) {
+		snprintf(reason, reasonsize, "create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	len = snprintf(line, sizeof(line), "%s %s %lld\n", UIDS_STARTED_MAGIC, st->epoch,
+		       (long long)time(NULL));
+	if (write_all(fd, line, (size_t)len) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0 || fsync_dir(dir) < 0) {
+		e = errno;
+		goto fail;
+	}
+	st->started = true;
+	return 0;
+fail:
+	/* The uids file is not written either, and this session's UIDs stay
+	 * in use (uidstore_rekey_new keeps X-UIDL ones): a record left
+	 * behind would make the next session drop the trust they came from. */
+	unlink(path);
+	snprintf(reason, reasonsize, "write %s: %s", path, strerror(e));
+	return -1;
+}
+
 int uidstore_save(struct uidstore *st, const char *dir,
 		  const struct uid_msg *msgs, size_t n,
 		  char *reason, size_t reasonsize)
@@ -856,6 +930,13 @@ int uidstore_save(struct uidstore *st, const char *dir,
 		goto fail;
 	}
 	fd = -1;
+	/* The record goes first: a uids file without one, if lost, would
+	 * look like a first sight. */
+	if (!st->started && write_record(st, dir, reason, reasonsize) < 0) {
+		unlink(tmp);
+		free(o);
+		return -1;
+	}
 	step = "rename";
 	if (rename(tmp, path) < 0)
 		goto fail;

@@ -12,8 +12,22 @@
  * generated UID is "EPOCH.N" with N taken from the NEXT counter, which only
  * grows, so a UID is never handed out twice even after the message it named
  * was deleted.  SIZE and HASH (uidstore_hash() of the first
- * UIDSTORE_HASH_BYTES of the message, its From_ line included) recognise a
- * message again in the next session; FLAGS is "-" or "S" (seen).
+ * UIDSTORE_HASH_BYTES of the message, its From_ line included; a message
+ * without its final newline is hashed as if it had one, mbox_id_hash())
+ * recognise a message again in the next session; FLAGS is "-" or "S" (seen).
+ *
+ * <state_dir>/uids.started records that a uids file was ever written: one
+ * line "popper-uids-started EPOCH TIME" (the first epoch, seconds since
+ * 1970), mode 0600, made once, before the first uids file is renamed into
+ * place, and never removed.  X-UIDL headers (Qpopper wrote them into the
+ * spool) are trusted only on the first sight of a maildrop: no uids file
+ * and no uids.started.  Once a UID was handed out, a message that the
+ * saved list does not know is new mail whatever header it carries, and
+ * gets an "EPOCH.N": a header copied from a deleted or a live message can
+ * never claim that message's UID (RFC 1939 section 7).  A uids file that
+ * is lost while uids.started stays, or that is damaged, is not a first
+ * sight either.  Should the whole state directory be lost, popper cannot
+ * tell, and trusts the headers once more.
  *
  * Used by server/mbox.c (open) and server/mbox_update.c (commit); the hash
  * functions also checksum the update journal.
@@ -68,9 +82,9 @@ bool uidstore_valid_uid(const char *s, size_t len);
 
 /* Loads <dir>/uids (the caller holds the maildrop locks; a leftover
  * temporary file of a killed session is removed).  A missing file gives a
- * fresh state with a new epoch; a
- * damaged one is renamed aside to uids.bad.TIME.PID (logged) and replaced by a
- * fresh state.  Returns NULL with a log-only reason when the file cannot be
+ * fresh state with a new epoch (a first sight unless uids.started exists:
+ * then the loss is logged); a damaged one is renamed aside to
+ * uids.bad.TIME.PID (logged) and replaced by a fresh state.  Returns NULL with a log-only reason when the file cannot be
  * read or is unsafe (*perm_r true: wrong owner, mode, symlink...) or memory
  * runs out.  Free with uidstore_free(). */
 struct uidstore *uidstore_load(const char *dir, bool *perm_r,
@@ -85,10 +99,15 @@ const char *uidstore_str(const struct uidstore *st, uint32_t off);
 /* The epoch, 8 hex digits. */
 const char *uidstore_epoch(const struct uidstore *st);
 
+/* Whether X-UIDL candidates count: no UID state was ever saved for this
+ * maildrop (see the top of this file). */
+bool uidstore_first_sight(const struct uidstore *st);
+
 /* Gives each of msgs[0..n) (in maildrop order) a UID that is unique in the
  * drop: a saved entry matched in order by (size, hash) keeps its UID and
- * flags; then an X-UIDL candidate not used by an earlier message nor by
- * another UID (flags UIDSTORE_UNSAVED); else a new "EPOCH.N" (flags
+ * flags; then, on the first sight only, an X-UIDL candidate not used by an
+ * earlier message nor by another UID (flags UIDSTORE_UNSAVED); else a new
+ * "EPOCH.N" (flags
  * UIDSTORE_NEW | UIDSTORE_UNSAVED).  The saved list is consumed.  Returns
  * the number of messages that were not in the saved state (the caller
  * saves when it is not 0), or -1 when memory ran out. */
@@ -101,8 +120,9 @@ long uidstore_assign(struct uidstore *st, struct uid_msg *msgs, size_t n);
 int uidstore_rekey_new(struct uidstore *st, struct uid_msg *msgs, size_t n);
 
 /* Writes the state for msgs[0..n) to <dir>/uids crash-safely (temporary
- * file, fsync, rename, fsync of the directory).  Returns 0, or -1 with a
- * log-only reason; the old file is then unchanged. */
+ * file, fsync, rename, fsync of the directory); makes uids.started first
+ * when it does not exist yet.  Returns 0, or -1 with a log-only reason; the
+ * old file is then unchanged. */
 int uidstore_save(struct uidstore *st, const char *dir,
 		  const struct uid_msg *msgs, size_t n,
 		  char *reason, size_t reasonsize);

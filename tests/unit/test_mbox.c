@@ -894,7 +894,7 @@ static void test_uids(void)
 {
 	struct tbox tb = { 0 };
 	struct maildrop *md;
-	char **u1, **u2, epoch[16], xu[256];
+	char **u1, **u2, epoch[16];
 	bool same = true;
 	unsigned i;
 
@@ -939,15 +939,10 @@ static void test_uids(void)
 	free_uids(u1);
 	tbox_free(&tb);
 
-	/* X-UIDL: honoured once, never a duplicate, never a look-alike of ours. */
+	/* X-UIDL on the first sight of the drop: honoured once, never a
+	 * duplicate (the look-alike of our own UIDs: test_uidstore). */
 	new_case();
 	tbox_adds(&tb, F1, "Subject: a\n\nfirst\n", "\n");
-	tbox_write(&tb);
-	md = open_ok();
-	if (md != NULL)
-		maildrop_close(md);
-	read_epoch(epoch);
-	snprintf(xu, sizeof(xu), "X-UIDL: %s.99\nSubject: forged\n\nx\n", epoch);
 	tbox_adds(&tb, F2, "X-UIDL: <abc123@example>\nSubject: x\n\nbody\n", "\n");
 	tbox_adds(&tb, F2, "x-uidl:  \t<abc123@example>  \r\nSubject: dup\n\nbody\n", "\n");
 	tbox_adds(&tb, F3, "Subject: y\nX-UIDL: def456\n\nX-UIDL: in-body\n", "\n");
@@ -955,9 +950,9 @@ static void test_uids(void)
 	tbox_adds(&tb, F3, "X-UIDL: folded\n continued\n\nb\n", "\n");
 	tbox_adds(&tb, F3, "X-UIDL: 01234567890123456789012345678901234567890123456789012345678901234567890\n\nb\n", "\n");
 	tbox_adds(&tb, F3, "Subject: z\n\nX-UIDL: not-in-header\n", "\n");
-	tbox_adds(&tb, F3, xu, "\n");
 	tbox_write(&tb);
 	md = open_ok();
+	read_epoch(epoch);
 	if (md != NULL) {
 		is_str(maildrop_msg_uid(md, 1), "<abc123@example>", "X-UIDL honoured");
 		ok(strcmp(maildrop_msg_uid(md, 2), "<abc123@example>") != 0,
@@ -968,11 +963,59 @@ static void test_uids(void)
 		ok(strncmp(maildrop_msg_uid(md, 5), epoch, 8) == 0, "folded X-UIDL ignored");
 		ok(strncmp(maildrop_msg_uid(md, 6), epoch, 8) == 0, "71-character X-UIDL ignored");
 		ok(strcmp(maildrop_msg_uid(md, 7), "not-in-header") != 0, "X-UIDL in the body ignored");
-		snprintf(xu, sizeof(xu), "%s.99", epoch);
-		ok(strcmp(maildrop_msg_uid(md, 8), xu) != 0, "X-UIDL imitating our EPOCH.N ignored");
+		ok(uids_unique_valid(md), "all UIDs unique and valid");
+		/* Later mail: a copy of the deleted message's X-UIDL, of a live
+		 * one's, and a fresh one.  None is honoured now (RFC 1939: a
+		 * UID is never reused for another message). */
+		maildrop_msg_delete(md, 1);
+		maildrop_msg_delete(md, 2);
+		ok(commit(md) == MAILDROP_OK, "commit deleting the messages with X-UIDL <abc123@example>");
+		append_file(spool, F3 "X-UIDL: <abc123@example>\nSubject: again\n\nb\n\n",
+			    strlen(F3 "X-UIDL: <abc123@example>\nSubject: again\n\nb\n\n"));
+		append_file(spool, F3 "X-UIDL: def456\nSubject: copy\n\nb\n\n",
+			    strlen(F3 "X-UIDL: def456\nSubject: copy\n\nb\n\n"));
+		append_file(spool, F3 "X-UIDL: fresh-one\nSubject: new\n\nb\n\n",
+			    strlen(F3 "X-UIDL: fresh-one\nSubject: new\n\nb\n\n"));
+		md = open_ok();
+	}
+	if (md != NULL) {
+		ok(maildrop_count(md) == 9 && strcmp(maildrop_msg_uid(md, 1), "def456") == 0,
+		   "later session: the old messages keep their UIDs");
+		ok(strncmp(maildrop_msg_uid(md, 6), epoch, 8) == 0,
+		   "a new message with a deleted message's X-UIDL gets a new UID (%s)",
+		   maildrop_msg_uid(md, 6));
+		ok(strncmp(maildrop_msg_uid(md, 7), epoch, 8) == 0,
+		   "a new message copying a live message's X-UIDL gets a new UID (%s)",
+		   maildrop_msg_uid(md, 7));
+		ok(strncmp(maildrop_msg_uid(md, 8), epoch, 8) == 0,
+		   "a new message's own X-UIDL is not honoured once the state exists (%s)",
+		   maildrop_msg_uid(md, 8));
 		ok(uids_unique_valid(md), "all UIDs unique and valid");
 		maildrop_close(md);
 	}
+	/* The state file lost: nothing tells the X-UIDL of a message seen
+	 * before from one copied since, so none is honoured. */
+	{
+		char path[800];
+
+		snprintf(path, sizeof(path), "%s/uids", state);
+		unlink(path);
+	}
+	md = open_ok();
+	if (md != NULL) {
+		unsigned n = maildrop_count(md), honoured = 0;
+
+		read_epoch(epoch);
+		for (i = 0; i < n; i++)
+			if (strncmp(maildrop_msg_uid(md, i), epoch, 8) != 0)
+				honoured++;
+		ok(n == 9 && honoured == 0, "uids lost, uids.started present: no X-UIDL honoured "
+		   "(%u of %u)", honoured, n);
+		maildrop_close(md);
+	}
+	tbox_free(&tb);
+	tbox_adds(&tb, F1, "Subject: a\n\nfirst\n", "\n");
+	tbox_adds(&tb, F2, "X-UIDL: <abc123@example>\nSubject: x\n\nbody\n", "\n");
 	trust_x_uidl = false;
 	new_case();
 	tbox_write(&tb);
@@ -1213,8 +1256,8 @@ static int child_recover(int k)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Files in the state directory other than "uids" whose names start with
- * prefix ("" for all). */
+/* Files in the state directory other than the UID state ("uids" and its
+ * record "uids.started") whose names start with prefix ("" for all). */
 static int state_files(const char *prefix)
 {
 	DIR *d = opendir(state);
@@ -1225,7 +1268,8 @@ static int state_files(const char *prefix)
 		return -1;
 	while ((e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-		    strcmp(e->d_name, "uids") != 0 && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+		    strcmp(e->d_name, "uids") != 0 && strcmp(e->d_name, "uids.started") != 0 &&
+		    strncmp(e->d_name, prefix, strlen(prefix)) == 0)
 			n++;
 	closedir(d);
 	return n;

@@ -185,8 +185,9 @@ static enum maildrop_status commit(struct maildrop *md)
 	return st;
 }
 
-/* Files in the state directory besides "uids" (and a kept empty temporary
- * drop): markers, journals, things set aside. */
+/* Files in the state directory besides the UID state ("uids" and its
+ * record "uids.started") and a kept empty temporary drop: markers,
+ * journals, things set aside. */
 static int state_junk(void)
 {
 	DIR *d = opendir(state);
@@ -197,7 +198,7 @@ static int state_junk(void)
 		return -1;
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    strcmp(e->d_name, "uids") == 0)
+		    strcmp(e->d_name, "uids") == 0 || strcmp(e->d_name, "uids.started") == 0)
 			continue;
 		if (strcmp(e->d_name, tname) == 0 && keep_temp && fsize(tpath) == 0)
 			continue;

@@ -1,8 +1,10 @@
 /*
  * test_uidstore: UID state outside the spool (server/uidstore.c): the hash
  * (its values are on disk, so they are pinned), the file format, matching
- * in order by (size, hash), X-UIDL candidates, the never-reused counter,
- * damaged and unsafe state files, and the one-session fallback.
+ * in order by (size, hash), X-UIDL candidates (honoured on the first sight
+ * of a maildrop only, kept apart by the record uids.started), the
+ * never-reused counter, damaged and unsafe state files, and the one-session
+ * fallback.
  */
 #include "config.h"
 
@@ -235,11 +237,80 @@ static void test_order(void)
 	uidstore_free(st);
 }
 
+/* Gives m a message key and an X-UIDL candidate (NULL: none). */
+static void cand(struct uidstore *st, struct uid_msg *m, uint64_t key, const char *x)
+{
+	msg(m, key, key);
+	if (x != NULL)
+		m->uid = uidstore_add(st, x, strlen(x));
+}
+
+static bool exists(const char *name)
+{
+	char path[700];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lstat(path, &sb) == 0;
+}
+
+/* First sight of a maildrop (no state, no record of one): X-UIDL headers
+ * are honoured, first occurrence only, never a look-alike of our UIDs. */
 static void test_xuidl(void)
 {
 	struct uidstore *st;
 	struct uid_msg m[6];
 	char forged[32];
+
+	new_dir();
+	st = load();
+	if (st == NULL)
+		return;
+	ok(uidstore_first_sight(st), "no state and no record: first sight");
+	cand(st, &m[0], 1, "x-one");
+	cand(st, &m[1], 2, "x-one");                      /* duplicate */
+	snprintf(forged, sizeof(forged), "%s.1", uidstore_epoch(st));
+	cand(st, &m[2], 3, forged);                       /* looks like ours */
+	cand(st, &m[3], 4, "bad uid");                    /* invalid: not added */
+	ok(m[3].uid == UIDSTORE_NONE, "invalid candidate is refused by uidstore_add");
+	cand(st, &m[4], 5, NULL);
+	uidstore_assign(st, m, 5);
+	is_str(uid(st, &m[0]), "x-one", "first sight: X-UIDL used");
+	ok(strcmp(uid(st, &m[1]), "x-one") != 0, "duplicate X-UIDL not used (%s)", uid(st, &m[1]));
+	ok(strcmp(uid(st, &m[2]), forged) != 0, "X-UIDL imitating EPOCH.N not used (%s)",
+	   uid(st, &m[2]));
+	ok((m[0].flags & UIDSTORE_UNSAVED) && !(m[0].flags & UIDSTORE_NEW),
+	   "X-UIDL UID is unsaved, not generated");
+	ok(!exists("uids.started"), "no record before the first save");
+	ok(save(st, m, 5) == 0, "first save");
+	ok(exists("uids.started"), "the first save leaves the record uids.started");
+	uidstore_free(st);
+
+	/* The state exists: known messages keep their UIDs, new ones get
+	 * ours whatever they carry. */
+	st = load();
+	if (st == NULL)
+		return;
+	ok(!uidstore_first_sight(st), "state saved: no longer first sight");
+	cand(st, &m[0], 2, NULL);        /* m[0] of before was deleted */
+	cand(st, &m[1], 3, NULL);
+	cand(st, &m[2], 5, NULL);
+	cand(st, &m[3], 6, "x-one");     /* new, carries the deleted one's UID */
+	cand(st, &m[4], 7, "x-new");
+	uidstore_assign(st, m, 5);
+	ok(strcmp(uid(st, &m[3]), "x-one") != 0 && strncmp(uid(st, &m[3]), uidstore_epoch(st), 8) == 0,
+	   "a new message with the X-UIDL of a deleted one gets a new UID (%s)", uid(st, &m[3]));
+	ok(strncmp(uid(st, &m[4]), uidstore_epoch(st), 8) == 0,
+	   "a new message's X-UIDL is not honoured once the state exists (%s)", uid(st, &m[4]));
+	uidstore_free(st);
+}
+
+/* A new message that copies the UID of a live one, in its X-UIDL. */
+static void test_xuidl_copy(void)
+{
+	struct uidstore *st;
+	struct uid_msg m[3];
+	char live[80];
 
 	new_dir();
 	write_state("popper-uids 1 aabbccdd 1\n10 000000000000000a - saved-uid\n");
@@ -248,27 +319,98 @@ static void test_xuidl(void)
 		return;
 	msg(&m[0], 10, 0x0a);
 	m[0].uid = uidstore_add(st, "ignored-for-known", 17);
-	msg(&m[1], 1, 1);
-	m[1].uid = uidstore_add(st, "x-one", 5);
-	msg(&m[2], 2, 2);
-	m[2].uid = uidstore_add(st, "x-one", 5);          /* duplicate */
-	msg(&m[3], 3, 3);
-	m[3].uid = uidstore_add(st, "saved-uid", 9);      /* collides with a saved UID */
-	msg(&m[4], 4, 4);
-	snprintf(forged, sizeof(forged), "aabbccdd.2");
-	m[4].uid = uidstore_add(st, forged, strlen(forged));   /* looks like ours */
-	msg(&m[5], 5, 5);
-	m[5].uid = uidstore_add(st, "bad uid", 7);        /* invalid: not added */
-	ok(m[5].uid == UIDSTORE_NONE, "invalid candidate is refused by uidstore_add");
-	uidstore_assign(st, m, 6);
+	cand(st, &m[1], 1, "saved-uid");
+	cand(st, &m[2], 2, "x-two");
+	uidstore_assign(st, m, 3);
 	is_str(uid(st, &m[0]), "saved-uid", "saved UID wins over the message's X-UIDL");
-	is_str(uid(st, &m[1]), "x-one", "X-UIDL used");
-	ok(strcmp(uid(st, &m[2]), "x-one") != 0, "duplicate X-UIDL not used (%s)", uid(st, &m[2]));
-	ok(strcmp(uid(st, &m[3]), "saved-uid") != 0, "X-UIDL equal to a saved UID not used");
-	ok(strcmp(uid(st, &m[4]), "aabbccdd.2") != 0, "X-UIDL imitating EPOCH.N not used (%s)",
-	   uid(st, &m[4]));
-	ok((m[1].flags & UIDSTORE_UNSAVED) && !(m[1].flags & UIDSTORE_NEW),
-	   "X-UIDL UID is unsaved, not generated");
+	snprintf(live, sizeof(live), "%s", uid(st, &m[0]));
+	ok(strcmp(uid(st, &m[1]), live) != 0, "X-UIDL equal to a live UID not used (%s)", uid(st, &m[1]));
+	is_str(uid(st, &m[1]), "aabbccdd.1", "it gets the next generated UID");
+	is_str(uid(st, &m[2]), "aabbccdd.2", "so does any other X-UIDL once the state exists");
+	ok(save(st, m, 3) == 0 && exists("uids.started"),
+	   "a state written before the record existed gets one at the next save");
+	uidstore_free(st);
+}
+
+/* The state file lost or damaged after it existed: no X-UIDL honoured. */
+static void test_state_lost(void)
+{
+	struct uidstore *st;
+	struct uid_msg m[2];
+	char path[700];
+
+	new_dir();
+	st = load();
+	if (st == NULL)
+		return;
+	cand(st, &m[0], 1, "x-one");
+	uidstore_assign(st, m, 1);
+	ok(save(st, m, 1) == 0, "first save");
+	uidstore_free(st);
+	snprintf(path, sizeof(path), "%s/uids", dir);
+	unlink(path);
+	st = load();
+	if (st == NULL)
+		return;
+	ok(!uidstore_first_sight(st), "uids deleted, uids.started present: not first sight");
+	cand(st, &m[0], 1, "x-one");
+	cand(st, &m[1], 2, "x-two");
+	uidstore_assign(st, m, 2);
+	ok(strcmp(uid(st, &m[0]), "x-one") != 0 && strcmp(uid(st, &m[1]), "x-two") != 0,
+	   "lost state: no X-UIDL honoured (%s, %s)", uid(st, &m[0]), uid(st, &m[1]));
+	uidstore_free(st);
+
+	/* Damaged (moved aside): not first sight either, record or not. */
+	new_dir();
+	write_state("popper-uids 1 12345678 1\ngarbage\n");
+	st = load();
+	if (st == NULL)
+		return;
+	ok(!uidstore_first_sight(st), "damaged state: not first sight");
+	cand(st, &m[0], 1, "x-one");
+	uidstore_assign(st, m, 1);
+	ok(strcmp(uid(st, &m[0]), "x-one") != 0, "damaged state: X-UIDL not honoured (%s)",
+	   uid(st, &m[0]));
+	uidstore_free(st);
+
+	/* A record of any kind counts, even one that is not a regular file. */
+	new_dir();
+	snprintf(path, sizeof(path), "%s/uids.started", dir);
+	if (symlink("nowhere", path) < 0)
+		die("symlink");
+	st = load();
+	ok(st != NULL && !uidstore_first_sight(st), "a symlink named uids.started counts as a record");
+	uidstore_free(st);
+}
+
+/* The record: mode 0600, its format. */
+static void test_started_record(void)
+{
+	struct uidstore *st;
+	struct uid_msg m[1];
+	char path[700], buf[128], want[64];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	new_dir();
+	st = load();
+	if (st == NULL)
+		return;
+	cand(st, &m[0], 1, NULL);
+	uidstore_assign(st, m, 1);
+	ok(save(st, m, 1) == 0, "save");
+	snprintf(path, sizeof(path), "%s/uids.started", dir);
+	ok(lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600,
+	   "uids.started is a regular file, mode 0600");
+	fd = open(path, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	snprintf(want, sizeof(want), "popper-uids-started %s ", uidstore_epoch(st));
+	ok(strncmp(buf, want, strlen(want)) == 0 && n > 0 && buf[n - 1] == '\n',
+	   "uids.started says \"popper-uids-started EPOCH TIME\" (%.*s)", (int)strcspn(buf, "\n"), buf);
 	uidstore_free(st);
 }
 
@@ -454,6 +596,9 @@ int main(void)
 	test_basic();
 	test_order();
 	test_xuidl();
+	test_xuidl_copy();
+	test_state_lost();
+	test_started_record();
 	test_damaged();
 	test_save();
 	test_rekey();
