@@ -17,6 +17,13 @@
  *     children (the engine ends a session without update; one already in
  *     its update blocks signals and finishes), wait for all, exit 0.
  *   - SIGHUP re-opens syslog and the trace file.
+ *   - The lock registry (server/lockreg.c) is swept at start and whenever
+ *     a child dies by a signal: a monitor killed together with its session
+ *     leaves a dot-lock that nobody else would remove before its age makes
+ *     it stale.  While an entry waits for a session that still runs (its
+ *     monitor was killed; or the session's SIGKILL has not landed yet when
+ *     the monitor is reaped), the sweep is repeated after 0.1, 0.2, 0.4 ...
+ *     s, at most every 64 s.
  */
 #include "config.h"
 
@@ -41,6 +48,7 @@
 #include "lib/sigwake.h"
 #include "lib/safeopen.h"
 #include "server/daemon.h"
+#include "server/lockreg.h"
 #include "server/session.h"
 
 #define DAEMON_DEFAULT_PORT "110"     /* RFC 1939 */
@@ -50,6 +58,8 @@
 #define DAEMON_BACKOFF_MS 500         /* pause after EMFILE/ENFILE */
 #define DAEMON_LOG_INTERVAL 10        /* seconds between rate-limited records */
 #define DAEMON_HOST_MAX 256
+#define DAEMON_RESWEEP_FIRST_MS 100   /* first re-sweep after a kill */
+#define DAEMON_RESWEEP_MAX_MS 64000   /* longest pause between registry sweeps */
 
 static const char too_many[] = "-ERR [SYS/TEMP] Too many connections; try again later.\r\n";
 
@@ -432,8 +442,11 @@ static int detach(const struct settings *s)
 	return 0;
 }
 
-static void reap(struct child *kids, unsigned *nkids)
+/* Reaps every child that ended.  Returns true when one of them was killed
+ * by a signal (a monitor among them may have left a dot-lock behind). */
+static bool reap(struct child *kids, unsigned *nkids)
 {
+	bool signalled = false;
 	pid_t pid;
 	int status;
 
@@ -446,10 +459,65 @@ static void reap(struct child *kids, unsigned *nkids)
 				break;
 			}
 		}
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status)) {
 			log_warning("session process %ld ended by signal %d", (long)pid,
 				    WTERMSIG(status));
+			signalled = true;
+		}
 	}
+	return signalled;
+}
+
+/* When the lock registry is swept again (see the header comment). */
+struct resweep {
+	bool due;
+	long long at_ms;        /* monotonic milliseconds */
+	long long interval_ms;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sweeps the registry; schedules the next sweep while an entry waits. */
+static void sweep_locks(const struct settings *s, struct resweep *r)
+{
+	struct lockreg_tally t;
+
+	lockreg_sweep_state_dir(s->state_dir, &t);
+	if (t.waiting == 0) {
+		r->due = false;
+		r->interval_ms = DAEMON_RESWEEP_FIRST_MS;
+		return;
+	}
+	r->due = true;
+	r->at_ms = now_ms() + r->interval_ms;
+	if (r->interval_ms < DAEMON_RESWEEP_MAX_MS)
+		r->interval_ms *= 2;
+}
+
+/* A child killed by a signal: sweep now, and soon again if needed. */
+static void sweep_after_kill(const struct settings *s, struct resweep *r)
+{
+	r->interval_ms = DAEMON_RESWEEP_FIRST_MS;
+	sweep_locks(s, r);
+}
+
+/* The poll timeout (ms, -1 = none) shortened to the next sweep. */
+static int sweep_timeout(const struct resweep *r, int timeout)
+{
+	long long left;
+
+	if (!r->due)
+		return timeout;
+	left = r->at_ms - now_ms();
+	if (left < 0)
+		left = 0;
+	return timeout < 0 || left < timeout ? (int)left : timeout;
 }
 
 /* Refuses a connection politely: one line, never blocking, then close. */
@@ -521,6 +589,7 @@ int daemon_run(const struct settings *s, const char *addrspec)
 	struct sigaction sa;
 	sigset_t block, oldmask;
 	struct timespec paused_until = { 0, 0 };
+	struct resweep resweep = { false, 0, DAEMON_RESWEEP_FIRST_MS };
 	unsigned nkids = 0;
 	unsigned long supp;
 	bool stopping = false;
@@ -554,6 +623,8 @@ int daemon_run(const struct settings *s, const char *addrspec)
 	 * records go to syslog, where the sessions' records go too. */
 	log_open("popper", s->log_facility, LOG_TO_SYSLOG);
 	log_notice("popper %s standalone daemon started (pid %ld)", PACKAGE_VERSION, (long)getpid());
+	/* Locks of sessions killed while no daemon ran (or with the last). */
+	sweep_locks(s, &resweep);
 
 	if (sigwake_open() < 0) {
 		log_error("pipe: %s", strerror(errno));
@@ -597,12 +668,14 @@ int daemon_run(const struct settings *s, const char *addrspec)
 				np++;
 			}
 		}
-		if (poll(pfds, np, timeout) < 0) {
+		if (poll(pfds, np, sweep_timeout(&resweep, timeout)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
+		if (resweep.due && now_ms() >= resweep.at_ms)
+			sweep_locks(s, &resweep);
 
 		if ((pfds[0].revents & POLLIN) != 0) {
 			unsigned char sigs[64];
@@ -614,7 +687,8 @@ int daemon_run(const struct settings *s, const char *addrspec)
 				else if (sigs[k] == SIGHUP)
 					log_reopen();
 			}
-			reap(kids, &nkids);
+			if (reap(kids, &nkids))
+				sweep_after_kill(s, &resweep);
 		}
 		if (stopping)
 			break;
@@ -656,7 +730,8 @@ int daemon_run(const struct settings *s, const char *addrspec)
 					memset(&key, 0, sizeof(key));
 				/* Reap before counting, so a session that just
 				 * ended does not hold a place. */
-				reap(kids, &nkids);
+				if (reap(kids, &nkids))
+					sweep_after_kill(s, &resweep);
 				for (k = 0; k < nkids; k++)
 					same += memcmp(&kids[k].key, &key, sizeof(key)) == 0;
 				if (nkids >= s->max_sessions) {

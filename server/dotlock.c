@@ -9,17 +9,21 @@
  * Acquire: write "<pid> <host>\n" to "<lock>.<host>.<pid>.<random>", link()
  * that to the lock name and believe the result only if the unique file then
  * has two links (link() can report failure over NFS although it worked).  A
- * lock held by a process of this host that no longer exists is stale at
- * once; any lock untouched for DOTLOCK_STALE_SECONDS is stale (liblockfile's
- * rule, so procmail, Postfix and mutt agree with us).  A lock file without a
+ * lock held by a process of this host that no longer exists (or is a zombie
+ * nobody reaped yet) is stale at once; any lock untouched for
+ * DOTLOCK_STALE_SECONDS is stale (liblockfile's rule, as in dotlockfile;
+ * procmail waits 1024 s).  A lock file without a
  * host (liblockfile writes only the pid) is judged by its age alone: we
  * cannot tell which host's pid it is.
+ *
+ * dotlock_clear_at() removes the lock of a session known to be dead, for
+ * server/lockreg.c: only the very file (dev/ino) popper made, still holding
+ * exactly what it wrote.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/procinfo.h"
 #include "lib/safeopen.h"
 #include "server/dotlock.h"
 
@@ -76,14 +81,17 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-/* Reads a lock file without following links or blocking.  Returns the
- * number of bytes read (content NUL-terminated), or -1 with errno. */
-static ssize_t read_lock(const char *path, char *buf, size_t size, struct stat *st_r)
+/* Reads the lock file name (relative to dirfd, or a path with AT_FDCWD)
+ * without following links or blocking.  Returns the number of bytes read
+ * (content NUL-terminated), or -1 with errno (ELOOP: a symlink; EINVAL:
+ * not a regular file). */
+static ssize_t read_lock_at(int dirfd, const char *name, char *buf, size_t size,
+			    struct stat *st_r)
 {
 	ssize_t n;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st_r) < 0 || !S_ISREG(st_r->st_mode)) {
@@ -102,6 +110,20 @@ static ssize_t read_lock(const char *path, char *buf, size_t size, struct stat *
 		return -1;
 	buf[n] = '\0';
 	return n;
+}
+
+static ssize_t read_lock(const char *path, char *buf, size_t size, struct stat *st_r)
+{
+	return read_lock_at(AT_FDCWD, path, buf, size, st_r);
+}
+
+/* What dotlock_acquire writes into a lock for pid: "<pid> <host>\n".
+ * Returns its length, or -1 if it does not fit. */
+static int format_content(pid_t pid, const char *host, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%ld %s\n", (long)pid, host);
+
+	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
 /* Parses "<pid>[ <host>]\n".  *pid_r 0 when there is no pid; host "" when
@@ -145,8 +167,10 @@ static bool lock_is_stale(const char *lock_path, const char *myhost,
 	if (read_lock(lock_path, buf, sizeof(buf), st_r) < 0)
 		return false;  /* gone (retry at once) or not a file (never ours to break) */
 	parse_lock(buf, &pid, host, sizeof(host));
+	/* A zombie counts as gone: it can no longer use or remove the lock
+	 * (an orphaned session waits for init to reap it). */
 	if (pid > 0 && host[0] != '\0' && strcmp(host, myhost) == 0 &&
-	    kill(pid, 0) < 0 && errno == ESRCH) {
+	    procinfo_gone(pid, 0)) {
 		snprintf(why, whysize, "process %ld is gone", (long)pid);
 		return true;
 	}
@@ -230,8 +254,8 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		rnd = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
 	n = snprintf(uniq, sizeof(uniq), "%s.%s.%ld.%08x", lock_path, host, (long)pid, rnd);
-	clen = snprintf(content, sizeof(content), "%ld %s\n", (long)pid, host);
-	if (n < 0 || (size_t)n >= sizeof(uniq) || clen < 0 || (size_t)clen >= sizeof(content)) {
+	clen = format_content(pid, host, content, sizeof(content));
+	if (n < 0 || (size_t)n >= sizeof(uniq) || clen < 0) {
 		snprintf(reason, reasonsize, "lock path too long");
 		return DOTLOCK_ERROR;
 	}
@@ -282,4 +306,31 @@ int dotlock_release(const char *lock_path, pid_t pid)
 		return -1;
 	}
 	return unlink(lock_path);
+}
+
+enum dotlock_clear dotlock_clear_at(int dirfd, const char *name, pid_t pid,
+				    dev_t dev, ino_t ino)
+{
+	char buf[DOTLOCK_CONTENT_MAX], host[DOTLOCK_HOST_MAX], want[DOTLOCK_CONTENT_MAX];
+	struct stat st, now;
+
+	if (read_lock_at(dirfd, name, buf, sizeof(buf), &st) < 0) {
+		if (errno == ENOENT)
+			return DOTLOCK_ABSENT;
+		/* A symlink or a non-file in its place is not what we made. */
+		return errno == ELOOP || errno == EINVAL ? DOTLOCK_NOT_OURS : DOTLOCK_CLEAR_FAILED;
+	}
+	local_host(host, sizeof(host));
+	if (st.st_dev != dev || st.st_ino != ino ||
+	    format_content(pid, host, want, sizeof(want)) < 0 || strcmp(buf, want) != 0)
+		return DOTLOCK_NOT_OURS;
+	/* Still the very file we read, right before it goes (as in
+	 * break_lock: another agent may have replaced it meanwhile). */
+	if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? DOTLOCK_ABSENT : DOTLOCK_CLEAR_FAILED;
+	if (now.st_dev != dev || now.st_ino != ino)
+		return DOTLOCK_NOT_OURS;
+	if (unlinkat(dirfd, name, 0) < 0)
+		return errno == ENOENT ? DOTLOCK_ABSENT : DOTLOCK_CLEAR_FAILED;
+	return DOTLOCK_CLEARED;
 }

@@ -4,8 +4,9 @@
  * Created with the link() method: write "<pid> <host>\n" to a unique file in
  * the same directory, link() it to the lock name, and trust the result only
  * if the unique file's link count became 2.  A lock whose writer is on this
- * host and no longer runs is stale at once; any other lock is stale after
- * DOTLOCK_STALE_SECONDS without being touched (the liblockfile/procmail rule).
+ * host and no longer runs (or is a zombie) is stale at once; any other lock
+ * is stale after DOTLOCK_STALE_SECONDS without being touched (liblockfile's
+ * rule; procmail waits 1024 s).
  */
 #ifndef POPPER_DOTLOCK_H
 #define POPPER_DOTLOCK_H
@@ -27,5 +28,20 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 int dotlock_touch(const char *lock_path);
 /* Removes the lock if it still holds pid.  Returns 0 or -1. */
 int dotlock_release(const char *lock_path, pid_t pid);
+
+enum dotlock_clear {
+	DOTLOCK_CLEARED,       /* removed */
+	DOTLOCK_ABSENT,        /* no lock there (any more) */
+	DOTLOCK_NOT_OURS,      /* another file, or other content: left alone */
+	DOTLOCK_CLEAR_FAILED   /* could not look or remove: errno */
+};
+
+/* Removes the lock called name in the directory open on dirfd, never
+ * following a symlink, if and only if it is still the file dev/ino and
+ * holds exactly what dotlock_acquire wrote for pid on this host.  For
+ * cleaning up after a session whose monitor was killed (server/lockreg.c):
+ * the caller has established that pid is gone. */
+enum dotlock_clear dotlock_clear_at(int dirfd, const char *name, pid_t pid,
+				    dev_t dev, ino_t ino);
 
 #endif

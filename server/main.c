@@ -8,6 +8,9 @@
  *   - becomes the standalone daemon when the first argument is an address
  *     or port ("popper 110", "popper 192.0.2.1:110", "popper [::1]:1110"),
  *   - or, with -n, prints the effective settings and exits.
+ * In inetd mode each connection first sweeps the lock registry
+ * (server/lockreg.c): the dot-locks of sessions killed together with their
+ * monitor are removed before the greeting.
  *
  * In inetd mode descriptors 0 and 1 (often 2 too) are the client's socket,
  * so nothing is ever written to stderr there: start-up errors go to syslog
@@ -34,6 +37,7 @@
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "server/daemon.h"
+#include "server/lockreg.h"
 #include "server/session.h"
 #include "server/settings.h"
 
@@ -275,6 +279,10 @@ static void free_settings(struct settings *s)
 static int serve_inetd(const struct settings *s)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* No process outlives a connection in inetd mode, so each new one
+	 * cleans up the dot-locks of sessions killed with their monitor
+	 * (server/lockreg.c); cheap when there are none. */
+	lockreg_sweep_state_dir(s->state_dir, NULL);
 	return daemon_serve_connection(s, STDIN_FILENO, STDOUT_FILENO);
 }
 

@@ -23,6 +23,12 @@
  * refreshes a held lock every 60 s so other agents (DOTLOCK_STALE_SECONDS)
  * do not break it, forwards SIGTERM to the child, and when the child is
  * gone removes a lock still held and exits with the child's status.
+ *
+ * A held lock is also recorded in the lock registry (server/lockreg.c,
+ * <state-dir>/.locks, path fixed before the fork like the lock path), so
+ * that if the monitor and the session are both killed the next sweep (inetd:
+ * next connection; standalone: the listener) removes the lock at once
+ * instead of leaving procmail and dotlockfile to wait for its age.
  */
 #include "config.h"
 
@@ -42,6 +48,7 @@
 #include "lib/log.h"
 #include "lib/sigwake.h"
 #include "server/dotlock.h"
+#include "server/lockreg.h"
 #include "server/monitor.h"
 
 #define MON_REQ_LOCK 'L'
@@ -204,8 +211,19 @@ static void answer_or_drop(int *sock, char a)
 	}
 }
 
+/* Lets go of the dot-lock, then of its registry entry: in this order, so
+ * that a monitor killed in between leaves an entry whose lock is gone (the
+ * sweep drops it), never a lock without an entry. */
+static void release_lock(const char *lock_path, pid_t child, const char *regdir)
+{
+	if (dotlock_release(lock_path, child) < 0)
+		log_warning("monitor: could not remove dot-lock %s", lock_path);
+	lockreg_forget(regdir);
+}
+
 /* The monitor's whole life.  Never returns. */
-static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned lock_wait)
+static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned lock_wait,
+			const char *regdir)
 {
 	enum { WANT_LOCK, HOLDING, DONE } state = WANT_LOCK;
 	unsigned rounds = 0;
@@ -268,6 +286,11 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 
 				dr = dotlock_acquire(lock_path, child, lock_wait, reason, sizeof(reason));
 				if (dr == DOTLOCK_OK) {
+					/* Before the answer: the session
+					 * works on the maildrop only once the
+					 * lock can be found again if we both
+					 * are killed. */
+					lockreg_record(regdir, lock_path, child);
 					state = HOLDING;
 					rounds++;
 					last_touch = now_mono();
@@ -279,8 +302,7 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 					answer_or_drop(&sock, dr == DOTLOCK_BUSY ? MON_ANS_BUSY : MON_ANS_ERROR);
 				}
 			} else if (req == MON_REQ_UNLOCK && state == HOLDING) {
-				if (dotlock_release(lock_path, child) < 0)
-					log_warning("monitor: could not remove dot-lock %s", lock_path);
+				release_lock(lock_path, child, regdir);
 				state = rounds < MON_LOCK_ROUNDS ? WANT_LOCK : DONE;
 				answer_or_drop(&sock, MON_ANS_OK);
 			} else {
@@ -315,8 +337,8 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 		waitpid(child, &status, 0);
 		status = 1 << 8;
 	}
-	if (state == HOLDING && dotlock_release(lock_path, child) < 0)
-		log_warning("monitor: could not remove dot-lock %s", lock_path);
+	if (state == HOLDING)
+		release_lock(lock_path, child, regdir);
 	if (sock >= 0)
 		close(sock);
 	if (WIFEXITED(status))
@@ -326,7 +348,7 @@ static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned l
 	_exit(1);
 }
 
-int monitor_start(const char *lock_path, unsigned lock_wait,
+int monitor_start(const char *lock_path, unsigned lock_wait, const char *regdir,
 		  struct maildrop_locker *locker)
 {
 	sigset_t block, old;
@@ -393,6 +415,6 @@ int monitor_start(const char *lock_path, unsigned lock_wait,
 	sigaction(SIGPIPE, &sa, NULL);   /* a dead child must not kill us mid-answer */
 	sigaction(SIGALRM, &sa, NULL);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
-	monitor_run(sv[0], pid, lock_path, lock_wait);
+	monitor_run(sv[0], pid, lock_path, lock_wait, regdir);
 	_exit(1);   /* not reached */
 }

@@ -9,7 +9,9 @@
  * UNLOCK.
  * Anything else from the child is fatal.  When the child exits the monitor
  * removes a dot-lock that is still held, so a killed session never leaves a
- * lock behind, and exits with the child's status.
+ * lock behind, and exits with the child's status.  While it holds the lock
+ * it has an entry in the lock registry (server/lockreg.h), so that a lock
+ * left by a killed monitor and session is found and removed too.
  */
 #ifndef POPPER_MONITOR_H
 #define POPPER_MONITOR_H
@@ -19,8 +21,9 @@
 
 /* Forks.  In the child returns 0 and fills *locker with functions that ask
  * the monitor.  In the parent never returns.  Returns -1 if the fork or the
- * socketpair failed.  lock_wait is the dot-lock retry time. */
-int monitor_start(const char *lock_path, unsigned lock_wait,
+ * socketpair failed.  lock_wait is the dot-lock retry time; regdir the lock
+ * registry (lockreg_dir), or NULL for none. */
+int monitor_start(const char *lock_path, unsigned lock_wait, const char *regdir,
 		  struct maildrop_locker *locker);
 
 #endif

@@ -29,6 +29,7 @@
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "server/commands.h"
+#include "server/lockreg.h"
 #include "server/monitor.h"
 #include "server/privdrop.h"
 #include "server/spoolpath.h"
@@ -352,7 +353,7 @@ static int expand_user(const char *tmpl, const char *user, char *out, size_t out
 
 void session_login(struct session *s, const struct auth_user *u, const char *method)
 {
-	char path[PATH_MAX], lock_path[PATH_MAX + 8], state_dir[PATH_MAX];
+	char path[PATH_MAX], lock_path[PATH_MAX + 8], state_dir[PATH_MAX], regdir[PATH_MAX];
 	char temp_dir[PATH_MAX], temp_name[NAME_MAX + 1];
 	char reason[256] = "", tmpl_out[1024];
 	struct maildrop_locker locker = { NULL, NULL, NULL };
@@ -397,7 +398,14 @@ void session_login(struct session *s, const struct auth_user *u, const char *met
 	}
 
 	if (geteuid() == 0) {
-		if (monitor_start(lock_path, s->set->lock_wait, &locker) != 0) {
+		/* The registry's path, like the lock's, is fixed here, as
+		 * root, before the fork. */
+		bool have_reg = lockreg_dir(s->set->state_dir, regdir, sizeof(regdir)) == 0;
+
+		if (!have_reg)
+			log_warning("login: lock registry path too long; carrying on without it");
+		if (monitor_start(lock_path, s->set->lock_wait, have_reg ? regdir : NULL,
+				  &locker) != 0) {
 			log_error("login: cannot start the monitor: user=%s", u->name);
 			login_failed(s, MAILDROP_TEMP);
 			return;

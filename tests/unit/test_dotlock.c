@@ -1,8 +1,9 @@
 /*
  * test_dotlock: "<mailbox>.lock" with the link() method (server/dotlock.c):
  * acquire and release, a busy lock, locks that are stale because their
- * process is gone or because nobody touched them for DOTLOCK_STALE_SECONDS,
- * locks in other formats, and that release never removes someone else's.
+ * process is gone (or a zombie) or because nobody touched them for
+ * DOTLOCK_STALE_SECONDS, locks in other formats, and that release never
+ * removes someone else's.
  */
 #include "config.h"
 
@@ -133,6 +134,24 @@ int main(void)
 	write_lock(want, 0);
 	is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is gone");
 	dotlock_release(lockp, me);
+
+	{
+		/* A killed session's process stays a zombie until someone
+		 * reaps it; it can no longer use its lock. */
+		siginfo_t si;
+		pid_t zombie = fork();
+
+		if (zombie < 0)
+			die("fork");
+		if (zombie == 0)
+			_exit(0);
+		waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT);
+		snprintf(want, sizeof(want), "%ld %s\n", (long)zombie, host);
+		write_lock(want, 0);
+		is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is a zombie");
+		dotlock_release(lockp, me);
+		waitpid(zombie, NULL, 0);
+	}
 
 	write_lock("1 some-other-host\n", 0);
 	is_int(acquire(me, 0), DOTLOCK_BUSY, "fresh lock of another host: busy");

@@ -1542,7 +1542,7 @@ static int monitor_sequence(const char *seq, char *answers, size_t size)
 		struct maildrop_locker lk;
 
 		close(p[0]);
-		if (monitor_start(lockp, 1, &lk) != 0)
+		if (monitor_start(lockp, 1, NULL, &lk) != 0)
 			_exit(3);
 		/* the session side */
 		for (; *seq != '\0'; seq++) {
