@@ -167,6 +167,11 @@ enum maildrop_status mbox_commit_keep(struct mbox *m, struct maildrop_stats *sta
  * file's size.  m stays open and locked. */
 enum maildrop_status mbox_remove_prefix(struct mbox *m, uint64_t len,
 					char *reason, size_t reasonsize);
+/* Removes m's journal, if one is left: for a file that was since rewritten
+ * whole and synced (temp-drop mode's write-back), where a journal kept
+ * because a sync failed after the truncation would only be set aside at
+ * the next login. */
+void mbox_forget_journal(struct mbox *m);
 /* Finishes or undoes an update interrupted by a crash, using
  * <state_dir>/journal.  Called from mbox_open with both locks held and
  * m->fd open (or -1).  Returns MAILDROP_OK when there was nothing to do or

@@ -734,6 +734,22 @@ out:
 	return st;
 }
 
+void mbox_forget_journal(struct mbox *m)
+{
+	char jpath[UPDATE_PATH_MAX];
+	int jfd;
+
+	if (journal_path(m, jpath, sizeof(jpath)) < 0)
+		return;
+	jfd = open(jpath, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd < 0)
+		return;   /* none: the usual case */
+	retire_journal(m->state_dir, jpath, jfd);
+	close(jfd);
+	log_notice("removed the journal %s: the file it guarded was rewritten and synced since",
+		   jpath);
+}
+
 enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
 				 char *reason, size_t reasonsize)
 {

@@ -752,6 +752,12 @@ static enum maildrop_status write_back(const struct td_ctx *c, struct mbox *sp, 
 		return MAILDROP_TEMP;
 	}
 	step("writeback-fsync");
+	/* Both files' journals, if a failed sync after a truncation kept
+	 * one, guard content that is now written whole and synced: drop them
+	 * before the temporary drop goes, which would leave its journal
+	 * naming a file that no longer exists. */
+	mbox_forget_journal(sp);
+	mbox_forget_journal(tm);
 
 	/* 4. The temporary drop goes, then the marker. */
 	if (empty_temp(c, tm, may_unlink) < 0) {
@@ -1174,6 +1180,7 @@ static enum maildrop_status td_finish(struct tempdrop *td, char *reason, size_t 
 	}
 	if (k == 0) {
 		/* Nothing kept; mail that arrived meanwhile is in the spool. */
+		mbox_forget_journal(td->m);
 		if (empty_temp(&td->c, td->m, true) < 0)
 			log_warning("cannot remove the empty temporary drop %s: %s", td->tpath,
 				    strerror(errno));
