@@ -284,8 +284,7 @@ def test_system_entry(tap, env):
         return
     env.add_system_user("sam", 2001, password="sam-unix-pw",
                         messages=[pf.make_message("sam-1")])
-    r = pf.run([pf.APOPDB, "-f", env.authdb, "add", "--system", "sam"],
-               input=b"Sam-apop-Secret1\n")
+    r = env.apopdb(["add", "--system", "sam"], input=b"Sam-apop-Secret1\n")
     tap.ok(r.returncode == 0, "apopdb add --system sam (what popauth stores)", r.stderr)
     s = env.start_inetd()
     try:
@@ -321,7 +320,7 @@ def test_system_entry(tap, env):
                capa)
     finally:
         s.finish()
-    pf.run([pf.APOPDB, "-f", env.authdb, "passwd", "sam"], input=b"*\n")
+    env.apopdb(["passwd", "sam"], input=b"*\n")
     r = inetd_try(env, ["USER sam"]) + inetd_try(env, [apop_line("sam", "Sam-apop-Secret1")])
     tap.is_(r, ["+OK Password required for sam.", FAIL],
             "secret \"*\" (APOP off): USER allowed again, the old APOP secret fails")

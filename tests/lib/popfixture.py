@@ -810,8 +810,16 @@ class PopEnv:
             f.write("\n".join(lines) + "\n")
         return self.conf
 
+    def apopdb(self, args, input=None):
+        """Runs the real apopdb on this environment's database, seeing the
+        same accounts as the popper it starts (nss_wrapper): a real account
+        of the machine (e.g. "pop", once popper is installed) must not own
+        a database the server under test cannot resolve that owner for."""
+        return run([APOPDB, "-f", self.authdb] + list(args), input=input,
+                   env=self.process_env())
+
     def _init_authdb(self):
-        r = run([APOPDB, "-f", self.authdb, "init"])
+        r = self.apopdb(["init"])
         if r.returncode != 0:
             raise RuntimeError("apopdb init failed (%d): %s" % (
                 r.returncode, r.stderr.decode(errors="replace")))
@@ -840,7 +848,7 @@ class PopEnv:
         optionally with a mailbox.  Raises NotBuilt without GDBM."""
         if without("gdbm"):
             raise NotBuilt(without("gdbm") + ": no virtual users")
-        r = run([APOPDB, "-f", self.authdb, "add", name], input=(password + "\n").encode())
+        r = self.apopdb(["add", name], input=(password + "\n").encode())
         if r.returncode != 0:
             raise RuntimeError("apopdb add %s failed (%d): %s" % (
                 name, r.returncode, r.stderr.decode(errors="replace")))
