@@ -647,6 +647,30 @@ static enum maildrop_status move_in(const struct td_ctx *c, struct mbox *sp, str
 	return MAILDROP_OK;
 }
 
+/* After a failed extension: the spool back at len octets, the zeros we
+ * added gone.  Returns 0 when that is proven, -1 (errno set) when it is
+ * not: the cut failed, or the bytes past len are not all ours. */
+static int cut_back(struct mbox *sp, uint64_t len, unsigned char *buf)
+{
+	uint64_t size;
+	int z;
+
+	if (file_size(sp->fd, &size) < 0)
+		return -1;
+	if (size == len)
+		return 0;
+	z = size > len ? all_zero(sp->fd, len, size - len, buf) : 0;
+	if (z < 0)
+		return -1;
+	if (z == 0) {
+		errno = EEXIST;   /* someone else's bytes: recovery judges */
+		return -1;
+	}
+	if (ftruncate(sp->fd, (off_t)len) < 0 || fsync(sp->fd) < 0)
+		return -1;
+	return 0;
+}
+
 /* Undoes a write-back that has not touched the spool's content. */
 static void undo_merge(const struct td_ctx *c, struct mbox *tm, uint64_t k)
 {
@@ -724,11 +748,16 @@ static enum maildrop_status write_back(const struct td_ctx *c, struct mbox *sp, 
 	 * full disk stops us here. */
 	if (extend_spool(sp->fd, mk.len, total, c->buf) < 0 || fsync(sp->fd) < 0) {
 		e = errno;
-		if (file_size(sp->fd, &size) == 0 && size > mk.len &&
-		    all_zero(sp->fd, mk.len, size - mk.len, c->buf) == 1 &&
-		    (ftruncate(sp->fd, (off_t)mk.len) < 0 || fsync(sp->fd) < 0))
+		if (cut_back(sp, mk.len, c->buf) < 0) {
+			/* Zeros may stay behind the spool's mail: EXTENDING stays
+			 * on the disk, and the next login cuts them or finishes
+			 * the write-back. */
 			log_error("cannot cut %s back to %" PRIu64 " octets: %s", sp->path, mk.len,
 				  strerror(errno));
+			set_reason(reason, reasonsize, "making room in %s for %" PRIu64 " octets: %s; "
+				   "the next login finishes or undoes it", sp->path, total, strerror(e));
+			return MAILDROP_TEMP;
+		}
 		undo_merge(c, tm, k);
 		set_reason(reason, reasonsize, "making room in %s for %" PRIu64 " octets: %s",
 			   sp->path, total, strerror(e));

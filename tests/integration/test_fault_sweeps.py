@@ -478,8 +478,10 @@ class Runner:
                         "replies %r / %r" % (reply_all, reply_mut)))
         if not ok:
             return results, {}
-        trunc_all = [e[0] for e in every if e[1] == "ftruncate"]
-        trunc_mut = [e[0] for e in mut if e[1] == "ftruncate"]
+        # Landmarks the sample always covers: the truncations (the end of a
+        # compaction) and temp-drop's extension of the spool.
+        trunc_all = [e[0] for e in every if e[1] in ("ftruncate", "fallocate")]
+        trunc_mut = [e[0] for e in mut if e[1] in ("ftruncate", "fallocate")]
         sweeps = [self.sweep_a(len(every), trunc_all), self.sweep_b(len(mut), trunc_mut),
                   self.sweep_cd(mut, trunc_mut)]
         sweeps = [sweeps[0], sweeps[1]] + list(sweeps[2])
