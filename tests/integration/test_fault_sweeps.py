@@ -55,6 +55,7 @@ Each TAP line says how many runs of how many possible it made.
 Environment:
   POPPER_FAULTS=full        every point of every sweep
   POPPER_FAULTS_SHAPES=a;b  only shapes whose name contains one of these
+  POPPER_FAULTS_SWEEPS=cd   only these of the sweeps a, b, c, d (default all)
   POPPER_FAULTS_JOBS=N      shapes run N at a time (default 2)
   SYSFAULT=path             the tool (default: BUILDDIR/tests/tools/sysfault)
   POPPER, APOPDB            the binaries under test (see popfixture)
@@ -482,9 +483,14 @@ class Runner:
         # compaction) and temp-drop's extension of the spool.
         trunc_all = [e[0] for e in every if e[1] in ("ftruncate", "fallocate")]
         trunc_mut = [e[0] for e in mut if e[1] in ("ftruncate", "fallocate")]
-        sweeps = [self.sweep_a(len(every), trunc_all), self.sweep_b(len(mut), trunc_mut),
-                  self.sweep_cd(mut, trunc_mut)]
-        sweeps = [sweeps[0], sweeps[1]] + list(sweeps[2])
+        want = os.environ.get("POPPER_FAULTS_SWEEPS") or "abcd"
+        sweeps = []
+        if "a" in want:
+            sweeps.append(self.sweep_a(len(every), trunc_all))
+        if "b" in want:
+            sweeps.append(self.sweep_b(len(mut), trunc_mut))
+        if "c" in want or "d" in want:
+            sweeps += [sw for sw in self.sweep_cd(mut, trunc_mut) if sw.name in want]
         labels = {"a": "(a) kill at every call",
                   "b": "(b) kill, then kill in the recovery",
                   "c": "(c) EIO/ENOSPC then kill",
