@@ -1,6 +1,6 @@
 /*
  * apopdb: the administrator's tool for popper's user database (virtual
- * users, APOP secrets of system users; lib/userdb.h, apopdb(8)).
+ * users, APOP secrets of system users; auth/userdb/userdb.h, apopdb(8)).
  *
  *   apopdb [-f DB] [-o OWNER] init [--force] | add [--system] USER |
  *          passwd USER | delete USER | list [--json] | show USER |
@@ -13,7 +13,7 @@
  * in ps): it is read as one line from standard input, or, on a terminal,
  * prompted for with echo off (a new one twice).  Only "export" prints
  * secrets, and it says so.  Every change goes through a copy of the database
- * renamed into place (lib/userdb.c), with the usual signals held off while
+ * renamed into place (auth/userdb/userdb.c), with the usual signals held off while
  * it is made, so an interrupted apopdb never leaves a damaged database.
  * Files are created with umask 077.  Every message names the file and the
  * reason.  Exit status: 0 done, 1 not found / already there / no match,
@@ -36,7 +36,7 @@
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "lib/safeopen.h"
-#include "lib/userdb.h"
+#include "auth/userdb/userdb.h"
 #include "lib/username.h"
 
 #ifndef DEFAULT_AUTH_DB_OWNER
@@ -50,7 +50,7 @@ enum {
 	EXIT_SYSTEM = 3
 };
 
-/* Largest error text from lib/userdb: a path and a reason. */
+/* Largest error text from auth/userdb/userdb: a path and a reason. */
 #define ERR_MAX (PATH_MAX + 512)
 /* Names printed by "list"; a larger database is damaged or not ours. */
 
@@ -198,7 +198,7 @@ static void set_entry_secret(struct userdb_entry *e, char *buf, size_t bufsize, 
 		e->secret[n] = '\0';
 		e->secret_len = (size_t)n;
 	}
-	secure_wipe(buf, bufsize);
+	ct_wipe(buf, bufsize);
 }
 
 /* Looks user up read-only.  Returns EXIT_DONE (found), EXIT_NOTFOUND or
@@ -294,7 +294,7 @@ static int cmd_set(const struct opts *o, const char *user, bool must_exist,
 	hold_signals();
 	db = open_db(o->path, USERDB_UPDATE);
 	if (db == NULL) {
-		secure_wipe(secret, sizeof(secret));
+		ct_wipe(secret, sizeof(secret));
 		release_signals();
 		return EXIT_SYSTEM;
 	}
@@ -306,7 +306,7 @@ static int cmd_set(const struct opts *o, const char *user, bool must_exist,
 		else
 			log_error("%s: %s %s meanwhile; nothing changed", o->path, user,
 				  must_exist ? "was deleted" : "was added");
-		secure_wipe(secret, sizeof(secret));
+		ct_wipe(secret, sizeof(secret));
 		userdb_entry_wipe(&e);
 		abandon_db(db);
 		return st == USERDB_ERROR ? EXIT_SYSTEM : EXIT_NOTFOUND;
@@ -449,13 +449,13 @@ static int cmd_check(const struct opts *o, const char *user)
 	}
 	rc = peek_user(o->path, user, &e);
 	if (rc != EXIT_DONE) {
-		secure_wipe(guess, sizeof(guess));
+		ct_wipe(guess, sizeof(guess));
 		if (rc == EXIT_NOTFOUND)
 			log_error("%s: no user %s", o->path, user);
 		return rc;
 	}
 	match = e.secret_len > 0 && ct_equal_str(e.secret, e.secret_len, guess, (size_t)n);
-	secure_wipe(guess, sizeof(guess));
+	ct_wipe(guess, sizeof(guess));
 	if (e.secret_len == 0) {
 		userdb_entry_wipe(&e);
 		log_error("%s: %s has no secret (APOP off)", o->path, user);

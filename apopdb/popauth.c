@@ -20,7 +20,7 @@
  * file: the database path is compiled in (-f is for admins, or for a copy
  * that runs without privilege).  Secrets come from the terminal (echo off)
  * or one line of standard input, never from the command line.  Changes go
- * through lib/userdb.c's copy-and-rename with the catchable signals held,
+ * through auth/userdb/userdb.c's copy-and-rename with the catchable signals held,
  * so killing popauth never leaves a damaged database.
  *
  * Exit status: 0 done, 1 refused (not permitted, unknown user, wrong old
@@ -48,7 +48,7 @@
 #include "apopdb/secret.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
-#include "lib/userdb.h"
+#include "auth/userdb/userdb.h"
 #include "lib/username.h"
 
 #ifndef DEFAULT_AUTH_DB_OWNER
@@ -333,7 +333,7 @@ static int read_new_secret(const char *user, const char *old, size_t oldlen,
 			return n == SECRET_ERR_IO ? -EXIT_SYSTEM : -EXIT_REFUSED;
 		}
 		if (n == 0 || (old != NULL && ct_equal_str(old, oldlen, buf, (size_t)n))) {
-			secure_wipe(buf, bufsize);
+			ct_wipe(buf, bufsize);
 			log_error("Password unchanged.");
 			return -EXIT_REFUSED;
 		}
@@ -342,7 +342,7 @@ static int read_new_secret(const char *user, const char *old, size_t oldlen,
 		weak = secret_weakness(buf, (size_t)n, user);
 		if (weak == NULL)
 			return (int)n;
-		secure_wipe(buf, bufsize);
+		ct_wipe(buf, bufsize);
 		/* Enforced on every try: never "accepted anyway" (Qpopper did). */
 		log_error("Please use a stronger password: %s.", weak);
 	}
@@ -399,7 +399,7 @@ static int do_change(const struct caller *c, const char *path, const char *user,
 		ssize_t m = secret_read("Old password: ", old, sizeof(old));
 
 		if (m < 0 || !ct_equal_str(e.secret, e.secret_len, old, (size_t)m)) {
-			secure_wipe(old, sizeof(old));
+			ct_wipe(old, sizeof(old));
 			userdb_entry_wipe(&e);
 			log_error("Sorry, password entered incorrectly");
 			return m == SECRET_ERR_IO ? EXIT_SYSTEM : EXIT_REFUSED;
@@ -408,7 +408,7 @@ static int do_change(const struct caller *c, const char *path, const char *user,
 	n = read_new_secret(user, existed && e.secret_len > 0 ? e.secret : NULL,
 			    e.secret_len, secret, sizeof(secret));
 	if (n < 0) {
-		secure_wipe(old, sizeof(old));
+		ct_wipe(old, sizeof(old));
 		userdb_entry_wipe(&e);
 		return -n;
 	}
@@ -449,7 +449,7 @@ static int do_change(const struct caller *c, const char *path, const char *user,
 	userdb_close(db);
 out:
 	release_signals();
-	secure_wipe(old, sizeof(old));
+	ct_wipe(old, sizeof(old));
 	userdb_entry_wipe(&e);
 	if (rc == EXIT_DONE) {
 		bool off = secret_is_disable(secret, (size_t)n);
@@ -459,7 +459,7 @@ out:
 		printf("%s: %s %s.\n", progname, off ? "APOP turned off for" :
 		       existed ? "changed the APOP password of" : "added an APOP password for", user);
 	}
-	secure_wipe(secret, sizeof(secret));
+	ct_wipe(secret, sizeof(secret));
 	return rc;
 }
 

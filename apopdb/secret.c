@@ -66,13 +66,13 @@ static ssize_t read_line_fd(int fd, char *buf, size_t bufsize)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			secure_wipe(buf, bufsize);
+			ct_wipe(buf, bufsize);
 			return SECRET_ERR_IO;
 		}
 		if (n == 0 || c == '\n')
 			break;
 		if (len + 1 >= bufsize) {
-			secure_wipe(buf, bufsize);
+			ct_wipe(buf, bufsize);
 			return SECRET_ERR_TOO_LONG;
 		}
 		buf[len++] = c;
@@ -89,12 +89,12 @@ static ssize_t read_line_fd(int fd, char *buf, size_t bufsize)
 			control = true;
 	}
 	if (nul || control) {
-		secure_wipe(buf, bufsize);
+		ct_wipe(buf, bufsize);
 		return nul ? SECRET_ERR_NUL : SECRET_ERR_CONTROL;
 	}
 	/* The buffer has room for one byte more than a secret (the CR). */
 	if (len > USERDB_SECRET_MAX) {
-		secure_wipe(buf, bufsize);
+		ct_wipe(buf, bufsize);
 		return SECRET_ERR_TOO_LONG;
 	}
 	return (ssize_t)len;
@@ -152,13 +152,13 @@ ssize_t secret_read_new(const char *prompt, const char *retype,
 		return n;
 	m = prompt_line(retype, again, sizeof(again));
 	if (m < 0) {
-		secure_wipe(buf, bufsize);
+		ct_wipe(buf, bufsize);
 		return m;
 	}
 	same = ct_equal_str(buf, (size_t)n, again, (size_t)m);
-	secure_wipe(again, sizeof(again));
+	ct_wipe(again, sizeof(again));
 	if (!same) {
-		secure_wipe(buf, bufsize);
+		ct_wipe(buf, bufsize);
 		return SECRET_ERR_MISMATCH;
 	}
 	return n;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "lib/userdb.h"
+#include "auth/userdb/userdb.h"
 
 /* A buffer for one secret: the longest one, a CR, and the NUL. */
 #define SECRET_BUF_SIZE (USERDB_SECRET_MAX + 2)

@@ -45,8 +45,9 @@
 #include "auth/backend.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
+#include "lib/reason.h"
 #include "lib/safeopen.h"
-#include "lib/userdb.h"
+#include "auth/userdb/userdb.h"
 
 /* Longest password we pass on: the POP3 command line is at most 512
  * octets (RFC 2449), so anything longer is not from a client. */
@@ -66,12 +67,6 @@ struct account {
 	char home[PATH_MAX];
 	char shell[PATH_MAX];
 };
-
-static void set_reason(char *reason, size_t reasonsize, const char *text)
-{
-	if (reasonsize > 0)
-		snprintf(reason, reasonsize, "%s", text);
-}
 
 static enum auth_result from_backend(enum backend_result r)
 {
@@ -203,11 +198,11 @@ static enum auth_result list_policy(const struct auth_config *cfg, const char *u
 	if (cfg->deny_file != NULL && cfg->deny_file[0] != '\0') {
 		if (list_contains(cfg->deny_file, user, &found, &why) < 0) {
 			log_error("nonauth-file %s cannot be used: %s", cfg->deny_file, why);
-			set_reason(reason, reasonsize, "nonauth-file unreadable");
+			reason_copy(reason, reasonsize, "nonauth-file unreadable");
 			return AUTH_TEMPFAIL;
 		}
 		if (found) {
-			set_reason(reason, reasonsize, "listed in nonauth-file");
+			reason_copy(reason, reasonsize, "listed in nonauth-file");
 			return AUTH_FAIL;
 		}
 	}
@@ -215,11 +210,11 @@ static enum auth_result list_policy(const struct auth_config *cfg, const char *u
 		if (list_contains(cfg->allow_file, user, &found, &why) < 0) {
 			log_error("auth-file %s cannot be used (denying everyone): %s",
 				  cfg->allow_file, why);
-			set_reason(reason, reasonsize, "auth-file unreadable");
+			reason_copy(reason, reasonsize, "auth-file unreadable");
 			return AUTH_FAIL;
 		}
 		if (!found) {
-			set_reason(reason, reasonsize, "not listed in auth-file");
+			reason_copy(reason, reasonsize, "not listed in auth-file");
 			return AUTH_FAIL;
 		}
 	}
@@ -249,15 +244,15 @@ static enum auth_result system_policy(const struct auth_config *cfg,
 				      char *reason, size_t reasonsize)
 {
 	if (acc->uid == 0) {
-		set_reason(reason, reasonsize, "uid 0 may not log in");
+		reason_copy(reason, reasonsize, "uid 0 may not log in");
 		return AUTH_FAIL;
 	}
 	if ((unsigned long)acc->uid < cfg->min_uid) {
-		set_reason(reason, reasonsize, "uid below min-uid");
+		reason_copy(reason, reasonsize, "uid below min-uid");
 		return AUTH_FAIL;
 	}
 	if (cfg->check_shell && !shell_listed(acc->shell)) {
-		set_reason(reason, reasonsize, "login shell not in /etc/shells");
+		reason_copy(reason, reasonsize, "login shell not in /etc/shells");
 		return AUTH_FAIL;
 	}
 	return AUTH_OK;
@@ -294,16 +289,16 @@ static enum auth_result finish_virtual(const char *user, enum backend_result r,
 	if (res != AUTH_OK) {
 		log_error("mail-owner account \"%s\" %s", account,
 			  res == AUTH_FAIL ? "does not exist" : "cannot be looked up");
-		set_reason(reason, reasonsize, "mail-owner account unknown");
+		reason_copy(reason, reasonsize, "mail-owner account unknown");
 		return AUTH_TEMPFAIL;
 	}
 	if (acc.uid == 0) {
 		log_error("mail-owner \"%s\" is root: virtual users refused", account);
-		set_reason(reason, reasonsize, "uid 0 may not log in");
+		reason_copy(reason, reasonsize, "uid 0 may not log in");
 		return AUTH_FAIL;
 	}
 	fill_user(user_r, user, true, &acc);
-	set_reason(reason, reasonsize, "");
+	reason_copy(reason, reasonsize, "");
 	return AUTH_OK;
 }
 
@@ -344,11 +339,11 @@ static enum auth_result finish_system_apop(const struct auth_config *cfg, const 
 		return lists;   /* reason set by list_policy */
 	res = account_resolve(user, &acc);
 	if (res == AUTH_TEMPFAIL) {
-		set_reason(reason, reasonsize, "account lookup failed");
+		reason_copy(reason, reasonsize, "account lookup failed");
 		return AUTH_TEMPFAIL;
 	}
 	if (res != AUTH_OK) {
-		set_reason(reason, reasonsize, "APOP entry of a system account that does not exist");
+		reason_copy(reason, reasonsize, "APOP entry of a system account that does not exist");
 		return AUTH_FAIL;
 	}
 	res = system_policy(cfg, &acc, reason, reasonsize);
@@ -356,18 +351,18 @@ static enum auth_result finish_system_apop(const struct auth_config *cfg, const 
 		return res;
 	why = account_locked(user);
 	if (why != NULL) {
-		set_reason(reason, reasonsize, why);
+		reason_copy(reason, reasonsize, why);
 		return AUTH_FAIL;
 	}
 	fill_user(user_r, user, false, &acc);
-	set_reason(reason, reasonsize, "");
+	reason_copy(reason, reasonsize, "");
 	return AUTH_OK;
 }
 
 static void start(struct auth_user *user_r, char *reason, size_t reasonsize)
 {
 	memset(user_r, 0, sizeof(*user_r));
-	set_reason(reason, reasonsize, "");
+	reason_copy(reason, reasonsize, "");
 }
 
 enum auth_result auth_verify_plain(const struct auth_config *cfg,
@@ -384,22 +379,22 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 
 	start(user_r, reason, reasonsize);
 	if (user == NULL || !username_valid(user)) {
-		set_reason(reason, reasonsize, "invalid user name");
+		reason_copy(reason, reasonsize, "invalid user name");
 		return AUTH_FAIL;
 	}
 	if (password == NULL || password[0] == '\0') {
-		set_reason(reason, reasonsize, "empty password");
+		reason_copy(reason, reasonsize, "empty password");
 		return AUTH_FAIL;
 	}
 	if (strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX) {
-		set_reason(reason, reasonsize, "password too long");
+		reason_copy(reason, reasonsize, "password too long");
 		return AUTH_FAIL;
 	}
 	/* The lists are global conditions: an unusable deny list stops every
 	 * login before any password is looked at. */
 	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
 	if (lists == AUTH_TEMPFAIL) {
-		set_reason(reason, reasonsize, policy_reason);
+		reason_copy(reason, reasonsize, policy_reason);
 		return AUTH_TEMPFAIL;
 	}
 
@@ -408,7 +403,7 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 					     reason, reasonsize);
 	if (r != BACKEND_NO_USER) {
 		if (r == BACKEND_OK && lists != AUTH_OK)
-			set_reason(reason, reasonsize, policy_reason);
+			reason_copy(reason, reasonsize, policy_reason);
 		return finish_virtual(user, r, lists, account, user_r,
 				      reason, reasonsize);
 	}
@@ -422,12 +417,12 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 		if (pol == AUTH_TEMPFAIL) {
 			log_error("account lookup failed for a login attempt: %s",
 				  strerror(errno));
-			set_reason(reason, reasonsize, "account lookup failed");
+			reason_copy(reason, reasonsize, "account lookup failed");
 			return AUTH_TEMPFAIL;
 		}
 		known = pol == AUTH_OK;
 		if (!known)
-			set_reason(policy_reason, sizeof(policy_reason), "unknown user");
+			reason_copy(policy_reason, sizeof(policy_reason), "unknown user");
 		else
 			pol = system_policy(cfg, &acc, policy_reason, sizeof(policy_reason));
 	}
@@ -439,13 +434,13 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 		/* Refused whatever PAM said.  For an account that exists, a
 		 * wrong password is the more useful log reason (brute force). */
 		if (r != BACKEND_FAIL || !known)
-			set_reason(reason, reasonsize, policy_reason);
+			reason_copy(reason, reasonsize, policy_reason);
 		return AUTH_FAIL;
 	}
 	if (r != BACKEND_OK)
 		return from_backend(r);
 	fill_user(user_r, user, false, &acc);
-	set_reason(reason, reasonsize, "");
+	reason_copy(reason, reasonsize, "");
 	return AUTH_OK;
 }
 
@@ -463,26 +458,26 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 
 	start(user_r, reason, reasonsize);
 	if (!auth_apop_available(cfg)) {
-		set_reason(reason, reasonsize, "APOP not available");
+		reason_copy(reason, reasonsize, "APOP not available");
 		return AUTH_FAIL;
 	}
 	if (user == NULL || !username_valid(user)) {
-		set_reason(reason, reasonsize, "invalid user name");
+		reason_copy(reason, reasonsize, "invalid user name");
 		return AUTH_FAIL;
 	}
 	if (digest_hex == NULL) {
-		set_reason(reason, reasonsize, "malformed digest");
+		reason_copy(reason, reasonsize, "malformed digest");
 		return AUTH_FAIL;
 	}
 	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
 	if (lists == AUTH_TEMPFAIL) {
-		set_reason(reason, reasonsize, policy_reason);
+		reason_copy(reason, reasonsize, policy_reason);
 		return AUTH_TEMPFAIL;
 	}
 	r = auth_userdb_verify_apop(cfg, user, timestamp, digest_hex,
 				    account, sizeof(account), &is_system, reason, reasonsize);
 	if (r == BACKEND_OK && lists != AUTH_OK)
-		set_reason(reason, reasonsize, policy_reason);
+		reason_copy(reason, reasonsize, policy_reason);
 	if (r == BACKEND_OK && is_system)
 		return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
 	return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
@@ -500,12 +495,12 @@ enum auth_result auth_finish_login(const struct auth_config *cfg, const char *us
 
 	start(user_r, reason, reasonsize);
 	if (user == NULL || !username_valid(user)) {
-		set_reason(reason, reasonsize, "invalid user name");
+		reason_copy(reason, reasonsize, "invalid user name");
 		return AUTH_FAIL;
 	}
 	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
 	if (lists == AUTH_TEMPFAIL) {
-		set_reason(reason, reasonsize, policy_reason);
+		reason_copy(reason, reasonsize, policy_reason);
 		return AUTH_TEMPFAIL;
 	}
 	/* A name the user database holds as a virtual user means that user,
@@ -518,30 +513,30 @@ enum auth_result auth_finish_login(const struct auth_config *cfg, const char *us
 		return from_backend(r);
 	if (is_virtual) {
 		if (!has_secret) {
-			set_reason(reason, reasonsize, "virtual user without a secret (disabled)");
+			reason_copy(reason, reasonsize, "virtual user without a secret (disabled)");
 			return AUTH_FAIL;
 		}
 		if (lists != AUTH_OK) {
-			set_reason(reason, reasonsize, policy_reason);
+			reason_copy(reason, reasonsize, policy_reason);
 			return lists;
 		}
 		if (cfg->mail_owner == NULL || cfg->mail_owner[0] == '\0') {
 			log_error("virtual users cannot log in: no mail-owner is configured");
-			set_reason(reason, reasonsize, "no mail-owner configured");
+			reason_copy(reason, reasonsize, "no mail-owner configured");
 			return AUTH_TEMPFAIL;
 		}
 		return finish_virtual(user, BACKEND_OK, lists, cfg->mail_owner, user_r,
 				      reason, reasonsize);
 	}
 	if (lists != AUTH_OK) {
-		set_reason(reason, reasonsize, policy_reason);
+		reason_copy(reason, reasonsize, policy_reason);
 	} else {
 		struct account acc;
 
 		/* Say so plainly in the log; finish_system_apop's words are
 		 * about popauth entries. */
 		if (account_resolve(user, &acc) == AUTH_FAIL) {
-			set_reason(reason, reasonsize, "no such user");
+			reason_copy(reason, reasonsize, "no such user");
 			return AUTH_FAIL;
 		}
 	}
@@ -567,7 +562,7 @@ enum auth_result auth_check_secret(const struct auth_config *cfg, const char *us
 		return AUTH_OK;
 	r = auth_backend_userdb.lookup_secret(cfg, user, secret, sizeof(secret), &len,
 					      reason, sizeof(reason));
-	secure_wipe(secret, sizeof(secret));
+	ct_wipe(secret, sizeof(secret));
 	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
 		return from_backend(r);
 	*has_r = r == BACKEND_OK && len > 0;

@@ -46,7 +46,7 @@ static void free_responses(struct pam_response *resp, int n)
 
 	for (i = 0; i < n; i++) {
 		if (resp[i].resp != NULL) {
-			secure_wipe(resp[i].resp, strlen(resp[i].resp));
+			ct_wipe(resp[i].resp, strlen(resp[i].resp));
 			free(resp[i].resp);
 		}
 	}

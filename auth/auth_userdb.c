@@ -1,9 +1,9 @@
 /*
  * auth_userdb: the user-database backend (popper's GDBM user database,
- * lib/userdb.c).
+ * auth/userdb/userdb.c).
  *
  * Runs as root in the pre-login session, reading the database read-only.
- * The database holds two kinds of entries (lib/userdb.h):
+ * The database holds two kinds of entries (auth/userdb/userdb.h):
  *   - a virtual user: its secret is checked here (USER/PASS: the password
  *     itself; APOP: MD5(timestamp || secret)) and the session then runs as
  *     the mail-owner account;
@@ -30,7 +30,7 @@
 #include "auth/backend.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
-#include "lib/userdb.h"
+#include "auth/userdb/userdb.h"
 
 #ifdef HAVE_OPENSSL
 #include <openssl/evp.h>
@@ -315,7 +315,7 @@ enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 		return BACKEND_TEMPFAIL;
 	}
 	match = ct_equal(want, got, APOP_DIGEST_LEN);
-	secure_wipe(want, sizeof(want));
+	ct_wipe(want, sizeof(want));
 	*is_system_r = e.kind == USERDB_SYSTEM;
 	userdb_entry_wipe(&e);
 	if (r == BACKEND_NO_USER) {

@@ -79,7 +79,7 @@ bool auth_userdb_apop_built(void);
  * plugin and auth_finish_login(); the caller wipes it (userdb_entry_wipe).
  * BACKEND_NO_USER when no database is configured, the file does not exist
  * or the name is not in it; TEMPFAIL/PERMFAIL as for the other lookups.
- * (Needs lib/userdb.h for struct userdb_entry.) */
+ * (Needs auth/userdb/userdb.h for struct userdb_entry.) */
 struct userdb_entry;
 enum backend_result auth_userdb_lookup_entry(const struct auth_config *cfg, const char *user,
 					     struct userdb_entry *e_r,

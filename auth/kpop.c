@@ -35,16 +35,11 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "lib/log.h"
+#include "lib/reason.h"
 #include "lib/username.h"
 
 /* One context per process: sessions are processes of their own. */
 static krb5_context kctx;
-
-static void set_reason(char *reason, size_t reasonsize, const char *text)
-{
-	if (reasonsize > 0)
-		snprintf(reason, reasonsize, "%s", text);
-}
 
 /* krb5's message for code (never shown to the client). */
 static void krb_reason(char *reason, size_t reasonsize, const char *what, krb5_error_code code)
@@ -66,7 +61,7 @@ static int context_get(char *reason, size_t reasonsize)
 	code = krb5_init_context(&kctx);
 	if (code != 0) {
 		kctx = NULL;
-		set_reason(reason, reasonsize, "krb5_init_context failed (krb5.conf?)");
+		reason_copy(reason, reasonsize, "krb5_init_context failed (krb5.conf?)");
 		return -1;
 	}
 	return 0;
@@ -154,11 +149,11 @@ static int map_principal(krb5_principal princ, const char *requested,
 	}
 	if (requested != NULL && requested[0] != '\0' && !(mapped && strcmp(requested, local) == 0)) {
 		if (!username_valid(requested)) {
-			set_reason(reason, reasonsize, "invalid authorization name");
+			reason_copy(reason, reasonsize, "invalid authorization name");
 			return -1;
 		}
 		if (!system_account(requested) || !krb5_kuserok(kctx, princ, requested)) {
-			set_reason(reason, reasonsize,
+			reason_copy(reason, reasonsize,
 				   "principal may not log in as the requested user (krb5_kuserok)");
 			return -1;
 		}
@@ -171,18 +166,18 @@ static int map_principal(krb5_principal princ, const char *requested,
 			return -1;
 		}
 		if (!mapped) {
-			set_reason(reason, reasonsize, "principal maps to an invalid user name");
+			reason_copy(reason, reasonsize, "principal maps to an invalid user name");
 			return -1;
 		}
 		if (system_account(local) && !krb5_kuserok(kctx, princ, local)) {
-			set_reason(reason, reasonsize,
+			reason_copy(reason, reasonsize,
 				   "principal not allowed for its local user (~/.k5login)");
 			return -1;
 		}
 		login = local;
 	}
 	if (strlen(login) >= usersize) {
-		set_reason(reason, reasonsize, "user name too long");
+		reason_copy(reason, reasonsize, "user name too long");
 		return -1;
 	}
 	memcpy(user_r, login, strlen(login) + 1);
@@ -202,7 +197,7 @@ int kpop_principal_user(const char *principal, const char *requested,
 		return -1;
 	if (principal == NULL || principal[0] == '\0' ||
 	    strnlen(principal, KPOP_PRINCIPAL_MAX + 1) > KPOP_PRINCIPAL_MAX) {
-		set_reason(reason, reasonsize, "no usable principal name");
+		reason_copy(reason, reasonsize, "no usable principal name");
 		return -1;
 	}
 	code = krb5_parse_name(kctx, principal, &princ);
@@ -245,7 +240,7 @@ static bool hello_ok(int fd, unsigned timeout_s, char *reason, size_t reasonsize
 		left_ms = (long)timeout_s * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
 						    (now.tv_nsec - start.tv_nsec) / 1000000);
 		if (left_ms <= 0) {
-			set_reason(reason, reasonsize, "no KPOP handshake in time");
+			reason_copy(reason, reasonsize, "no KPOP handshake in time");
 			return false;
 		}
 		/* Partial data: wait a little for the rest rather than spin
@@ -261,13 +256,13 @@ static bool hello_ok(int fd, unsigned timeout_s, char *reason, size_t reasonsize
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got <= 0) {
-			set_reason(reason, reasonsize, got == 0 ? "client closed the connection"
+			reason_copy(reason, reasonsize, got == 0 ? "client closed the connection"
 							      : "cannot read the KPOP handshake");
 			return false;
 		}
 		n = got;
 		if (memcmp(buf, kpop_hello, (size_t)n) != 0) {
-			set_reason(reason, reasonsize, "client does not speak KPOP (krb5_sendauth)");
+			reason_copy(reason, reasonsize, "client does not speak KPOP (krb5_sendauth)");
 			return false;
 		}
 		if ((size_t)n == KPOP_HELLO_LEN)

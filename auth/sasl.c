@@ -41,7 +41,8 @@
 #include "auth/kpop.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
-#include "lib/userdb.h"
+#include "lib/reason.h"
+#include "auth/userdb/userdb.h"
 #include "lib/username.h"
 
 /* ---- base64 (built with or without libsasl2) ----------------------------- */
@@ -203,12 +204,6 @@ sasl_conn_t *sasl_session_conn(const struct sasl_session *ss)
 	return ss->conn;
 }
 
-static void set_reason(char *reason, size_t reasonsize, const char *text)
-{
-	if (reasonsize > 0)
-		snprintf(reason, reasonsize, "%s", text);
-}
-
 /* ---- the library's global callbacks -------------------------------------- */
 
 static int log_cb(void *context, int level, const char *message)
@@ -267,7 +262,7 @@ static int library_init(char *reason, size_t reasonsize)
 	if (lib_ready)
 		return 0;
 	if (lib_failed) {
-		set_reason(reason, reasonsize, "SASL library unusable");
+		reason_copy(reason, reasonsize, "SASL library unusable");
 		return -1;
 	}
 	/* No application name: the library then reads no configuration file
@@ -278,7 +273,7 @@ static int library_init(char *reason, size_t reasonsize)
 	if (r != SASL_OK) {
 		lib_failed = true;
 		log_error("SASL library cannot be initialised: %s", sasl_errstring(r, NULL, NULL));
-		set_reason(reason, reasonsize, "SASL library unusable");
+		reason_copy(reason, reasonsize, "SASL library unusable");
 		return -1;
 	}
 	lib_ready = true;
@@ -396,7 +391,7 @@ static int canon_cb(sasl_conn_t *conn, void *context, const char *in, unsigned i
 	(void)conn;
 	(void)user_realm;
 	if (in == NULL || memchr(in, '\0', len) != NULL || len >= sizeof(tmp)) {
-		set_reason(ss->f.reason, sizeof(ss->f.reason), "invalid user name");
+		reason_copy(ss->f.reason, sizeof(ss->f.reason), "invalid user name");
 		return SASL_BADAUTH;
 	}
 	memcpy(tmp, in, len);
@@ -415,7 +410,7 @@ static int canon_cb(sasl_conn_t *conn, void *context, const char *in, unsigned i
 				*at = '\0';
 		}
 		if (!username_valid(tmp)) {
-			set_reason(ss->f.reason, sizeof(ss->f.reason), "invalid user name");
+			reason_copy(ss->f.reason, sizeof(ss->f.reason), "invalid user name");
 			return SASL_BADAUTH;
 		}
 		len = strlen(tmp);
@@ -457,7 +452,7 @@ static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested_user
 	if (!copy_name(auth_identity, alen, authid, sizeof(authid)) ||
 	    !copy_name(requested_user != NULL ? requested_user : "", requested_user != NULL ? rlen : 0,
 		       req, sizeof(req))) {
-		set_reason(ss->f.reason, sizeof(ss->f.reason), "identity too long");
+		reason_copy(ss->f.reason, sizeof(ss->f.reason), "identity too long");
 		return SASL_NOAUTHZ;
 	}
 	same = req[0] == '\0' || strcmp(req, authid) == 0;
@@ -480,12 +475,12 @@ static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested_user
 			log_notice("SASL proxy login: %s acts for %s (sasl-proxy-users)", local, req);
 			return SASL_OK;
 		}
-		set_reason(ss->f.reason, sizeof(ss->f.reason), reason);
+		reason_copy(ss->f.reason, sizeof(ss->f.reason), reason);
 		return SASL_NOAUTHZ;
 	}
 	if (same) {
 		if (!username_valid(authid)) {
-			set_reason(ss->f.reason, sizeof(ss->f.reason), "invalid user name");
+			reason_copy(ss->f.reason, sizeof(ss->f.reason), "invalid user name");
 			return SASL_NOAUTHZ;
 		}
 		memcpy(ss->login, authid, strlen(authid) + 1);
@@ -498,7 +493,7 @@ static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested_user
 		log_notice("SASL proxy login: %s acts for %s (sasl-proxy-users)", authid, req);
 		return SASL_OK;
 	}
-	set_reason(ss->f.reason, sizeof(ss->f.reason),
+	reason_copy(ss->f.reason, sizeof(ss->f.reason),
 		   "authorization identity is not the authentication identity");
 	return SASL_NOAUTHZ;
 }
@@ -524,7 +519,7 @@ static int conn_new(struct sasl_session *ss, char *reason, size_t reasonsize)
 	if (r != SASL_OK) {
 		ss->conn = NULL;
 		log_error("sasl_server_new failed: %s", sasl_errstring(r, NULL, NULL));
-		set_reason(reason, reasonsize, "SASL connection cannot be set up");
+		reason_copy(reason, reasonsize, "SASL connection cannot be set up");
 		return -1;
 	}
 	memset(&sp, 0, sizeof(sp));
@@ -537,7 +532,7 @@ static int conn_new(struct sasl_session *ss, char *reason, size_t reasonsize)
 	r = sasl_setprop(ss->conn, SASL_SEC_PROPS, &sp);
 	if (r != SASL_OK) {
 		log_error("sasl_setprop failed: %s", sasl_errstring(r, NULL, NULL));
-		set_reason(reason, reasonsize, "SASL connection cannot be set up");
+		reason_copy(reason, reasonsize, "SASL connection cannot be set up");
 		return -1;
 	}
 	return 0;
@@ -548,12 +543,12 @@ struct sasl_session *sasl_session_create(const struct sasl_params *p,
 {
 	struct sasl_session *ss;
 
-	set_reason(reason, reasonsize, "");
+	reason_copy(reason, reasonsize, "");
 	if (library_init(reason, reasonsize) != 0)
 		return NULL;
 	ss = calloc(1, sizeof(*ss));
 	if (ss == NULL) {
-		set_reason(reason, reasonsize, "out of memory");
+		reason_copy(reason, reasonsize, "out of memory");
 		return NULL;
 	}
 	ss->p = p;
@@ -575,7 +570,7 @@ void sasl_session_destroy(struct sasl_session *ss)
 		active = NULL;
 	if (ss->conn != NULL)
 		sasl_dispose(&ss->conn);
-	secure_wipe(ss, sizeof(*ss));
+	ct_wipe(ss, sizeof(*ss));
 	free(ss);
 }
 
@@ -619,12 +614,12 @@ static enum sasl_status decide_login(struct sasl_session *ss)
 	if (!ss->login_decided || ss->f.dummy_served) {
 		/* Cannot happen (a random secret cannot be proven): fail
 		 * closed anyway. */
-		set_reason(ss->reason, sizeof(ss->reason), "no authorization decision");
+		reason_copy(ss->reason, sizeof(ss->reason), "no authorization decision");
 		return SASL_S_FAIL;
 	}
 	if (ss->f.plaintext_checked) {
 		if (ss->f.plaintext_result != AUTH_OK) {
-			set_reason(ss->reason, sizeof(ss->reason), "password not verified");
+			reason_copy(ss->reason, sizeof(ss->reason), "password not verified");
 			return SASL_S_FAIL;
 		}
 		if (strcmp(ss->f.plaintext_name, ss->login) == 0) {
@@ -666,10 +661,10 @@ static enum sasl_status finish_call(struct sasl_session *ss, int r, const char *
 
 	/* Our own findings say most precisely what went wrong. */
 	if (ss->f.reason[0] != '\0') {
-		set_reason(ss->reason, sizeof(ss->reason), ss->f.reason);
+		reason_copy(ss->reason, sizeof(ss->reason), ss->f.reason);
 	} else {
 		detail = sasl_errdetail(ss->conn);
-		set_reason(ss->reason, sizeof(ss->reason),
+		reason_copy(ss->reason, sizeof(ss->reason),
 			   detail != NULL ? detail : sasl_errstring(r, NULL, NULL));
 	}
 	if (ss->f.db_result == AUTH_TEMPFAIL || ss->f.db_result == AUTH_PERMFAIL)
@@ -706,11 +701,11 @@ enum sasl_status sasl_session_start(struct sasl_session *ss, const char *mech,
 	if (mech == NULL || !mech_name_copy(mech, strlen(mech), ss->mech, sizeof(ss->mech)) ||
 	    !word_listed(ss->mechlist, ss->mech, false)) {
 		ss->mech[0] = '\0';
-		set_reason(ss->reason, sizeof(ss->reason), "mechanism not offered");
+		reason_copy(ss->reason, sizeof(ss->reason), "mechanism not offered");
 		return SASL_S_NOMECH;
 	}
 	if (len > UINT32_MAX / 2) {
-		set_reason(ss->reason, sizeof(ss->reason), "initial response too long");
+		reason_copy(ss->reason, sizeof(ss->reason), "initial response too long");
 		return SASL_S_FAIL;
 	}
 	ss->gssapi = strcmp(ss->mech, MECH_GSSAPI) == 0;
@@ -739,11 +734,11 @@ enum sasl_status sasl_session_step(struct sasl_session *ss,
 	*challenge_r = NULL;
 	*challenge_len_r = 0;
 	if (ss->mech[0] == '\0') {
-		set_reason(ss->reason, sizeof(ss->reason), "no exchange started");
+		reason_copy(ss->reason, sizeof(ss->reason), "no exchange started");
 		return SASL_S_FAIL;
 	}
 	if (len > UINT32_MAX / 2) {
-		set_reason(ss->reason, sizeof(ss->reason), "response too long");
+		reason_copy(ss->reason, sizeof(ss->reason), "response too long");
 		return SASL_S_FAIL;
 	}
 	active = ss;

@@ -4,7 +4,7 @@
  *
  *   - An auxprop plugin, registered in-process with
  *     sasl_auxprop_add_plugin(), serves the "userPassword" property of an
- *     authentication identity from popper's user database (lib/userdb.h,
+ *     authentication identity from popper's user database (auth/userdb/userdb.h,
  *     through auth_userdb.c and its file-safety rules): the APOP secret,
  *     so one "apopdb add" makes a user work for APOP, CRAM-MD5 and SCRAM
  *     alike.  System entries (popauth) serve their APOP secret too; the
@@ -39,7 +39,8 @@
 #include "auth/backend.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
-#include "lib/userdb.h"
+#include "lib/reason.h"
+#include "auth/userdb/userdb.h"
 #include "lib/username.h"
 
 /* The property the mechanisms ask for: the plaintext secret. */
@@ -51,11 +52,6 @@
 #define CHECKPASS_MAX 512
 
 const char sasl_auxprop_name[] = "popper";
-
-static void set_reason(struct sasl_findings *f, const char *text)
-{
-	snprintf(f->reason, sizeof(f->reason), "%s", text);
-}
 
 /* A random secret nobody can know, as hex. */
 static int make_dummy(char *out, size_t outsize)
@@ -80,7 +76,7 @@ static int make_dummy(char *out, size_t outsize)
 		out[2 * i + 1] = hex[rnd[i] & 0xf];
 	}
 	out[2 * DUMMY_BYTES] = '\0';
-	secure_wipe(rnd, sizeof(rnd));
+	ct_wipe(rnd, sizeof(rnd));
 	return 0;
 }
 
@@ -135,7 +131,7 @@ static int auxprop_lookup(void *glob_context, sasl_server_params_t *sparams,
 		return SASL_NOUSER;
 
 	if (ulen == 0 || ulen > USERNAME_MAX || memchr(user, '\0', ulen) != NULL) {
-		set_reason(f, "invalid user name");
+		reason_copy(f->reason, sizeof(f->reason), "invalid user name");
 		return SASL_NOUSER;
 	}
 	memcpy(name, user, ulen);
@@ -146,14 +142,14 @@ static int auxprop_lookup(void *glob_context, sasl_server_params_t *sparams,
 	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL) {
 		userdb_entry_wipe(&e);
 		f->db_result = r == BACKEND_TEMPFAIL ? AUTH_TEMPFAIL : AUTH_PERMFAIL;
-		set_reason(f, reason);
+		reason_copy(f->reason, sizeof(f->reason), reason);
 		return SASL_UNAVAIL;
 	}
 	if (r == BACKEND_OK && e.secret_len > 0) {
 		serve(sparams, want, e.secret, e.secret_len);
 		userdb_entry_wipe(&e);
 		f->secret_served = true;
-		set_reason(f, "wrong password or proof");
+		reason_copy(f->reason, sizeof(f->reason), "wrong password or proof");
 		return SASL_OK;
 	}
 	userdb_entry_wipe(&e);
@@ -162,13 +158,13 @@ static int auxprop_lookup(void *glob_context, sasl_server_params_t *sparams,
 	 * knows, so the answer comes at the same step as for a wrong one. */
 	if (make_dummy(dummy, sizeof(dummy)) != 0) {
 		f->db_result = AUTH_TEMPFAIL;
-		set_reason(f, "no randomness for a dummy secret");
+		reason_copy(f->reason, sizeof(f->reason), "no randomness for a dummy secret");
 		return SASL_UNAVAIL;
 	}
 	serve(sparams, want, dummy, strlen(dummy));
-	secure_wipe(dummy, sizeof(dummy));
+	ct_wipe(dummy, sizeof(dummy));
 	f->dummy_served = true;
-	set_reason(f, r == BACKEND_OK ? "no stored secret for this user" : "unknown user");
+	reason_copy(f->reason, sizeof(f->reason), r == BACKEND_OK ? "no stored secret for this user" : "unknown user");
 	return SASL_OK;
 }
 
@@ -216,13 +212,13 @@ int sasl_checkpass_cb(sasl_conn_t *conn, void *context, const char *user,
 	f->plaintext_checked = true;
 	f->plaintext_result = AUTH_FAIL;
 	if (user == NULL || !username_valid(user)) {
-		set_reason(f, "invalid user name");
+		reason_copy(f->reason, sizeof(f->reason), "invalid user name");
 		return SASL_BADAUTH;
 	}
 	snprintf(f->plaintext_name, sizeof(f->plaintext_name), "%s", user);
 	if (pass == NULL || passlen == 0 || passlen > CHECKPASS_MAX ||
 	    memchr(pass, '\0', passlen) != NULL) {
-		set_reason(f, passlen == 0 ? "empty password" : "unusable password");
+		reason_copy(f->reason, sizeof(f->reason), passlen == 0 ? "empty password" : "unusable password");
 		return SASL_BADAUTH;
 	}
 	/* Policy "default": whoever has a stored secret must prove it
@@ -233,7 +229,7 @@ int sasl_checkpass_cb(sasl_conn_t *conn, void *context, const char *user,
 		r = auth_check_secret(p->auth, user, &has);
 		if (r != AUTH_OK || has) {
 			f->plaintext_result = r != AUTH_OK ? r : AUTH_FAIL;
-			set_reason(f, r != AUTH_OK ? "user database error"
+			reason_copy(f->reason, sizeof(f->reason), r != AUTH_OK ? "user database error"
 					: "clear-text password refused: the user has a stored secret");
 			return r == AUTH_OK ? SASL_BADAUTH : SASL_UNAVAIL;
 		}
@@ -241,9 +237,9 @@ int sasl_checkpass_cb(sasl_conn_t *conn, void *context, const char *user,
 	memcpy(password, pass, passlen);
 	password[passlen] = '\0';
 	r = auth_verify_plain(p->auth, user, password, &f->plaintext_user, reason, sizeof(reason));
-	secure_wipe(password, sizeof(password));
+	ct_wipe(password, sizeof(password));
 	f->plaintext_result = r;
-	set_reason(f, reason[0] != '\0' ? reason : "password verified");
+	reason_copy(f->reason, sizeof(f->reason), reason[0] != '\0' ? reason : "password verified");
 	if (r == AUTH_OK)
 		return SASL_OK;
 	return r == AUTH_FAIL ? SASL_BADAUTH : SASL_UNAVAIL;

@@ -45,7 +45,7 @@ bool ct_equal_str(const void *secret, size_t alen, const void *guess, size_t ble
 	return acc == 0;
 }
 
-void secure_wipe(void *p, size_t len)
+void ct_wipe(void *p, size_t len)
 {
 	if (p == NULL || len == 0)
 		return;   /* explicit_bzero's pointer is declared non-null */

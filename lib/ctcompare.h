@@ -14,6 +14,6 @@ bool ct_equal(const void *a, const void *b, size_t len);
 bool ct_equal_str(const void *secret, size_t alen, const void *guess, size_t blen);
 
 /* Wipes memory in a way the compiler may not optimise away. */
-void secure_wipe(void *p, size_t len);
+void ct_wipe(void *p, size_t len);
 
 #endif

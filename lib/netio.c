@@ -184,7 +184,7 @@ void netio_destroy(struct netio *io)
 	if (io == NULL)
 		return;
 	/* The buffer may have held passwords (PASS, AUTH). */
-	secure_wipe(io->in, io->in_size);
+	ct_wipe(io->in, io->in_size);
 	free(io->in);
 	free(io);
 }

@@ -215,7 +215,7 @@ fail:
 	return NULL;
 }
 
-int write_all(int fd, const void *buf, size_t len)
+int safe_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -238,7 +238,7 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+int safe_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
 	const char *p = buf;
 
@@ -261,7 +261,7 @@ int pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-int pread_all(int fd, void *buf, size_t len, off_t off)
+int safe_pread_all(int fd, void *buf, size_t len, off_t off)
 {
 	char *p = buf;
 
@@ -286,7 +286,7 @@ int pread_all(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
-int fsync_dir(const char *dir)
+int safe_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int ret, saved;

@@ -46,14 +46,14 @@ char *safe_read_small_file(const char *path, size_t max_size,
 
 /* Writes all len bytes at the current offset, retrying on EINTR and short
  * writes.  Returns 0 or -1 with errno. */
-int write_all(int fd, const void *buf, size_t len);
+int safe_write_all(int fd, const void *buf, size_t len);
 /* pwrite/pread variants that loop until done (pread_all: 0 bytes = EOF → -1, errno EIO). */
-int pwrite_all(int fd, const void *buf, size_t len, off_t off);
-int pread_all(int fd, void *buf, size_t len, off_t off);
+int safe_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+int safe_pread_all(int fd, void *buf, size_t len, off_t off);
 
 /* Makes the entries of directory dir durable (open it, fsync it): after a
  * create, rename or unlink in it.  Returns 0 or -1 with fsync's or open's
  * errno. */
-int fsync_dir(const char *dir);
+int safe_fsync_dir(const char *dir);
 
 #endif

@@ -293,7 +293,7 @@ static EVP_PKEY *read_key(const char *path, char *err, size_t errsize)
 	}
 out:
 	if (buf != NULL) {
-		secure_wipe(buf, len);
+		ct_wipe(buf, len);
 		free(buf);
 	}
 	close(fd);

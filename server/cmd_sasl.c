@@ -192,7 +192,7 @@ static enum read_outcome read_response(struct session *s, size_t *len_r)
 	if (len == 1 && line[0] == '*')
 		return READ_CANCEL;
 	n = sasl_b64_decode(line, len, sasl_data, sizeof(sasl_data));
-	secure_wipe(line, len);
+	ct_wipe(line, len);
 	if (n < 0)
 		return READ_BAD;
 	*len_r = (size_t)n;
@@ -239,7 +239,7 @@ static void run_exchange(struct session *s, struct sasl_session *ss, const char 
 		switch (read_response(s, &len)) {
 		case READ_DATA:
 			st = sasl_session_step(ss, sasl_data, len, &chal, &chal_len);
-			secure_wipe(sasl_data, len);
+			ct_wipe(sasl_data, len);
 			continue;
 		case READ_CANCEL:
 			log_info("AUTH %s cancelled by the client: client=%s", sasl_session_mech(ss),
@@ -265,7 +265,7 @@ static void run_exchange(struct session *s, struct sasl_session *ss, const char 
 		u = *sasl_session_user(ss);
 		netio_set_max_line(s->io, 0);
 		session_login(s, &u, method_name(ss));
-		secure_wipe(&u, sizeof(u));
+		ct_wipe(&u, sizeof(u));
 		return;
 	}
 	if (kind == NULL)
@@ -333,7 +333,7 @@ void cmd_auth(struct session *s, const struct cmd_call *c)
 	 * happened. */
 	netio_set_max_line(s->io, 0);
 	sasl_session_destroy(ss);
-	secure_wipe(sasl_data, sizeof(sasl_data));
+	ct_wipe(sasl_data, sizeof(sasl_data));
 }
 
 #else /* !HAVE_SASL */

@@ -229,7 +229,7 @@ void cmd_dispatch(struct session *s, const char *line, size_t len)
 		call.cmd->handler(s, &call);
 	}
 	/* The copy may hold a password. */
-	secure_wipe(&call, sizeof(call));
+	ct_wipe(&call, sizeof(call));
 }
 
 /* ---- replies ---- */

@@ -10,7 +10,7 @@
  * arity and the syntax of message numbers and line counts, and only then
  * calls a handler, so a handler never sees an argument it has to distrust.
  * cmd_prepare() does all of that without a session or a network, which is
- * what tests/unit/test_commands.c exercises.
+ * what tests/unit/server/test_commands.c exercises.
  *
  * Nothing here is exported outside server/.
  */
@@ -26,7 +26,7 @@
 #include "lib/netio.h"
 #include "lib/tls.h"
 #include "lib/username.h"
-#include "server/maildrop.h"
+#include "server/maildrop/maildrop.h"
 #include "server/session.h"
 #include "server/settings.h"
 

@@ -365,7 +365,7 @@ static int write_pid_file(const char *path, char *err, size_t errsize)
 	}
 	fchmod(fd, 0644);   /* readable by monitoring tools whatever the umask */
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write_all(fd, buf, (size_t)n) < 0 || close(fd) < 0) {
+	if (safe_write_all(fd, buf, (size_t)n) < 0 || close(fd) < 0) {
 		snprintf(err, errsize, "cannot write pid file %s: %s", path, strerror(errno));
 		unlink(path);
 		return -1;
@@ -417,7 +417,7 @@ static int detach(const struct settings *s)
 	pid = fork();
 	if (pid < 0) {
 		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
-		write_all(pfd[1], msg, strlen(msg));
+		safe_write_all(pfd[1], msg, strlen(msg));
 		_exit(1);
 	}
 	if (pid > 0)
@@ -426,7 +426,7 @@ static int detach(const struct settings *s)
 		/* "/" always exists */
 	}
 	if (s->pid_file != NULL && write_pid_file(s->pid_file, msg, sizeof(msg)) < 0) {
-		write_all(pfd[1], msg, strlen(msg));
+		safe_write_all(pfd[1], msg, strlen(msg));
 		_exit(1);
 	}
 	devnull = open("/dev/null", O_RDWR);
@@ -437,7 +437,7 @@ static int detach(const struct settings *s)
 		if (devnull > 2)
 			close(devnull);
 	}
-	write_all(pfd[1], "K", 1);
+	safe_write_all(pfd[1], "K", 1);
 	close(pfd[1]);
 	return 0;
 }

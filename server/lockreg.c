@@ -23,7 +23,7 @@
  * administrator's /var/spool/mail -> ../mail keeps working) and then
  * checked against the recorded identity, so a directory swapped for a
  * symlink since is never acted in; the lock itself is never followed
- * (server/dotlock.c: dotlock_clear_at).  Two sweeps at once: the second one
+ * (server/maildrop/dotlock.c: dotlock_clear_at).  Two sweeps at once: the second one
  * finds the registry flock()ed and leaves the work to the first.
  */
 #include "config.h"
@@ -44,7 +44,7 @@
 #include "lib/procinfo.h"
 #include "lib/safeopen.h"
 #include "lib/strnum.h"
-#include "server/dotlock.h"
+#include "server/maildrop/dotlock.h"
 #include "server/lockreg.h"
 
 #define LOCKREG_MAGIC "popper-lockreg 1"
@@ -260,7 +260,7 @@ static int write_entry(int regfd, const char *name, const char *text, size_t len
 	fd = openat(regfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+	if (safe_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlinkat(regfd, tmp, 0);

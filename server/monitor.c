@@ -47,7 +47,7 @@
 
 #include "lib/log.h"
 #include "lib/sigwake.h"
-#include "server/dotlock.h"
+#include "server/maildrop/dotlock.h"
 #include "server/lockreg.h"
 #include "server/monitor.h"
 

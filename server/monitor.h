@@ -17,7 +17,7 @@
 #define POPPER_MONITOR_H
 
 #include <stdbool.h>
-#include "server/maildrop.h"
+#include "server/maildrop/maildrop.h"
 
 /* Forks.  In the child returns 0 and fills *locker with functions that ask
  * the monitor.  In the parent never returns.  Returns -1 if the fork or the

@@ -500,7 +500,7 @@ static int make_timestamp(struct session *s)
 		r = (r << 8) | rnd[i];
 	snprintf(s->timestamp, sizeof(s->timestamp), "<%016llx.%ld.%lld@%.255s>",
 		 r, (long)getpid(), (long long)time(NULL), s->p->local_host);
-	secure_wipe(rnd, sizeof(rnd));
+	ct_wipe(rnd, sizeof(rnd));
 	return 0;
 }
 
@@ -672,6 +672,6 @@ int session_run(const struct session_params *p)
 		user_settings_used = false;
 	}
 	status = s->exit_status;
-	secure_wipe(s, sizeof(*s));
+	ct_wipe(s, sizeof(*s));
 	return status;
 }

@@ -105,7 +105,7 @@ struct settings {
 	 * session.  Copies of the settings share it; nobody but main frees it. */
 	struct tls_server *tls;
 
-	/* temp-drop mode (Qpopper's normal mode; server/tempdrop.c) */
+	/* temp-drop mode (Qpopper's normal mode; server/maildrop/tempdrop.c) */
 	char *temp_dir;              /* temp-dir: NULL = the user's state directory;
 	                                at most one %s (the user name) */
 	char *temp_name;             /* temp-name: exactly one %s (".%s.pop") */

@@ -22,11 +22,16 @@ PROGRAM_TIMEOUT = 600
 
 def programs(srcdir, builddir, only):
     unit_dir = os.path.join(builddir, "tests", "unit")
-    if os.path.isdir(unit_dir):
-        for name in sorted(os.listdir(unit_dir)):
-            path = os.path.join(unit_dir, name)
-            if name.startswith("test_") and os.access(path, os.X_OK) and "." not in name:
-                yield "unit/" + name, [path]
+    # tests/unit mirrors the source tree: unit/server/maildrop/test_mbox.
+    found = []
+    for dirpath, dirnames, filenames in os.walk(unit_dir):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if name.startswith("test_") and "." not in name and os.access(path, os.X_OK):
+                found.append(os.path.relpath(path, os.path.join(builddir, "tests")))
+    for rel in sorted(found):
+        yield rel, [os.path.join(builddir, "tests", rel)]
     proto_dir = os.path.join(srcdir, "tests", "proto")
     runner = os.path.join(srcdir, "tests", "lib", "transcript.py")
     if os.path.isdir(proto_dir):

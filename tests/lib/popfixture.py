@@ -14,7 +14,7 @@ loopback port, and stops only the processes it started, by PID.
 
 Also here, because every test needs them: a TAP writer, a small POP3 client
 with read timeouts, an mbox reader written from the framing rules in the
-team notes (independent of server/mbox.c, so a shared misunderstanding is
+team notes (independent of server/maildrop/mbox.c, so a shared misunderstanding is
 the only way both can agree on a wrong answer), and message builders.
 
 Nothing in this file runs as root on behalf of popper: it only prepares

@@ -9,6 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* A test's own setup failed (not the code under test): stop at once. */
+static void die(const char *what) __attribute__((unused, noreturn));
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
 static int tap_count;
 static int tap_failed;
 

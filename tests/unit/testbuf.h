@@ -16,13 +16,6 @@ struct buf {
 	size_t len, cap;
 };
 
-static void die(const char *what) __attribute__((unused, noreturn));
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
 /* Appends n bytes; the buffer stays NUL-terminated for printing. */
 static void buf_add(struct buf *b, const void *d, size_t n) __attribute__((unused));
 static void buf_add(struct buf *b, const void *d, size_t n)

@@ -1,0 +1,18 @@
+# ---- auth/: one face (auth/auth.h), one file per backend ----------------------
+noinst_LIBRARIES += auth/libpopauth.a
+auth_libpopauth_a_SOURCES = \
+	auth/auth.c auth/auth.h auth/backend.h \
+	auth/auth_pam.c auth/auth_userdb.c \
+	auth/sasl.c auth/sasl.h auth/sasl_auxprop.c \
+	auth/kpop.c auth/kpop.h
+AUTH_CFLAGS = $(AM_CFLAGS) $(PAM_CFLAGS) $(OPENSSL_CFLAGS) $(SASL_CFLAGS) $(KRB5_CFLAGS)
+auth_libpopauth_a_CFLAGS = $(AUTH_CFLAGS)
+
+AUTH_LDADD = auth/libpopauth.a $(USERDB_LDADD) \
+	$(PAM_LIBS) $(OPENSSL_LIBS) $(SASL_LIBS) $(KRB5_LIBS)
+
+check_PROGRAMS += tests/unit/auth/test_auth tests/unit/auth/test_sasl
+tests_unit_auth_test_auth_CFLAGS = $(AUTH_CFLAGS)
+tests_unit_auth_test_auth_LDADD = $(AUTH_LDADD)
+tests_unit_auth_test_sasl_CFLAGS = $(AUTH_CFLAGS)
+tests_unit_auth_test_sasl_LDADD = $(AUTH_LDADD)

@@ -1,0 +1,22 @@
+# ---- server/maildrop/: the maildrop interface and the mbox store ----------------
+# Runs as the user, after the privilege drop; libc only.
+noinst_LIBRARIES += server/maildrop/libmaildrop.a
+server_maildrop_libmaildrop_a_SOURCES = \
+	server/maildrop/maildrop.c server/maildrop/maildrop.h \
+	server/maildrop/mbox.c server/maildrop/mbox.h \
+	server/maildrop/mbox_send.c server/maildrop/mbox_update.c \
+	server/maildrop/mbox_journal.c server/maildrop/mbox_journal.h \
+	server/maildrop/fileops.c server/maildrop/fileops.h \
+	server/maildrop/tempdrop.c server/maildrop/tempdrop.h \
+	server/maildrop/uidstore.c server/maildrop/uidstore.h \
+	server/maildrop/dotlock.c server/maildrop/dotlock.h
+
+MAILDROP_LDADD = server/maildrop/libmaildrop.a $(LIB_LDADD)
+
+check_PROGRAMS += \
+	tests/unit/server/maildrop/test_mbox tests/unit/server/maildrop/test_uidstore \
+	tests/unit/server/maildrop/test_dotlock tests/unit/server/maildrop/test_tempdrop
+tests_unit_server_maildrop_test_mbox_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_uidstore_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_dotlock_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)

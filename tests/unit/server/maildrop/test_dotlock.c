@@ -1,0 +1,190 @@
+/*
+ * test_dotlock: "<mailbox>.lock" with the link() method (server/maildrop/dotlock.c):
+ * acquire and release, a busy lock, locks that are stale because their
+ * process is gone (or a zombie) or because nobody touched them for
+ * DOTLOCK_STALE_SECONDS, locks in other formats, and that release never
+ * removes someone else's.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/safeopen.h"
+#include "server/maildrop/dotlock.h"
+#include "tests/unit/tap.h"
+
+static char root[512], lockp[600];
+static char host[256];
+
+static void write_lock(const char *content, time_t age)
+{
+	int fd = open(lockp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || safe_write_all(fd, content, strlen(content)) < 0)
+		die(lockp);
+	close(fd);
+	if (age > 0) {
+		struct timespec ts[2];
+
+		ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (utimensat(AT_FDCWD, lockp, ts, 0) < 0)
+			die("utimensat");
+	}
+}
+
+static void read_lock(char *buf, size_t size)
+{
+	int fd = open(lockp, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Files in the directory other than the lock itself (leftover unique files). */
+static int stray_files(void)
+{
+	DIR *d = opendir(root);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    strcmp(e->d_name, "spool.lock") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static pid_t dead_pid(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, &status, 0);
+	return pid;   /* reaped: kill(pid, 0) now fails with ESRCH */
+}
+
+static enum dotlock_result acquire(pid_t pid, unsigned wait)
+{
+	char reason[256] = "";
+
+	return dotlock_acquire(lockp, pid, wait, reason, sizeof(reason));
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char buf[256], want[300], cmd[700];
+	struct timespec t0, t1;
+	struct stat st;
+	double secs;
+	pid_t me = getpid();
+
+	snprintf(root, sizeof(root), "%s/test_dotlock.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(root) == NULL)
+		die("mkdtemp");
+	snprintf(lockp, sizeof(lockp), "%s/spool.lock", root);
+
+	is_int(acquire(me, 0), DOTLOCK_OK, "acquire a free lock");
+	read_lock(buf, sizeof(buf));
+	ok(sscanf(buf, "%*d %255s", host) == 1, "lock names a host (%s)", host);
+	snprintf(want, sizeof(want), "%ld %s\n", (long)me, host);
+	is_str(buf, want, "lock content is \"PID HOST\\n\"");
+	is_int(stray_files(), 0, "no unique file left behind");
+	is_int(acquire(me + 0, 0), DOTLOCK_BUSY, "held by a live process: busy");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(acquire(getppid(), 1), DOTLOCK_BUSY, "busy after waiting");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ok(secs >= 0.9 && secs < 3.0, "waited about lock-wait seconds (%.2f s)", secs);
+	is_int(stray_files(), 0, "no unique files left after retries");
+	ok(dotlock_touch(lockp) == 0, "touch");
+	is_int(dotlock_release(lockp, me + 1), -1, "release with another pid refused");
+	ok(access(lockp, F_OK) == 0, "someone else's lock stays");
+	is_int(dotlock_release(lockp, me), 0, "release our lock");
+	ok(access(lockp, F_OK) < 0, "lock removed");
+	is_int(dotlock_release(lockp, me), -1, "release of a missing lock: -1");
+
+	snprintf(want, sizeof(want), "%ld %s\n", (long)dead_pid(), host);
+	write_lock(want, 0);
+	is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is gone");
+	dotlock_release(lockp, me);
+
+	{
+		/* A killed session's process stays a zombie until someone
+		 * reaps it; it can no longer use its lock. */
+		siginfo_t si;
+		pid_t zombie = fork();
+
+		if (zombie < 0)
+			die("fork");
+		if (zombie == 0)
+			_exit(0);
+		waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT);
+		snprintf(want, sizeof(want), "%ld %s\n", (long)zombie, host);
+		write_lock(want, 0);
+		is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is a zombie");
+		dotlock_release(lockp, me);
+		waitpid(zombie, NULL, 0);
+	}
+
+	write_lock("1 some-other-host\n", 0);
+	is_int(acquire(me, 0), DOTLOCK_BUSY, "fresh lock of another host: busy");
+	write_lock("1 some-other-host\n", DOTLOCK_STALE_SECONDS + 100);
+	is_int(acquire(me, 0), DOTLOCK_OK, "lock untouched for longer than %d s: stale",
+	       DOTLOCK_STALE_SECONDS);
+	dotlock_release(lockp, me);
+
+	snprintf(want, sizeof(want), "%ld %s\n", (long)getppid(), host);
+	write_lock(want, DOTLOCK_STALE_SECONDS - 60);
+	is_int(acquire(me, 0), DOTLOCK_BUSY, "live process, touched recently enough: busy");
+	write_lock(want, DOTLOCK_STALE_SECONDS + 60);
+	is_int(acquire(me, 0), DOTLOCK_OK, "live process that stopped touching it: stale by age");
+	dotlock_release(lockp, me);
+
+	snprintf(want, sizeof(want), "%ld\n", (long)dead_pid());
+	write_lock(want, 0);
+	is_int(acquire(me, 0), DOTLOCK_BUSY, "pid-only lock (liblockfile): judged by age only");
+	write_lock("", DOTLOCK_STALE_SECONDS + 1);
+	is_int(acquire(me, 0), DOTLOCK_OK, "empty old lock (disk was full): stale by age");
+	dotlock_release(lockp, me);
+
+	if (symlink("/nonexistent-target", lockp) < 0)
+		die("symlink");
+	is_int(acquire(me, 0), DOTLOCK_BUSY, "a symlink at the lock name is never broken");
+	ok(lstat(lockp, &st) == 0 && S_ISLNK(st.st_mode), "the symlink is still there");
+	is_int(dotlock_release(lockp, me), -1, "release does not follow or remove a symlink");
+	unlink(lockp);
+
+	{
+		char bad[700];
+
+		snprintf(bad, sizeof(bad), "%s/no-such-dir/spool.lock", root);
+		ok(dotlock_acquire(bad, me, 0, buf, sizeof(buf)) == DOTLOCK_ERROR,
+		   "directory missing: error with a reason (%s)", buf);
+	}
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", root);
+	return tap_done();
+}
