@@ -62,54 +62,105 @@ static void set_error(char *err, size_t errsize, const char *file,
 
 enum line_result { LINE_EMPTY, LINE_STMT, LINE_ERROR };
 
+/* "set" or "reset" followed by a blank, at *pp; moves *pp past the blanks.
+ * NULL on success, else the error text. */
+static const char *parse_keyword(char **pp, struct confparse_stmt *st)
+{
+	char *p = *pp, *kw = p;
+	size_t kwlen;
+
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+		p++;
+	kwlen = (size_t)(p - kw);
+	if (kwlen == 3 && strncasecmp(kw, "set", 3) == 0)
+		st->op = CONFPARSE_SET;
+	else if (kwlen == 5 && strncasecmp(kw, "reset", 5) == 0)
+		st->op = CONFPARSE_RESET;
+	else
+		return "expected \"set\" or \"reset\"";
+	if (!is_blank(*p))
+		return is_end(*p) ? "missing option name" : "expected \"set\" or \"reset\"";
+	while (is_blank(*p))
+		p++;
+	*pp = p;
+	return NULL;
+}
+
+/* The option name at *pp, terminated in place (st->name); *pp is left at
+ * what followed it: the end, a comment or the '=' (blanks skipped).  NULL on
+ * success, else the error text. */
+static const char *parse_name(char **pp, struct confparse_stmt *st)
+{
+	char *p = *pp, *name = p;
+
+	while (is_name_char(*p))
+		p++;
+	if (p == name)
+		return is_end(*p) ? "missing option name" : "invalid character in option name";
+	if (!is_blank(*p) && *p != '=' && !is_end(*p))
+		return "invalid character in option name";
+	/* The name ends here; remember what followed before terminating it. */
+	while (is_blank(*p))
+		*p++ = '\0';
+	st->name = name;
+	*pp = p;
+	return NULL;
+}
+
+/* The value at *pp (a word, or quoted with " ' or `), unescaped into value
+ * (CONFPARSE_MAX_VALUE + 1 bytes); *pp is left after it.  NULL on success,
+ * else the error text. */
+static const char *parse_value(char **pp, char *value)
+{
+	char *p = *pp;
+	size_t vlen = 0;
+
+	if (*p == '"' || *p == '\'' || *p == '`') {
+		char q = *p++;
+
+		for (;;) {
+			char c = *p;
+
+			if (c == '\0')
+				return "unterminated quoted string";
+			if (c == q) {
+				p++;
+				break;
+			}
+			if (c == '\\' && (p[1] == q || p[1] == '\\'))
+				c = *++p;
+			if (vlen >= CONFPARSE_MAX_VALUE)
+				return "value too long";
+			value[vlen++] = c;
+			p++;
+		}
+	} else {
+		while (*p != '\0' && !is_blank(*p)) {
+			if (vlen >= CONFPARSE_MAX_VALUE)
+				return "value too long";
+			value[vlen++] = *p++;
+		}
+	}
+	value[vlen] = '\0';
+	*pp = p;
+	return NULL;
+}
+
 /* Parses one NUL-terminated line (at most CONFPARSE_MAX_LINE bytes) in place:
  * the name is terminated inside buf, the unescaped value goes to value
  * (CONFPARSE_MAX_VALUE + 1 bytes).  On LINE_ERROR *msg_r says why. */
 static enum line_result parse_line(char *buf, struct confparse_stmt *st,
 				   char *value, const char **msg_r)
 {
-	char *p = buf, *kw, *name;
-	size_t kwlen, vlen = 0;
+	char *p = buf;
 
 	while (is_blank(*p))
 		p++;
 	if (is_end(*p))
 		return LINE_EMPTY;
-
-	kw = p;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
-		p++;
-	kwlen = (size_t)(p - kw);
-	if (kwlen == 3 && strncasecmp(kw, "set", 3) == 0) {
-		st->op = CONFPARSE_SET;
-	} else if (kwlen == 5 && strncasecmp(kw, "reset", 5) == 0) {
-		st->op = CONFPARSE_RESET;
-	} else {
-		*msg_r = "expected \"set\" or \"reset\"";
+	if ((*msg_r = parse_keyword(&p, st)) != NULL ||
+	    (*msg_r = parse_name(&p, st)) != NULL)
 		return LINE_ERROR;
-	}
-	if (!is_blank(*p)) {
-		*msg_r = is_end(*p) ? "missing option name" : "expected \"set\" or \"reset\"";
-		return LINE_ERROR;
-	}
-	while (is_blank(*p))
-		p++;
-
-	name = p;
-	while (is_name_char(*p))
-		p++;
-	if (p == name) {
-		*msg_r = is_end(*p) ? "missing option name" : "invalid character in option name";
-		return LINE_ERROR;
-	}
-	if (!is_blank(*p) && *p != '=' && !is_end(*p)) {
-		*msg_r = "invalid character in option name";
-		return LINE_ERROR;
-	}
-	/* The name ends here; remember what followed before terminating it. */
-	while (is_blank(*p))
-		*p++ = '\0';
-	st->name = name;
 	st->value = NULL;
 	if (is_end(*p)) {
 		*p = '\0';
@@ -131,40 +182,8 @@ static enum line_result parse_line(char *buf, struct confparse_stmt *st,
 		*msg_r = "missing value after \"=\"";
 		return LINE_ERROR;
 	}
-
-	if (*p == '"' || *p == '\'' || *p == '`') {
-		char q = *p++;
-
-		for (;;) {
-			char c = *p;
-
-			if (c == '\0') {
-				*msg_r = "unterminated quoted string";
-				return LINE_ERROR;
-			}
-			if (c == q) {
-				p++;
-				break;
-			}
-			if (c == '\\' && (p[1] == q || p[1] == '\\'))
-				c = *++p;
-			if (vlen >= CONFPARSE_MAX_VALUE) {
-				*msg_r = "value too long";
-				return LINE_ERROR;
-			}
-			value[vlen++] = c;
-			p++;
-		}
-	} else {
-		while (*p != '\0' && !is_blank(*p)) {
-			if (vlen >= CONFPARSE_MAX_VALUE) {
-				*msg_r = "value too long";
-				return LINE_ERROR;
-			}
-			value[vlen++] = *p++;
-		}
-	}
-	value[vlen] = '\0';
+	if ((*msg_r = parse_value(&p, value)) != NULL)
+		return LINE_ERROR;
 	st->value = value;
 
 	/* A word ran to a blank or the end; a closing quote may be followed
