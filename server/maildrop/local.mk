@@ -1,13 +1,21 @@
 # ---- server/maildrop/: the maildrop interface and the mbox store ----------------
-# Runs as the user, after the privilege drop; libc only.
+# Runs as the user, after the privilege drop; libc only.  Sources in floors,
+# top first: each file calls only the ones listed after it.
 noinst_LIBRARIES += server/maildrop/libmaildrop.a
 server_maildrop_libmaildrop_a_SOURCES = \
 	server/maildrop/maildrop.c server/maildrop/maildrop.h \
-	server/maildrop/mbox.c server/maildrop/mbox.h \
-	server/maildrop/mbox_send.c server/maildrop/mbox_update.c \
-	server/maildrop/mbox_journal.c server/maildrop/mbox_journal.h \
-	server/maildrop/fileops.c server/maildrop/fileops.h \
+	server/maildrop/maildrop_store.h \
 	server/maildrop/tempdrop.c server/maildrop/tempdrop.h \
+	server/maildrop/tempdrop_int.h server/maildrop/tempdrop_server.c \
+	server/maildrop/tempdrop_movein.c server/maildrop/tempdrop_writeback.c \
+	server/maildrop/tempdrop_recover.c server/maildrop/tempdrop_file.c \
+	server/maildrop/tempdrop_marker.c \
+	server/maildrop/mbox.c server/maildrop/mbox.h \
+	server/maildrop/mbox_update.c server/maildrop/mbox_send.c \
+	server/maildrop/mbox_journal.c server/maildrop/mbox_journal.h \
+	server/maildrop/mbox_index.c server/maildrop/mbox_lock.c \
+	server/maildrop/fileops.c server/maildrop/fileops.h \
+	server/maildrop/phaserec.c server/maildrop/phaserec.h \
 	server/maildrop/uidstore.c server/maildrop/uidstore.h \
 	server/maildrop/dotlock.c server/maildrop/dotlock.h
 
