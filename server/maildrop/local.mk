@@ -22,9 +22,16 @@ server_maildrop_libmaildrop_a_SOURCES = \
 MAILDROP_LDADD = server/maildrop/libmaildrop.a $(LIB_LDADD)
 
 check_PROGRAMS += \
-	tests/unit/server/maildrop/test_mbox tests/unit/server/maildrop/test_uidstore \
-	tests/unit/server/maildrop/test_dotlock tests/unit/server/maildrop/test_tempdrop
+	tests/unit/server/maildrop/test_maildrop \
+	tests/unit/server/maildrop/test_mbox tests/unit/server/maildrop/test_mbox_journal \
+	tests/unit/server/maildrop/test_tempdrop tests/unit/server/maildrop/test_uidstore \
+	tests/unit/server/maildrop/test_dotlock tests/unit/server/maildrop/test_fileops \
+	tests/unit/server/maildrop/test_phaserec
+tests_unit_server_maildrop_test_maildrop_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_mbox_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_mbox_journal_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_uidstore_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_dotlock_LDADD = $(MAILDROP_LDADD)
-tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_fileops_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_phaserec_LDADD = $(MAILDROP_LDADD)
