@@ -44,4 +44,11 @@ enum dotlock_clear {
 enum dotlock_clear dotlock_clear_at(int dirfd, const char *name, pid_t pid,
 				    dev_t dev, ino_t ino);
 
+/* The clock and the pause of a lock wait, in seconds of CLOCK_MONOTONIC
+ * and in milliseconds (a signal does not cut the pause short); also the
+ * fcntl lock's wait in server/maildrop/mbox_lock.c, so that both locks of
+ * a spool count one deadline on one clock. */
+double dotlock_now_mono(void);
+void dotlock_sleep_ms(unsigned ms);
+
 #endif

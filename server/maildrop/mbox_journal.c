@@ -18,11 +18,13 @@
 
 #define RUNS_PER_READ 170              /* 4080 bytes of runs at a time */
 
-/* The header is a phase record (phaserec.h).  Its fields, in order:
- * dev, ino, orig_size, new_size, region_off, tail_len, tail_hash,
- * payload_len, payload_hash (version 1: nine, checksum at byte 88), then
- * nruns, runs_hash, new_hash (version 2: twelve, checksum at byte 112).
- * The magic is the same in both versions. */
+/* The header is a phase record (phaserec.h).  Its fields, in their order
+ * on the disk (the one list encode and decode share): version 1 has the
+ * first nine, checksum at byte 88; version 2 all twelve, checksum at byte
+ * 112.  The magic is the same in both versions. */
+#define JOURNAL_FIELDS(h) { &(h)->dev, &(h)->ino, &(h)->orig_size, &(h)->new_size, \
+	&(h)->region_off, &(h)->tail_len, &(h)->tail_hash, &(h)->payload_len, \
+	&(h)->payload_hash, &(h)->nruns, &(h)->runs_hash, &(h)->new_hash }
 static const struct phaserec_kind journal_kind = {
 	"POPJRNL1", JOURNAL_SEED, 2, { 9, 12 }
 };
@@ -44,47 +46,31 @@ void journal_hdr_init(struct journal_hdr *h, uint64_t dev, uint64_t ino, uint64_
 
 void journal_encode(const struct journal_hdr *h, unsigned char *b)
 {
+	const uint64_t *f[] = JOURNAL_FIELDS(h);
 	struct phaserec r;
+	size_t i;
 
 	memset(&r, 0, sizeof(r));
 	r.version = h->version;
 	r.phase = h->phase;
-	r.field[0] = h->dev;
-	r.field[1] = h->ino;
-	r.field[2] = h->orig_size;
-	r.field[3] = h->new_size;
-	r.field[4] = h->region_off;
-	r.field[5] = h->tail_len;
-	r.field[6] = h->tail_hash;
-	r.field[7] = h->payload_len;
-	r.field[8] = h->payload_hash;
-	r.field[9] = h->nruns;
-	r.field[10] = h->runs_hash;
-	r.field[11] = h->new_hash;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		r.field[i] = *f[i];
 	phaserec_encode(&journal_kind, &r, b);
 }
 
 bool journal_decode(const unsigned char *b, struct journal_hdr *h)
 {
+	uint64_t *f[] = JOURNAL_FIELDS(h);
 	struct phaserec r;
+	size_t i;
 
 	if (!phaserec_decode(&journal_kind, b, &r))
 		return false;
 	memset(h, 0, sizeof(*h));
 	h->version = r.version;
 	h->phase = r.phase;
-	h->dev = r.field[0];
-	h->ino = r.field[1];
-	h->orig_size = r.field[2];
-	h->new_size = r.field[3];
-	h->region_off = r.field[4];
-	h->tail_len = r.field[5];
-	h->tail_hash = r.field[6];
-	h->payload_len = r.field[7];
-	h->payload_hash = r.field[8];
-	h->nruns = r.field[9];       /* zero in version 1 */
-	h->runs_hash = r.field[10];
-	h->new_hash = r.field[11];
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = r.field[i];   /* the last three are zero in version 1 */
 	return true;
 }
 

@@ -20,22 +20,6 @@
 #include "server/maildrop/dotlock.h"
 #include "server/maildrop/mbox.h"
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static enum maildrop_status lock_fcntl(struct mbox *m, double deadline,
 				       char *reason, size_t reasonsize)
 {
@@ -55,12 +39,12 @@ static enum maildrop_status lock_fcntl(struct mbox *m, double deadline,
 			reason_set(reason, reasonsize, "fcntl lock %s: %s", m->path, strerror(errno));
 			return MAILDROP_TEMP;
 		}
-		if (now_mono() >= deadline) {
+		if (dotlock_now_mono() >= deadline) {
 			reason_set(reason, reasonsize, "%s is locked (fcntl) by another process",
 				   m->path);
 			return MAILDROP_IN_USE;
 		}
-		sleep_ms(MBOX_LOCK_PAUSE_MS);
+		dotlock_sleep_ms(MBOX_LOCK_PAUSE_MS);
 	}
 }
 
@@ -68,7 +52,7 @@ static enum maildrop_status lock_dot(struct mbox *m, double deadline,
 				     char *reason, size_t reasonsize)
 {
 	enum maildrop_status st;
-	double left = deadline - now_mono();
+	double left = deadline - dotlock_now_mono();
 	unsigned wait_s = left > 0 ? (unsigned)(left + 0.999) : 0;
 
 	if (m->locker.lock != NULL) {
@@ -94,7 +78,7 @@ static enum maildrop_status lock_dot(struct mbox *m, double deadline,
 
 enum maildrop_status mbox_lock(struct mbox *m, char *reason, size_t reasonsize)
 {
-	double deadline = now_mono() + m->lock_wait;
+	double deadline = dotlock_now_mono() + m->lock_wait;
 	enum maildrop_status st = lock_fcntl(m, deadline, reason, reasonsize);
 
 	if (st == MAILDROP_OK)
@@ -104,7 +88,7 @@ enum maildrop_status mbox_lock(struct mbox *m, char *reason, size_t reasonsize)
 
 enum maildrop_status mbox_lock_fcntl_now(struct mbox *m, char *reason, size_t reasonsize)
 {
-	return lock_fcntl(m, now_mono(), reason, reasonsize);
+	return lock_fcntl(m, dotlock_now_mono(), reason, reasonsize);
 }
 
 void mbox_unlock(struct mbox *m)

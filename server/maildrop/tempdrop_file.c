@@ -98,7 +98,7 @@ int tempdrop_join_pad(int fd, uint64_t size, uint64_t *pad_r)
 	return 0;
 }
 
-const unsigned char tempdrop_newlines[2] = { '\n', '\n' };
+static const unsigned char newlines[2] = { '\n', '\n' };
 
 /* Makes the spool [from, to) allocated zero bytes: fallocate(2), or zeros
  * written where the file system has no fallocate.  Returns 0 or -1. */
@@ -295,6 +295,26 @@ void tempdrop_undo_append(const struct td_ctx *c, struct mbox *tm, uint64_t base
 	if (tempdrop_marker_remove(c) < 0)
 		log_warning("cannot remove the temp-drop marker %s: %s", c->marker_path,
 			    strerror(errno));
+}
+
+int tempdrop_append_spool(const struct td_ctx *c, struct mbox *sp, struct mbox *tm,
+			  const struct marker *mk, struct uidstore_hasher *hs, const char *stepname,
+			  char *reason, size_t reasonsize)
+{
+	int e;
+
+	if ((mk->pad > 0 &&
+	     safe_pwrite_all(tm->fd, newlines, (size_t)mk->pad, (off_t)mk->base) < 0) ||
+	    fileops_copy(sp->fd, 0, tm->fd, mk->base + mk->pad, mk->len, c->buf, hs,
+			 &tempdrop_hook, stepname) < 0 ||
+	    fsync(tm->fd) < 0) {
+		e = errno;
+		tempdrop_undo_append(c, tm, mk->base);
+		reason_set(reason, reasonsize, "appending %s to the temporary drop %s: %s",
+			   sp->path, c->tpath, strerror(e));
+		return -1;
+	}
+	return 0;
 }
 
 int tempdrop_path(const struct maildrop_settings *set, char *buf, size_t size)

@@ -105,8 +105,6 @@ int tempdrop_starts_with_from(int fd, uint64_t size, bool *yes_r);
  * so that the appended From_ line follows an empty line (mbox.h): none if
  * the file is empty or already ends with one, else one or two. */
 int tempdrop_join_pad(int fd, uint64_t size, uint64_t *pad_r);
-/* The bytes of that padding (at most two newlines). */
-extern const unsigned char tempdrop_newlines[2];
 /* Makes the spool [from, to) allocated zero bytes: fallocate(2), or zeros
  * written where the file system has no fallocate.  Returns 0 or -1. */
 int tempdrop_extend_spool(int fd, uint64_t from, uint64_t to, unsigned char *buf);
@@ -119,6 +117,14 @@ int tempdrop_empty_temp(const struct td_ctx *c, struct mbox *tm, bool may_unlink
 /* Undoes an append to the temporary drop that never reached the spool:
  * cuts it back to base, then removes the marker (logged on failure). */
 void tempdrop_undo_append(const struct td_ctx *c, struct mbox *tm, uint64_t base);
+/* Appends the spool's first mk->len bytes to the temporary drop, behind
+ * its mk->base bytes and mk->pad framing newlines, feeding them to hs when
+ * not NULL (the crash tests' step stepname after each block), and syncs
+ * it.  0; or -1 with reason, the append undone and the marker removed
+ * (tempdrop_undo_append). */
+int tempdrop_append_spool(const struct td_ctx *c, struct mbox *sp, struct mbox *tm,
+			  const struct marker *mk, struct uidstore_hasher *hs, const char *stepname,
+			  char *reason, size_t reasonsize);
 /* A file name popper may use for the temporary drop: one path component,
  * not one of popper's own state files. */
 bool tempdrop_name_ok(const char *name);

@@ -26,8 +26,10 @@
  * base + pad + len far from overflowing). */
 #define MARKER_SIZE_MAX (1ULL << 60)
 
-/* The marker's record: version 1, the phase, then six fields -- dev, ino,
- * base, pad, len, hash -- and the checksum at byte 64. */
+/* The marker's record: version 1, the phase, then six fields in this
+ * order (the one list encode and decode share), the checksum at byte 64. */
+#define MARKER_FIELDS(mk) { &(mk)->dev, &(mk)->ino, &(mk)->base, &(mk)->pad, &(mk)->len, \
+	&(mk)->hash }
 static const struct phaserec_kind marker_kind = {
 	"POPTDMK1", TEMPDROP_MARKER_SEED, 1, { 6 }
 };
@@ -39,33 +41,29 @@ uint64_t tempdrop_marker_total(const struct marker *mk)
 
 static void marker_encode(const struct marker *mk, unsigned char *b)
 {
+	const uint64_t *f[] = MARKER_FIELDS(mk);
 	struct phaserec r;
+	size_t i;
 
 	memset(&r, 0, sizeof(r));
 	r.version = 1;
 	r.phase = mk->phase;
-	r.field[0] = mk->dev;
-	r.field[1] = mk->ino;
-	r.field[2] = mk->base;
-	r.field[3] = mk->pad;
-	r.field[4] = mk->len;
-	r.field[5] = mk->hash;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		r.field[i] = *f[i];
 	phaserec_encode(&marker_kind, &r, b);
 }
 
 static bool marker_decode(const unsigned char *b, struct marker *mk)
 {
+	uint64_t *f[] = MARKER_FIELDS(mk);
 	struct phaserec r;
+	size_t i;
 
 	if (!phaserec_decode(&marker_kind, b, &r))
 		return false;
 	mk->phase = r.phase;
-	mk->dev = r.field[0];
-	mk->ino = r.field[1];
-	mk->base = r.field[2];
-	mk->pad = r.field[3];
-	mk->len = r.field[4];
-	mk->hash = r.field[5];
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = r.field[i];
 	return mk->phase >= PH_COPYING && mk->phase <= PH_EXTENDED && mk->pad <= 2 &&
 	       mk->base < MARKER_SIZE_MAX && mk->len < MARKER_SIZE_MAX;
 }

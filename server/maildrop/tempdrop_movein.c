@@ -17,7 +17,6 @@
 
 #include "lib/log.h"
 #include "lib/reason.h"
-#include "lib/safeopen.h"
 #include "server/maildrop/fileops.h"
 #include "server/maildrop/tempdrop_int.h"
 #include "server/maildrop/uidstore.h"
@@ -86,17 +85,8 @@ static enum maildrop_status copy_in(const struct td_ctx *c, struct mbox *sp, str
 	tempdrop_step("movein-marker");
 
 	uidstore_hash_init(&hs, TEMPDROP_MARKER_SEED);
-	if ((mk->pad > 0 &&
-	     safe_pwrite_all(tm->fd, tempdrop_newlines, (size_t)mk->pad, (off_t)t0) < 0) ||
-	    fileops_copy(sp->fd, 0, tm->fd, t0 + mk->pad, mk->len, c->buf, &hs, &tempdrop_hook,
-			 "movein-copy") < 0 ||
-	    fsync(tm->fd) < 0) {
-		e = errno;
-		tempdrop_undo_append(c, tm, t0);
-		reason_set(reason, reasonsize, "appending %s to the temporary drop %s: %s",
-			   sp->path, c->tpath, strerror(e));
+	if (tempdrop_append_spool(c, sp, tm, mk, &hs, "movein-copy", reason, reasonsize) < 0)
 		return MAILDROP_TEMP;
-	}
 	tempdrop_step("movein-fsync");
 	mk->phase = PH_COPIED;
 	mk->hash = uidstore_hash_final(&hs);

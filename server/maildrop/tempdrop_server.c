@@ -133,16 +133,15 @@ enum maildrop_status tempdrop_server_open(const struct maildrop_settings *set, v
 	struct mbox *m;
 
 	*store_r = NULL;
+	/* m is NULL after a failed open, valid or NULL after settle(). */
 	st = mbox_open_locked(set, false, &m, reason, reasonsize);
-	if (st != MAILDROP_OK)
-		return st;
-	st = settle(set, &m, reason, reasonsize);
+	if (st == MAILDROP_OK)
+		st = settle(set, &m, reason, reasonsize);
 	if (st == MAILDROP_OK)
 		st = mbox_load(m, set->trust_x_uidl, reason, reasonsize);
-	if (st != MAILDROP_OK) {
+	if (st == MAILDROP_OK)
+		*store_r = m;
+	else
 		mbox_free(m);
-		return st;
-	}
-	*store_r = m;
-	return MAILDROP_OK;
+	return st;
 }

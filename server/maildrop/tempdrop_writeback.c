@@ -18,7 +18,6 @@
 
 #include "lib/log.h"
 #include "lib/reason.h"
-#include "lib/safeopen.h"
 #include "server/maildrop/fileops.h"
 #include "server/maildrop/tempdrop_int.h"
 
@@ -95,17 +94,8 @@ static enum maildrop_status merge(const struct td_ctx *c, struct mbox *sp, struc
 	uint64_t k = mk->base, size;
 	int e;
 
-	if ((mk->pad > 0 &&
-	     safe_pwrite_all(tm->fd, tempdrop_newlines, (size_t)mk->pad, (off_t)k) < 0) ||
-	    fileops_copy(sp->fd, 0, tm->fd, k + mk->pad, mk->len, c->buf, NULL, &tempdrop_hook,
-			 "writeback-merge") < 0 ||
-	    fsync(tm->fd) < 0) {
-		e = errno;
-		undo_merge(c, tm, k);
-		reason_set(reason, reasonsize, "appending %s to the temporary drop %s: %s",
-			   sp->path, c->tpath, strerror(e));
+	if (tempdrop_append_spool(c, sp, tm, mk, NULL, "writeback-merge", reason, reasonsize) < 0)
 		return MAILDROP_TEMP;
-	}
 	tempdrop_step("writeback-merged");
 	/* Only an agent that ignores both locks could have written; its
 	 * bytes would sit where we are about to write.  Give up instead. */
