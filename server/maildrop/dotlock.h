@@ -7,6 +7,11 @@
  * host and no longer runs (or is a zombie) is stale at once; any other lock
  * is stale after DOTLOCK_STALE_SECONDS without being touched (liblockfile's
  * rule; procmail waits 1024 s).
+ *
+ * The lowest floor of server/maildrop/ with uidstore.c: it calls only lib/.
+ * Used by mbox_lock.c (the session's own dot-lock) and by the privileged
+ * monitor (server/monitor.c, server/lockreg.c), which takes the lock for a
+ * session that cannot create it.
  */
 #ifndef POPPER_DOTLOCK_H
 #define POPPER_DOTLOCK_H
