@@ -65,7 +65,7 @@ static void local_host(char *out, size_t size)
 	out[i] = '\0';
 }
 
-static double now_mono(void)
+double dotlock_now_mono(void)
 {
 	struct timespec ts;
 
@@ -73,7 +73,7 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(unsigned ms)
+void dotlock_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
@@ -246,7 +246,7 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 				    char *reason, size_t reasonsize)
 {
 	char host[DOTLOCK_HOST_MAX], uniq[DOTLOCK_PATH_MAX], content[DOTLOCK_CONTENT_MAX];
-	double deadline = now_mono() + wait_seconds, left;
+	double deadline = dotlock_now_mono() + wait_seconds, left;
 	unsigned pause_ms = DOTLOCK_SLEEP_MIN_MS, rnd = 0, breaks = 0;
 	int n, clen;
 
@@ -275,12 +275,12 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 			breaks++;
 			continue;
 		}
-		left = deadline - now_mono();
+		left = deadline - dotlock_now_mono();
 		if (left <= 0) {
 			snprintf(reason, reasonsize, "%s is held by another process", lock_path);
 			return DOTLOCK_BUSY;
 		}
-		sleep_ms(left * 1000 < pause_ms ? (unsigned)(left * 1000) + 1 : pause_ms);
+		dotlock_sleep_ms(left * 1000 < pause_ms ? (unsigned)(left * 1000) + 1 : pause_ms);
 		if (pause_ms < DOTLOCK_SLEEP_MAX_MS)
 			pause_ms *= 2;
 	}

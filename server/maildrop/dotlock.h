@@ -7,6 +7,11 @@
  * host and no longer runs (or is a zombie) is stale at once; any other lock
  * is stale after DOTLOCK_STALE_SECONDS without being touched (liblockfile's
  * rule; procmail waits 1024 s).
+ *
+ * The lowest floor of server/maildrop/ with uidstore.c: it calls only lib/.
+ * Used by mbox_lock.c (the session's own dot-lock) and by the privileged
+ * monitor (server/monitor.c, server/lockreg.c), which takes the lock for a
+ * session that cannot create it.
  */
 #ifndef POPPER_DOTLOCK_H
 #define POPPER_DOTLOCK_H
@@ -43,5 +48,12 @@ enum dotlock_clear {
  * the caller has established that pid is gone. */
 enum dotlock_clear dotlock_clear_at(int dirfd, const char *name, pid_t pid,
 				    dev_t dev, ino_t ino);
+
+/* The clock and the pause of a lock wait, in seconds of CLOCK_MONOTONIC
+ * and in milliseconds (a signal does not cut the pause short); also the
+ * fcntl lock's wait in server/maildrop/mbox_lock.c, so that both locks of
+ * a spool count one deadline on one clock. */
+double dotlock_now_mono(void);
+void dotlock_sleep_ms(unsigned ms);
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * fileops: file helpers shared by the mbox stores (contract in fileops.h).
- * Runs as the user, after the privilege drop.
+ * fileops: file helpers shared by the mbox store and temp-drop mode
+ * (contract in fileops.h).  Calls only lib/ and uidstore's hash.  Runs as
+ * the user, after the privilege drop.
  */
 #include "config.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +13,9 @@
 
 #include "lib/safeopen.h"
 #include "server/maildrop/fileops.h"
-#include "server/maildrop/mbox.h"
 #include "server/maildrop/uidstore.h"
 
-char *dup_or_null(const char *s, bool *fail)
+char *fileops_dup_or_null(const char *s, bool *fail)
 {
 	char *d;
 
@@ -43,12 +42,12 @@ void fileops_block_signals(sigset_t *old)
 
 int fileops_copy(int src, uint64_t soff, int dst, uint64_t doff, uint64_t len,
 		 unsigned char *buf, struct uidstore_hasher *hs,
-		 void (*step)(const char *), const char *stepname)
+		 fileops_hook hook, const char *stepname)
 {
 	uint64_t done = 0;
 
 	while (done < len) {
-		size_t n = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
+		size_t n = (size_t)fileops_min64(len - done, FILEOPS_BLOCK);
 
 		if (safe_pread_all(src, buf, n, (off_t)(soff + done)) < 0)
 			return -1;
@@ -57,8 +56,8 @@ int fileops_copy(int src, uint64_t soff, int dst, uint64_t doff, uint64_t len,
 		if (safe_pwrite_all(dst, buf, n, (off_t)(doff + done)) < 0)
 			return -1;
 		done += n;
-		if (step != NULL)
-			step(stepname);
+		if (hook != NULL && *hook != NULL)
+			(*hook)(stepname);
 	}
 	return 0;
 }
@@ -71,7 +70,7 @@ int fileops_hash(int fd, uint64_t off, uint64_t len, uint64_t seed, unsigned cha
 
 	uidstore_hash_init(&hs, seed);
 	while (done < len) {
-		size_t n = (size_t)min64(len - done, MBOX_MOVE_BLOCK);
+		size_t n = (size_t)fileops_min64(len - done, FILEOPS_BLOCK);
 
 		if (safe_pread_all(fd, buf, n, (off_t)(off + done)) < 0)
 			return -1;

@@ -1,22 +1,37 @@
 # ---- server/maildrop/: the maildrop interface and the mbox store ----------------
-# Runs as the user, after the privilege drop; libc only.
+# Runs as the user, after the privilege drop; libc only.  Sources in floors,
+# top first: each file calls only the ones listed after it.
 noinst_LIBRARIES += server/maildrop/libmaildrop.a
 server_maildrop_libmaildrop_a_SOURCES = \
 	server/maildrop/maildrop.c server/maildrop/maildrop.h \
-	server/maildrop/mbox.c server/maildrop/mbox.h \
-	server/maildrop/mbox_send.c server/maildrop/mbox_update.c \
-	server/maildrop/mbox_journal.c server/maildrop/mbox_journal.h \
-	server/maildrop/fileops.c server/maildrop/fileops.h \
+	server/maildrop/maildrop_store.h \
 	server/maildrop/tempdrop.c server/maildrop/tempdrop.h \
+	server/maildrop/tempdrop_int.h server/maildrop/tempdrop_server.c \
+	server/maildrop/tempdrop_movein.c server/maildrop/tempdrop_writeback.c \
+	server/maildrop/tempdrop_recover.c server/maildrop/tempdrop_file.c \
+	server/maildrop/tempdrop_marker.c \
+	server/maildrop/mbox.c server/maildrop/mbox.h \
+	server/maildrop/mbox_update.c server/maildrop/mbox_send.c \
+	server/maildrop/mbox_journal.c server/maildrop/mbox_journal.h \
+	server/maildrop/mbox_index.c server/maildrop/mbox_lock.c \
+	server/maildrop/fileops.c server/maildrop/fileops.h \
+	server/maildrop/phaserec.c server/maildrop/phaserec.h \
 	server/maildrop/uidstore.c server/maildrop/uidstore.h \
 	server/maildrop/dotlock.c server/maildrop/dotlock.h
 
 MAILDROP_LDADD = server/maildrop/libmaildrop.a $(LIB_LDADD)
 
 check_PROGRAMS += \
-	tests/unit/server/maildrop/test_mbox tests/unit/server/maildrop/test_uidstore \
-	tests/unit/server/maildrop/test_dotlock tests/unit/server/maildrop/test_tempdrop
+	tests/unit/server/maildrop/test_maildrop \
+	tests/unit/server/maildrop/test_mbox tests/unit/server/maildrop/test_mbox_journal \
+	tests/unit/server/maildrop/test_tempdrop tests/unit/server/maildrop/test_uidstore \
+	tests/unit/server/maildrop/test_dotlock tests/unit/server/maildrop/test_fileops \
+	tests/unit/server/maildrop/test_phaserec
+tests_unit_server_maildrop_test_maildrop_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_mbox_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_mbox_journal_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_uidstore_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_dotlock_LDADD = $(MAILDROP_LDADD)
-tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_fileops_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_phaserec_LDADD = $(MAILDROP_LDADD)

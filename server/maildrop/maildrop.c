@@ -1,10 +1,13 @@
 /*
  * maildrop: the store-neutral functions the session engine calls
- * (server/maildrop/maildrop.h), dispatching through a table of store operations
- * (struct maildrop_ops in server/maildrop/mbox.h).  mbox is the only store today,
- * in Qpopper's two modes: server mode (mbox_maildrop_ops, the spool in
- * place) and temp-drop mode (tempdrop_maildrop_ops); Maildir becomes
- * another table and a choice in maildrop_open().
+ * (server/maildrop/maildrop.h), dispatching through a table of store
+ * operations (struct maildrop_ops, maildrop_store.h).  The top floor of
+ * server/maildrop/: it calls the stores and nothing calls back into it.
+ * mbox is the only store today, in Qpopper's two modes: server mode
+ * (mbox_maildrop_ops, the spool in place; opened by tempdrop_server_open()
+ * when a temp-dir may hold mail to write back) and temp-drop mode
+ * (tempdrop_maildrop_ops); Maildir becomes another table and a choice in
+ * maildrop_open().  Runs as the user, after the privilege drop.
  *
  * Message numbers are checked here once, so a store never sees an index out
  * of range even if a caller slips: an out-of-range number reads as a
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 
 #include "server/maildrop/maildrop.h"
+#include "server/maildrop/maildrop_store.h"
 #include "server/maildrop/mbox.h"
 #include "server/maildrop/tempdrop.h"
 
@@ -45,7 +49,13 @@ enum maildrop_status maildrop_open(const struct maildrop_settings *set,
 	/* Server mode works on the spool in place; temp-drop mode on a
 	 * private copy (server/maildrop/tempdrop.c), with the same mbox underneath. */
 	md->ops = set->temp_drop_mode ? &tempdrop_maildrop_ops : &mbox_maildrop_ops;
-	st = md->ops->open(set, &md->store, reason, reasonsize);
+	if (!set->temp_drop_mode && set->temp_dir != NULL)
+		/* Server mode with a temp-dir: a temporary drop left behind
+		 * goes back into the spool before it is indexed; that open is
+		 * composed above mbox, and the store is then a plain mbox. */
+		st = tempdrop_server_open(set, &md->store, reason, reasonsize);
+	else
+		st = md->ops->open(set, &md->store, reason, reasonsize);
 	if (st != MAILDROP_OK) {
 		free(md);
 		return st;

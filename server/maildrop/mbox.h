@@ -1,11 +1,19 @@
 /*
  * mbox: the mbox store behind the maildrop interface (server/maildrop/maildrop.h).
  *
- * Private to server/maildrop/maildrop.c, server/maildrop/mbox*.c and the unit tests.  The work
- * is split by concern: mbox.c opens, locks and indexes; mbox_send.c streams
- * RETR/TOP; mbox_update.c commits deletions in place with a journal and
- * finishes an interrupted commit at the next open.  All of it runs as the
- * user, after the privilege drop.
+ * Private to server/maildrop/ (maildrop.c, mbox*.c, tempdrop*.c) and the
+ * unit tests.  The work is split by concern, in floors (each file calls
+ * only the ones below it):
+ *
+ *   mbox.c          open, close, the table of operations
+ *   mbox_update.c   commit deletions in place with a journal; finish an
+ *                   interrupted commit at the next open
+ *   mbox_journal.c  the journal's format and recovery's proofs
+ *   mbox_index.c    framing and the index     mbox_send.c  RETR/TOP
+ *   mbox_lock.c     fcntl lock and dot-lock
+ *   (below: fileops.c, phaserec.c, dotlock.c, uidstore.c, lib/)
+ *
+ * All of it runs as the user, after the privilege drop.
  *
  * Framing (shared with the tests and the team notes): a message starts at a
  * "From " line at the start of the file or right after an empty line ("\n"
@@ -26,32 +34,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "server/maildrop/fileops.h"
 #include "server/maildrop/maildrop.h"
+#include "server/maildrop/maildrop_store.h"
 #include "server/maildrop/uidstore.h"
-
-/* The operations a store implements; maildrop.c dispatches through them.
- * (Kept here while mbox is the only store; it moves to a header of its own
- * when Maildir arrives.)  Message numbers are checked by maildrop.c. */
-struct maildrop_ops {
-	const char *name;
-	enum maildrop_status (*open)(const struct maildrop_settings *set, void **store_r,
-				     char *reason, size_t reasonsize);
-	unsigned (*count)(const void *store);
-	uint64_t (*msg_size)(const void *store, unsigned i);
-	const char *(*msg_uid)(const void *store, unsigned i);
-	bool (*msg_deleted)(const void *store, unsigned i);
-	void (*msg_delete)(void *store, unsigned i);
-	bool (*msg_seen)(const void *store, unsigned i);
-	void (*msg_mark_seen)(void *store, unsigned i);
-	void (*reset)(void *store);
-	int (*send)(void *store, unsigned i, uint64_t body_lines, struct netio *io,
-		    const char *ok_line, char *reason, size_t reasonsize);
-	enum maildrop_status (*commit)(void *store, struct maildrop_stats *stats,
-				       char *reason, size_t reasonsize);
-	void (*close)(void *store);
-};
-
-extern const struct maildrop_ops mbox_maildrop_ops;
 
 /* Index reads: large blocks, one pass, no per-line system calls. */
 #define MBOX_READ_BLOCK (1024 * 1024)
@@ -66,8 +52,9 @@ extern const struct maildrop_ops mbox_maildrop_ops;
 #define MBOX_MAX_MESSAGES 1000000
 /* RETR/TOP read block; the output buffer is at most twice that. */
 #define MBOX_SEND_BLOCK (128 * 1024)
-/* Commit: journal copy and in-place move block. */
-#define MBOX_MOVE_BLOCK (1024 * 1024)
+/* Commit: journal copy and in-place move block (the size of every
+ * fileops.c buffer). */
+#define MBOX_MOVE_BLOCK FILEOPS_BLOCK
 /* Refresh our own dot-lock this often so no agent breaks it as stale. */
 #define MBOX_TOUCH_INTERVAL 60
 /* Lock retry pause. */
@@ -109,10 +96,16 @@ struct mbox {
 #define MBOX_JOURNAL "journal"
 
 
-/* mbox.c */
-/* Opens, recovers, locks and indexes (maildrop_open's contract).  With
- * set->temp_dir (server mode) a temporary drop left by temp-drop mode is
- * merged back first (server/maildrop/tempdrop.c). */
+/* ---- mbox.c: open and close ---------------------------------------------- */
+
+/* The mbox store's operations (maildrop.c dispatches through them in
+ * server mode).  Its open is mbox_open(); its commit is mbox_commit_keep()
+ * followed by mbox_free(). */
+extern const struct maildrop_ops mbox_maildrop_ops;
+
+/* Opens, recovers, locks and indexes (maildrop_open's contract), in server
+ * mode without looking for a temporary drop: with a temp-dir, server mode
+ * opens through tempdrop_server_open() instead, which settles one first. */
 enum maildrop_status mbox_open(const struct maildrop_settings *set, struct mbox **m_r,
 			       char *reason, size_t reasonsize);
 /* The first half of mbox_open: opens the spool (creating it, mode 0600, when
@@ -132,33 +125,14 @@ enum maildrop_status mbox_load(struct mbox *m, bool trust_x_uidl,
 enum maildrop_status mbox_adopt(int fd, const char *path, const char *state_dir,
 				const char *journal_name, struct mbox **m_r,
 				char *reason, size_t reasonsize);
-/* Releases the dot-lock, then the fcntl lock (reverse order of taking). */
-void mbox_unlock(struct mbox *m);
 /* Unlocks, closes and frees. */
 void mbox_free(struct mbox *m);
-/* Refreshes our own dot-lock's mtime if MBOX_TOUCH_INTERVAL has passed. */
-void mbox_touch_lock(struct mbox *m);
-/* Whether buf[0..len) (len may be cut at MBOX_FROM_CHECK) is a valid From_
- * line per the framing rule above. */
-bool mbox_from_line_valid(const unsigned char *buf, size_t len);
-/* The identity hash of a message (uidstore.h): buf holds its first n bytes,
- * From_ line included, n = min(whole, UIDSTORE_HASH_BYTES) where whole is
- * the From_ line plus the content; buf has room for UIDSTORE_HASH_BYTES.
- * A message without its final newline (MBOX_NO_FINAL_LF) is hashed as if it
- * had one: the newline mbox framing puts after it when mail is appended
- * behind it must not change its identity. */
-uint64_t mbox_id_hash(unsigned char *buf, uint64_t n, uint64_t whole, bool no_final_lf);
 
-/* mbox_send.c: maildrop_send's contract. */
-int mbox_send(struct mbox *m, unsigned i, uint64_t body_lines, struct netio *io,
-	      const char *ok_line, char *reason, size_t reasonsize);
+/* ---- mbox_update.c: commit and recovery ------------------------------------ */
 
-/* mbox_update.c */
-/* maildrop_commit's contract; always frees m. */
-enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
-				 char *reason, size_t reasonsize);
-/* The same, but m stays open and locked (its index is dead afterwards): the
- * temporary drop is committed and then written back under the same lock. */
+/* maildrop_commit's contract, but m stays open and locked (its index is
+ * dead afterwards): mbox.c frees it, temp-drop mode writes the temporary
+ * drop back under the same lock. */
 enum maildrop_status mbox_commit_keep(struct mbox *m, struct maildrop_stats *stats,
 				      char *reason, size_t reasonsize);
 /* Removes the first len bytes of the locked spool with the journaled commit
@@ -173,10 +147,48 @@ enum maildrop_status mbox_remove_prefix(struct mbox *m, uint64_t len,
  * the next login. */
 void mbox_forget_journal(struct mbox *m);
 /* Finishes or undoes an update interrupted by a crash, using
- * <state_dir>/journal.  Called from mbox_open with both locks held and
- * m->fd open (or -1).  Returns MAILDROP_OK when there was nothing to do or
- * recovery succeeded or the journal was set aside; else TEMP with reason. */
+ * <state_dir>/journal.  Called from mbox_open_locked with both locks held
+ * and m->fd open (or -1).  Returns MAILDROP_OK when there was nothing to do
+ * or recovery succeeded or the journal was set aside; else TEMP with
+ * reason. */
 enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsize);
+
+/* ---- mbox_send.c ----------------------------------------------------------- */
+
+/* maildrop_send's contract. */
+int mbox_send(struct mbox *m, unsigned i, uint64_t body_lines, struct netio *io,
+	      const char *ok_line, char *reason, size_t reasonsize);
+
+/* ---- mbox_index.c: framing and the index ------------------------------------ */
+
+/* Indexes the whole spool into m->msgs and m->ids (m->uids must be loaded:
+ * X-UIDL values go into its pool).  Returns MAILDROP_OK, PERM (format, too
+ * many messages) or TEMP (read error, memory). */
+enum maildrop_status mbox_index(struct mbox *m, bool trust_x_uidl,
+				char *reason, size_t reasonsize);
+/* Whether buf[0..len) (len may be cut at MBOX_FROM_CHECK) is a valid From_
+ * line per the framing rule above. */
+bool mbox_from_line_valid(const unsigned char *buf, size_t len);
+/* The identity hash of a message (uidstore.h): buf holds its first n bytes,
+ * From_ line included, n = min(whole, UIDSTORE_HASH_BYTES) where whole is
+ * the From_ line plus the content; buf has room for UIDSTORE_HASH_BYTES.
+ * A message without its final newline (MBOX_NO_FINAL_LF) is hashed as if it
+ * had one: the newline mbox framing puts after it when mail is appended
+ * behind it must not change its identity. */
+uint64_t mbox_id_hash(unsigned char *buf, uint64_t n, uint64_t whole, bool no_final_lf);
+
+/* ---- mbox_lock.c: the two locks ---------------------------------------------- */
+
+/* Takes the fcntl lock, then the dot-lock (through m->locker when set),
+ * waiting up to m->lock_wait seconds for both together.  OK, IN_USE or
+ * TEMP with reason; on a read-only file system a missing dot-lock is OK. */
+enum maildrop_status mbox_lock(struct mbox *m, char *reason, size_t reasonsize);
+/* Takes only the fcntl lock, without waiting (IN_USE when busy). */
+enum maildrop_status mbox_lock_fcntl_now(struct mbox *m, char *reason, size_t reasonsize);
+/* Releases the dot-lock, then the fcntl lock (reverse order of taking). */
+void mbox_unlock(struct mbox *m);
+/* Refreshes our own dot-lock's mtime if MBOX_TOUCH_INTERVAL has passed. */
+void mbox_touch_lock(struct mbox *m);
 
 /* Tests only: called at each step of a commit and of a recovery with the
  * step's name, so a test can stop the process (_exit) right there and check

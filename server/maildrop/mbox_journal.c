@@ -1,7 +1,8 @@
 /*
  * mbox_journal: the update journal's codec and recovery's proofs (see
  * mbox_journal.h for the file layout, mbox_update.c for the phases).
- * Runs as the user.
+ * Below mbox_update.c, its only caller; calls phaserec.c, fileops.c and
+ * uidstore's hash.  Runs as the user.
  */
 #include "config.h"
 
@@ -11,13 +12,22 @@
 
 #include "lib/safeopen.h"
 #include "server/maildrop/fileops.h"
-#include "server/maildrop/mbox.h"
 #include "server/maildrop/mbox_journal.h"
+#include "server/maildrop/phaserec.h"
+#include "server/maildrop/uidstore.h"
 
-#define JOURNAL_MAGIC "POPJRNL1"       /* the same in both versions */
-#define JOURNAL_V1_SUM_OFF 88          /* bytes [0, 88) are checksummed */
-#define JOURNAL_V2_SUM_OFF 112         /* bytes [0, 112) are checksummed */
 #define RUNS_PER_READ 170              /* 4080 bytes of runs at a time */
+
+/* The header is a phase record (phaserec.h).  Its fields, in their order
+ * on the disk (the one list encode and decode share): version 1 has the
+ * first nine, checksum at byte 88; version 2 all twelve, checksum at byte
+ * 112.  The magic is the same in both versions. */
+#define JOURNAL_FIELDS(h) { &(h)->dev, &(h)->ino, &(h)->orig_size, &(h)->new_size, \
+	&(h)->region_off, &(h)->tail_len, &(h)->tail_hash, &(h)->payload_len, \
+	&(h)->payload_hash, &(h)->nruns, &(h)->runs_hash, &(h)->new_hash }
+static const struct phaserec_kind journal_kind = {
+	"POPJRNL1", JOURNAL_SEED, 2, { 9, 12 }
+};
 
 void journal_hdr_init(struct journal_hdr *h, uint64_t dev, uint64_t ino, uint64_t orig_size,
 		      uint64_t new_size, uint64_t region_off)
@@ -34,76 +44,33 @@ void journal_hdr_init(struct journal_hdr *h, uint64_t dev, uint64_t ino, uint64_
 	h->tail_len = orig_size - new_size;
 }
 
-static size_t sum_off(uint32_t version)
-{
-	return version == 1 ? JOURNAL_V1_SUM_OFF : JOURNAL_V2_SUM_OFF;
-}
-
 void journal_encode(const struct journal_hdr *h, unsigned char *b)
 {
-	size_t so = sum_off(h->version);
+	const uint64_t *f[] = JOURNAL_FIELDS(h);
+	struct phaserec r;
+	size_t i;
 
-	memset(b, 0, JOURNAL_HEADER_SIZE);
-	memcpy(b, JOURNAL_MAGIC, 8);
-	put32(b + 8, h->version);
-	put32(b + 12, h->phase);
-	put64(b + 16, h->dev);
-	put64(b + 24, h->ino);
-	put64(b + 32, h->orig_size);
-	put64(b + 40, h->new_size);
-	put64(b + 48, h->region_off);
-	put64(b + 56, h->tail_len);
-	put64(b + 64, h->tail_hash);
-	put64(b + 72, h->payload_len);
-	put64(b + 80, h->payload_hash);
-	if (h->version >= 2) {
-		put64(b + 88, h->nruns);
-		put64(b + 96, h->runs_hash);
-		put64(b + 104, h->new_hash);
-	}
-	put64(b + so, uidstore_hash(b, so, JOURNAL_SEED));
+	memset(&r, 0, sizeof(r));
+	r.version = h->version;
+	r.phase = h->phase;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		r.field[i] = *f[i];
+	phaserec_encode(&journal_kind, &r, b);
 }
 
 bool journal_decode(const unsigned char *b, struct journal_hdr *h)
 {
-	uint32_t version;
-	size_t so;
-
-	if (memcmp(b, JOURNAL_MAGIC, 8) != 0)
-		return false;
-	version = get32(b + 8);
-	if (version != 1 && version != 2)
-		return false;
-	so = sum_off(version);
-	if (get64(b + so) != uidstore_hash(b, so, JOURNAL_SEED))
-		return false;
-	memset(h, 0, sizeof(*h));
-	h->version = version;
-	h->phase = get32(b + 12);
-	h->dev = get64(b + 16);
-	h->ino = get64(b + 24);
-	h->orig_size = get64(b + 32);
-	h->new_size = get64(b + 40);
-	h->region_off = get64(b + 48);
-	h->tail_len = get64(b + 56);
-	h->tail_hash = get64(b + 64);
-	h->payload_len = get64(b + 72);
-	h->payload_hash = get64(b + 80);
-	if (version >= 2) {
-		h->nruns = get64(b + 88);
-		h->runs_hash = get64(b + 96);
-		h->new_hash = get64(b + 104);
-	}
-	return true;
-}
-
-bool journal_header_blank(const unsigned char *b)
-{
+	uint64_t *f[] = JOURNAL_FIELDS(h);
+	struct phaserec r;
 	size_t i;
 
-	for (i = 0; i < JOURNAL_HEADER_SIZE; i++)
-		if (b[i] != 0)
-			return false;
+	if (!phaserec_decode(&journal_kind, b, &r))
+		return false;
+	memset(h, 0, sizeof(*h));
+	h->version = r.version;
+	h->phase = r.phase;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = r.field[i];   /* the last three are zero in version 1 */
 	return true;
 }
 
@@ -120,7 +87,7 @@ bool journal_shape_ok(const struct journal_hdr *h, uint64_t journal_size)
 		return false;
 	body = journal_size - JOURNAL_HEADER_SIZE;
 	if (h->version == 1)
-		return h->tail_len == min64(JOURNAL_V1_TAIL_MAX, h->orig_size - h->new_size) &&
+		return h->tail_len == fileops_min64(JOURNAL_V1_TAIL_MAX, h->orig_size - h->new_size) &&
 		       body == h->payload_len;
 	return h->tail_len == h->orig_size - h->new_size && body >= h->payload_len &&
 	       (body - h->payload_len) % JOURNAL_RUN_SIZE == 0 &&
@@ -157,9 +124,9 @@ int journal_runs_add(struct journal_runs_writer *w, const struct journal_run *r)
 {
 	if (w->len + JOURNAL_RUN_SIZE > sizeof(w->buf) && runs_flush(w) < 0)
 		return -1;
-	put64(w->buf + w->len, r->src);
-	put64(w->buf + w->len + 8, r->dst);
-	put64(w->buf + w->len + 16, r->len);
+	phaserec_put64(w->buf + w->len, r->src);
+	phaserec_put64(w->buf + w->len + 8, r->dst);
+	phaserec_put64(w->buf + w->len + 16, r->len);
 	w->len += JOURNAL_RUN_SIZE;
 	w->count++;
 	return 0;
@@ -184,9 +151,9 @@ static int runs_read(int jfd, const struct journal_hdr *h, uint64_t first, size_
 		      (off_t)(journal_runs_off(h) + first * JOURNAL_RUN_SIZE)) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		out[i].src = get64(raw + i * JOURNAL_RUN_SIZE);
-		out[i].dst = get64(raw + i * JOURNAL_RUN_SIZE + 8);
-		out[i].len = get64(raw + i * JOURNAL_RUN_SIZE + 16);
+		out[i].src = phaserec_get64(raw + i * JOURNAL_RUN_SIZE);
+		out[i].dst = phaserec_get64(raw + i * JOURNAL_RUN_SIZE + 8);
+		out[i].len = phaserec_get64(raw + i * JOURNAL_RUN_SIZE + 16);
 	}
 	return 0;
 }
@@ -206,7 +173,7 @@ int journal_verify(int jfd, const struct journal_hdr *h, unsigned char *buf)
 		return 1;
 	uidstore_hash_init(&hs, JOURNAL_SEED);
 	while (i < h->nruns) {
-		size_t n = (size_t)min64(h->nruns - i, RUNS_PER_READ), k;
+		size_t n = (size_t)fileops_min64(h->nruns - i, RUNS_PER_READ), k;
 
 		if (runs_read(jfd, h, i, n, runs, raw) < 0)
 			return -1;
@@ -234,7 +201,7 @@ int journal_verify(int jfd, const struct journal_hdr *h, unsigned char *buf)
 static int read_old(int spool, int jfd, const struct journal_hdr *h, uint64_t q, size_t n,
 		    unsigned char *out)
 {
-	size_t a = q < h->new_size ? (size_t)min64(n, h->new_size - q) : 0;
+	size_t a = q < h->new_size ? (size_t)fileops_min64(n, h->new_size - q) : 0;
 
 	if (a > 0 && safe_pread_all(jfd, out, a, (off_t)(JOURNAL_HEADER_SIZE + q - h->region_off)) < 0)
 		return -1;
@@ -247,12 +214,12 @@ static int read_old(int spool, int jfd, const struct journal_hdr *h, uint64_t q,
 static int run_old_or_new(int spool, int jfd, const struct journal_hdr *h,
 			  const struct journal_run *r, unsigned char *buf)
 {
-	size_t chunk = MBOX_MOVE_BLOCK / 3;
+	size_t chunk = FILEOPS_BLOCK / 3;
 	unsigned char *cur = buf, *old = buf + chunk, *new = buf + 2 * chunk;
 	uint64_t done = 0;
 
 	while (done < r->len) {
-		size_t n = (size_t)min64(r->len - done, chunk), i;
+		size_t n = (size_t)fileops_min64(r->len - done, chunk), i;
 		uint64_t pos = r->dst + done;
 
 		if (safe_pread_all(spool, cur, n, (off_t)pos) < 0 ||
@@ -275,7 +242,7 @@ int journal_region_old_or_new(int spool, int jfd, const struct journal_hdr *h,
 	uint64_t i = 0;
 
 	while (i < h->nruns) {
-		size_t n = (size_t)min64(h->nruns - i, RUNS_PER_READ), k;
+		size_t n = (size_t)fileops_min64(h->nruns - i, RUNS_PER_READ), k;
 
 		if (runs_read(jfd, h, i, n, runs, raw) < 0)
 			return -1;

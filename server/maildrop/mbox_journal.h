@@ -29,9 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/maildrop/phaserec.h"
 #include "server/maildrop/uidstore.h"
 
-#define JOURNAL_HEADER_SIZE 512
+#define JOURNAL_HEADER_SIZE PHASEREC_SIZE   /* the header is a phase record */
 #define JOURNAL_RUN_SIZE 24
 #define JOURNAL_V1_TAIL_MAX 4096
 #define JOURNAL_SEED 0x6a6f75726e616cULL
@@ -55,15 +56,12 @@ struct journal_run {
 void journal_hdr_init(struct journal_hdr *h, uint64_t dev, uint64_t ino, uint64_t orig_size,
 		      uint64_t new_size, uint64_t region_off);
 
-/* The 512 header bytes for h, checksummed. */
+/* The JOURNAL_HEADER_SIZE header bytes for h, checksummed (phaserec.h). */
 void journal_encode(const struct journal_hdr *h, unsigned char *b);
 
 /* True if b holds a header with the right magic, a version we read and a
  * good checksum. */
 bool journal_decode(const unsigned char *b, struct journal_hdr *h);
-
-/* True if the header bytes are all zero (a hole: never written). */
-bool journal_header_blank(const unsigned char *b);
 
 /* True if the header's numbers agree with each other and with the journal
  * file's size. */
@@ -87,13 +85,13 @@ int journal_runs_end(struct journal_runs_writer *w, struct journal_hdr *h);
 
 /* Checks the payload and runs against their hashes and the runs against
  * the header (tiling, sources inside the old file).  Returns 1 if sound,
- * 0 if damaged, -1 with errno on a read error.  buf: MBOX_MOVE_BLOCK bytes. */
+ * 0 if damaged, -1 with errno on a read error.  buf: FILEOPS_BLOCK bytes. */
 int journal_verify(int jfd, const struct journal_hdr *h, unsigned char *buf);
 
 /* Whether every byte of spool[region_off, new_size) is its old value or
  * the value compaction puts there (version 2 only; the tail must already
  * be proven untouched).  Returns 1 yes, 0 no, -1 with errno on a read
- * error.  buf: MBOX_MOVE_BLOCK bytes. */
+ * error.  buf: FILEOPS_BLOCK bytes. */
 int journal_region_old_or_new(int spool, int jfd, const struct journal_hdr *h,
 			      unsigned char *buf);
 

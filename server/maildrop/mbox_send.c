@@ -1,5 +1,7 @@
 /*
- * mbox_send: RETR and TOP for the mbox store.  Runs as the user.
+ * mbox_send: RETR and TOP for the mbox store.  Called by mbox.c (the
+ * table's send) and temp-drop mode; calls only mbox_lock.c (the dot-lock's
+ * refresh) and lib/.  Runs as the user.
  *
  * A message is streamed from the spool in MBOX_SEND_BLOCK preads and
  * converted on the way out: LF not preceded by CR becomes CRLF (an existing

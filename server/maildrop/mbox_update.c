@@ -1,7 +1,11 @@
 /*
  * mbox_update: the UPDATE state for mbox, and recovery after a crash in it.
  * Runs as the user, with both mailbox locks held and the catchable signals
- * blocked.
+ * blocked.  Called by mbox.c (recovery at open, the commit) and by
+ * temp-drop mode (tempdrop*.c); it calls only lower files: mbox_journal.c,
+ * mbox_index.c (a message's identity), mbox_lock.c (the dot-lock's
+ * refresh), fileops.c, phaserec.c, uidstore.c.  It never frees or unlocks
+ * the mbox: its callers do, on the way back up.
  *
  * The spool keeps its inode: a delivery agent may already have it open and
  * be waiting for our fcntl lock, so renaming a new file over it would lose
@@ -54,6 +58,7 @@
 #include "server/maildrop/fileops.h"
 #include "server/maildrop/mbox.h"
 #include "server/maildrop/mbox_journal.h"
+#include "server/maildrop/phaserec.h"
 
 #define UPDATE_PATH_MAX 4096
 
@@ -79,7 +84,7 @@ static int restore_payload(int spool, int jfd, const struct journal_hdr *h,
 			   unsigned char *buf, const char *stepname)
 {
 	if (fileops_copy(jfd, JOURNAL_HEADER_SIZE, spool, h->region_off, h->payload_len,
-			 buf, NULL, step, stepname) < 0)
+			 buf, NULL, &mbox_update_hook, stepname) < 0)
 		return -1;
 	if (fsync(spool) < 0)
 		return -1;
@@ -95,9 +100,7 @@ static int set_phase(int jfd, struct journal_hdr *h, uint32_t phase)
 
 	h->phase = phase;
 	journal_encode(h, hdr);
-	if (safe_pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0 || fsync(jfd) < 0)
-		return -1;
-	return 0;
+	return phaserec_write_sync(jfd, hdr);
 }
 
 /* Removes a journal whose work is done.  Should the removal not reach the
@@ -117,7 +120,7 @@ static void retire_journal(const char *state_dir, const char *jpath, int jfd)
 		log_warning("cannot remove journal %s: %s; emptied it instead", jpath, strerror(e));
 		return;
 	}
-	if (safe_pwrite_all(jfd, blank, sizeof(blank), 0) == 0 && fsync(jfd) == 0) {
+	if (phaserec_write_sync(jfd, blank) == 0) {
 		log_warning("cannot remove journal %s: %s; blanked its header instead", jpath,
 			    strerror(e));
 		return;
@@ -234,8 +237,8 @@ static int load_journal(struct mbox *m, const char *jpath, int jfd, const struct
 	int r;
 
 	if (jst->st_size == 0 ||
-	    (jst->st_size >= JOURNAL_HEADER_SIZE && safe_pread_all(jfd, hdr, sizeof(hdr), 0) == 0 &&
-	     journal_header_blank(hdr))) {
+	    (jst->st_size >= JOURNAL_HEADER_SIZE && phaserec_read(jfd, hdr) == 0 &&
+	     phaserec_blank(hdr))) {
 		/* Killed while writing the journal (its header comes last), or
 		 * emptied after its work was done: the spool needs nothing. */
 		if (unlink(jpath) < 0 || safe_fsync_dir(m->state_dir) < 0)
@@ -244,7 +247,7 @@ static int load_journal(struct mbox *m, const char *jpath, int jfd, const struct
 		log_notice("removed the empty journal of an update of %s", m->path);
 		return 0;
 	}
-	if (safe_pread_all(jfd, hdr, sizeof(hdr), 0) < 0 || !journal_decode(hdr, h) ||
+	if (phaserec_read(jfd, hdr) < 0 || !journal_decode(hdr, h) ||
 	    !journal_shape_ok(h, (uint64_t)jst->st_size)) {
 		set_aside(m->state_dir, jpath, "bad", "is incomplete or damaged");
 		return 0;
@@ -265,39 +268,93 @@ static int load_journal(struct mbox *m, const char *jpath, int jfd, const struct
 	return 1;
 }
 
-enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsize)
+/* Opens the journal to recover, if there is one.  Returns 1 with *jfd_r;
+ * or 0 with *st_r: OK when there is nothing to recover (no journal, or an
+ * unsafe one, set aside), else TEMP or PERM with reason. */
+static int open_journal(struct mbox *m, char *jpath, size_t jpathsize, struct stat *jst,
+			int *jfd_r, enum maildrop_status *st_r, char *reason, size_t reasonsize)
 {
 	struct safeopen_rules rules;
+	const char *why = NULL;
+	int e;
+
+	*st_r = MAILDROP_OK;
+	if (journal_path(m, jpath, jpathsize) < 0) {
+		snprintf(reason, reasonsize, "state directory path too long");
+		*st_r = MAILDROP_PERM;
+		return 0;
+	}
+	memset(&rules, 0, sizeof(rules));
+	rules.check_owner = true;
+	rules.owner = geteuid();
+	rules.no_group_write = true;
+	*jfd_r = safe_open(jpath, m->read_only ? O_RDONLY : O_RDWR, 0, &rules, jst, &why);
+	if (*jfd_r >= 0)
+		return 1;
+	e = errno;
+	if (e == ENOENT)
+		return 0;
+	if (e == ELOOP || e == EINVAL || e == EPERM) {
+		set_aside(m->state_dir, jpath, "bad", why != NULL ? why : "is unsafe");
+		return 0;
+	}
+	snprintf(reason, reasonsize, "journal %s: %s", jpath, strerror(e));
+	*st_r = MAILDROP_TEMP;
+	return 0;
+}
+
+/* Does what recovery_plan() decided, then retires the journal (unless it
+ * does not match: then it is set aside).  Returns 0, or -1 with errno on an
+ * I/O error (the journal stays). */
+static int carry_out(struct mbox *m, const char *jpath, int jfd, struct journal_hdr *h,
+		     enum recovery_action action, const char *outcome, unsigned char *buf)
+{
+	switch (action) {
+	case RECOVER_MISMATCH:
+		set_aside(m->state_dir, jpath, "mismatch", outcome);
+		log_error("mailbox %s was changed by another program after an interrupted update: "
+			  "it may hold messages twice or partly moved; it was left as it is",
+			  m->path);
+		return 0;
+	case RECOVER_UNDO:
+		/* Undoing a COMPACTED update: say so on the disk first, so that
+		 * a crash in the middle of the undo is finished as an undo. */
+		if (h->phase != JOURNAL_PREPARED) {
+			if (set_phase(jfd, h, JOURNAL_PREPARED) < 0)
+				return -1;
+			step("recover-demoted");
+		}
+		if (restore_payload(m->fd, jfd, h, buf, "recover-restore") < 0)
+			return -1;
+		break;
+	case RECOVER_TRUNCATE:
+		if (ftruncate(m->fd, (off_t)h->new_size) < 0 || fsync(m->fd) < 0)
+			return -1;
+		step("recover-truncate");
+		break;
+	case RECOVER_NOTHING:
+		break;
+	}
+	retire_journal(m->state_dir, jpath, jfd);
+	step("recover-unlink");
+	log_notice("interrupted update of %s %s", m->path, outcome);
+	return 0;
+}
+
+enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsize)
+{
 	struct journal_hdr h;
 	unsigned char *buf = NULL;
 	char jpath[UPDATE_PATH_MAX];
 	struct stat jst, sst;
 	enum maildrop_status st = MAILDROP_OK;
 	enum recovery_action action;
-	const char *why = NULL, *outcome = "";
+	const char *outcome = "";
 	sigset_t old;
-	int jfd, e, r;
+	int jfd, r;
 
-	if (journal_path(m, jpath, sizeof(jpath)) < 0) {
-		snprintf(reason, reasonsize, "state directory path too long");
-		return MAILDROP_PERM;
-	}
-	memset(&rules, 0, sizeof(rules));
-	rules.check_owner = true;
-	rules.owner = geteuid();
-	rules.no_group_write = true;
-	jfd = safe_open(jpath, m->read_only ? O_RDONLY : O_RDWR, 0, &rules, &jst, &why);
-	if (jfd < 0) {
-		e = errno;
-		if (e == ENOENT)
-			return MAILDROP_OK;
-		if (e == ELOOP || e == EINVAL || e == EPERM) {
-			set_aside(m->state_dir, jpath, "bad", why != NULL ? why : "is unsafe");
-			return MAILDROP_OK;
-		}
-		snprintf(reason, reasonsize, "journal %s: %s", jpath, strerror(e));
-		return MAILDROP_TEMP;
-	}
+	if (open_journal(m, jpath, sizeof(jpath), &jst, &jfd, &st, reason, reasonsize) == 0)
+		return st;
 	fileops_block_signals(&old);
 	buf = malloc(MBOX_MOVE_BLOCK);
 	if (buf == NULL) {
@@ -317,37 +374,9 @@ enum maildrop_status mbox_recover(struct mbox *m, char *reason, size_t reasonsiz
 		goto out;
 	}
 	if (fstat(m->fd, &sst) < 0 ||
-	    recovery_plan(m->fd, jfd, &h, (uint64_t)sst.st_size, buf, &action, &outcome) < 0)
+	    recovery_plan(m->fd, jfd, &h, (uint64_t)sst.st_size, buf, &action, &outcome) < 0 ||
+	    carry_out(m, jpath, jfd, &h, action, outcome, buf) < 0)
 		goto io_error;
-	switch (action) {
-	case RECOVER_MISMATCH:
-		set_aside(m->state_dir, jpath, "mismatch", outcome);
-		log_error("mailbox %s was changed by another program after an interrupted update: "
-			  "it may hold messages twice or partly moved; it was left as it is",
-			  m->path);
-		goto out;
-	case RECOVER_UNDO:
-		/* Undoing a COMPACTED update: say so on the disk first, so that
-		 * a crash in the middle of the undo is finished as an undo. */
-		if (h.phase != JOURNAL_PREPARED) {
-			if (set_phase(jfd, &h, JOURNAL_PREPARED) < 0)
-				goto io_error;
-			step("recover-demoted");
-		}
-		if (restore_payload(m->fd, jfd, &h, buf, "recover-restore") < 0)
-			goto io_error;
-		break;
-	case RECOVER_TRUNCATE:
-		if (ftruncate(m->fd, (off_t)h.new_size) < 0 || fsync(m->fd) < 0)
-			goto io_error;
-		step("recover-truncate");
-		break;
-	case RECOVER_NOTHING:
-		break;
-	}
-	retire_journal(m->state_dir, jpath, jfd);
-	step("recover-unlink");
-	log_notice("interrupted update of %s %s", m->path, outcome);
 	goto out;
 io_error:
 	snprintf(reason, reasonsize, "recovering %s from %s: %s", m->path, jpath,
@@ -424,7 +453,7 @@ static int verify_spool(const struct mbox *m, unsigned first_del, uint64_t *size
 	const struct mbox_msg *mm = &m->msgs[first_del];
 	struct stat fst, pst;
 	unsigned char buf[UIDSTORE_HASH_BYTES];
-	uint64_t len = min64(UIDSTORE_HASH_BYTES, mm->off + mm->len - mm->from_off);
+	uint64_t len = fileops_min64(UIDSTORE_HASH_BYTES, mm->off + mm->len - mm->from_off);
 
 	if (fstat(m->fd, &fst) < 0) {
 		snprintf(reason, reasonsize, "fstat %s: %s", m->path, strerror(errno));
@@ -529,7 +558,7 @@ static int write_journal(struct mbox *m, unsigned first_del, uint64_t size, cons
 	/* Payload and runs first, header last: a header that checks out
 	 * means everything before it was written completely. */
 	if (fileops_copy(m->fd, h->region_off, jfd, JOURNAL_HEADER_SIZE, h->payload_len,
-			 buf, &hs, step, "journal-payload") < 0)
+			 buf, &hs, &mbox_update_hook, "journal-payload") < 0)
 		goto fail;
 	h->payload_hash = uidstore_hash_final(&hs);
 	journal_runs_begin(rw, jfd, journal_runs_off(h));
@@ -540,7 +569,7 @@ static int write_journal(struct mbox *m, unsigned first_del, uint64_t size, cons
 	if (journal_runs_end(rw, h) < 0)
 		goto fail;
 	journal_encode(h, hdr);
-	if (safe_pwrite_all(jfd, hdr, sizeof(hdr), 0) < 0)
+	if (phaserec_write(jfd, hdr) < 0)
 		goto fail;
 	step("journal-header");
 	what = "fsync";
@@ -575,8 +604,8 @@ static int compact(struct mbox *m, unsigned first_del, uint64_t size, unsigned c
 	uidstore_hash_init(&hs, JOURNAL_SEED);
 	runs_start(&it, m, first_del, size);
 	while (runs_next(&it, &run))
-		if (fileops_copy(m->fd, run.src, m->fd, run.dst, run.len, buf, &hs, step,
-				 "move") < 0)
+		if (fileops_copy(m->fd, run.src, m->fd, run.dst, run.len, buf, &hs,
+				 &mbox_update_hook, "move") < 0)
 			return -1;
 	*new_hash_r = uidstore_hash_final(&hs);
 	return 0;
@@ -750,15 +779,6 @@ void mbox_forget_journal(struct mbox *m)
 		   jpath);
 }
 
-enum maildrop_status mbox_commit(struct mbox *m, struct maildrop_stats *stats,
-				 char *reason, size_t reasonsize)
-{
-	enum maildrop_status st = commit_locked(m, stats, true, reason, reasonsize);
-
-	mbox_free(m);
-	return st;
-}
-
 enum maildrop_status mbox_commit_keep(struct mbox *m, struct maildrop_stats *stats,
 				      char *reason, size_t reasonsize)
 {
@@ -777,7 +797,7 @@ enum maildrop_status mbox_remove_prefix(struct mbox *m, uint64_t len,
 	struct mbox_msg *saved_msgs = m->msgs;
 	struct uid_msg *saved_ids = m->ids;
 	unsigned saved_count = m->count;
-	uint64_t saved_end = m->end, hlen = min64(len, UIDSTORE_HASH_BYTES);
+	uint64_t saved_end = m->end, hlen = fileops_min64(len, UIDSTORE_HASH_BYTES);
 	unsigned char buf[UIDSTORE_HASH_BYTES];
 	enum maildrop_status st;
 

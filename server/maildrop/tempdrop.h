@@ -10,13 +10,14 @@
  * the state directory, so a crash, a kill or a full disk at any step leaves
  * every message exactly once in the spool or in the temporary drop, and the
  * next login (in either mode) finishes or undoes the move.  Private to
- * server/maildrop/maildrop.c, server/maildrop/mbox.c and the unit tests; runs as the user.
+ * server/maildrop/ (maildrop.c chooses its opens) and the unit tests; the
+ * files of the mode share tempdrop_int.h.  Runs as the user.
  */
 #ifndef POPPER_TEMPDROP_H
 #define POPPER_TEMPDROP_H
 
 #include "server/maildrop/maildrop.h"
-#include "server/maildrop/mbox.h"
+#include "server/maildrop/maildrop_store.h"
 
 /* In the state directory: the phase of a move (see tempdrop.c). */
 #define TEMPDROP_MARKER "tempdrop.marker"
@@ -30,15 +31,15 @@
  * writes all of it back unchanged. */
 extern const struct maildrop_ops tempdrop_maildrop_ops;
 
-/* Server mode, called by mbox_open() with the spool *m_r locked and its own
- * journal recovered (or *m_r->fd == -1: no spool): finishes an interrupted
- * move and writes a non-empty temporary drop back into the spool, so no
- * mail stays behind when the administrator switches modes.  May replace
- * *m_r (the spool is created when mail has to go back into a missing one);
- * *m_r is valid or NULL afterwards.  IN_USE while a temp-drop session of
- * the user runs. */
-enum maildrop_status tempdrop_settle(const struct maildrop_settings *set, struct mbox **m_r,
-				     char *reason, size_t reasonsize);
+/* Server mode's open when set->temp_dir is set (maildrop.c chooses it; the
+ * store is a plain mbox, operated through mbox_maildrop_ops): opens and
+ * locks the spool, recovers its journal, then finishes an interrupted move
+ * and writes a non-empty temporary drop back into the spool -- so no mail
+ * stays behind when the administrator switches modes -- then indexes.
+ * maildrop_open's contract; IN_USE while a temp-drop session of the user
+ * runs. */
+enum maildrop_status tempdrop_server_open(const struct maildrop_settings *set, void **store_r,
+					  char *reason, size_t reasonsize);
 
 /* Tests only: called at each step of a move and of its recovery, like
  * mbox_update_hook.  NULL in the server. */

@@ -450,6 +450,27 @@ static bool record_exists(const char *dir)
 	return lstat(path, &sb) == 0 || errno != ENOENT;
 }
 
+/* A damaged state file: kept for the administrator, and st starts afresh
+ * (the caller draws a new epoch, so no UID handed out before can come
+ * back).  0, or -1 with reason when it cannot be moved aside. */
+static int set_aside_damaged(struct uidstore *st, const char *path, char *reason,
+			     size_t reasonsize)
+{
+	char aside[UIDS_PATH_MAX];
+	int n = snprintf(aside, sizeof(aside), "%s.bad.%lld.%ld", path,
+			 (long long)time(NULL), (long)getpid());
+
+	if (n < 0 || (size_t)n >= sizeof(aside) || rename(path, aside) < 0) {
+		snprintf(reason, reasonsize, "UID state %s is damaged and cannot be moved aside: %s",
+			 path, strerror(errno));
+		return -1;
+	}
+	log_error("UID state %s was damaged; moved to %s, all messages get new UIDs",
+		  path, aside);
+	reset_fresh(st);
+	return 0;
+}
+
 struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 			       char *reason, size_t reasonsize)
 {
@@ -512,22 +533,9 @@ struct uidstore *uidstore_load(const char *dir, bool *perm_r,
 		return NULL;
 	}
 	close(fd);
-	{
-		/* Damaged: keep it for the administrator, start afresh.  A new
-		 * epoch means no UID handed out before can come back. */
-		char aside[UIDS_PATH_MAX];
-		int n = snprintf(aside, sizeof(aside), "%s.bad.%lld.%ld", path,
-				 (long long)time(NULL), (long)getpid());
-
-		if (n < 0 || (size_t)n >= sizeof(aside) || rename(path, aside) < 0) {
-			snprintf(reason, reasonsize, "UID state %s is damaged and cannot be moved aside: %s",
-				 path, strerror(errno));
-			uidstore_free(st);
-			return NULL;
-		}
-		log_error("UID state %s was damaged; moved to %s, all messages get new UIDs",
-			  path, aside);
-		reset_fresh(st);
+	if (set_aside_damaged(st, path, reason, reasonsize) < 0) {
+		uidstore_free(st);
+		return NULL;
 	}
 fresh:
 	if (random_epoch(st->epoch, NULL) < 0) {
@@ -871,15 +879,56 @@ fail:
 	return -1;
 }
 
+/* Creates the temporary state file.  We hold the maildrop locks, so a
+ * leftover one is from a session that died: it is removed once and the
+ * create tried again.  The descriptor, or -1 with errno. */
+static int create_tmp(const char *tmp)
+{
+	int fd, tries;
+
+	for (tries = 0;; tries++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST || tries > 0)
+			break;
+		unlink(tmp);
+	}
+	return fd;
+}
+
+/* The state file's lines -- the header, then one per message -- through
+ * o, flushed.  0, or -1 with errno. */
+static int write_lines(struct outbuf *o, const struct uidstore *st,
+		       const struct uid_msg *msgs, size_t n)
+{
+	char line[UIDS_LINE_MAX];
+	size_t i;
+	int len;
+
+	len = snprintf(line, sizeof(line), "%s %s %s %" PRIu64 "\n", UIDS_MAGIC,
+		       UIDS_VERSION, st->epoch, st->next);
+	if (out_line(o, line, (size_t)len) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		len = snprintf(line, sizeof(line), "%" PRIu64 " %016" PRIx64 " %s %s\n",
+			       msgs[i].size, msgs[i].hash,
+			       (msgs[i].flags & UIDSTORE_SEEN) ? "S" : "-",
+			       uidstore_str(st, msgs[i].uid));
+		if (out_line(o, line, (size_t)len) < 0)
+			return -1;
+	}
+	if (out_flush(o) < 0)
+		return -1;
+	return 0;
+}
+
 int uidstore_save(struct uidstore *st, const char *dir,
 		  const struct uid_msg *msgs, size_t n,
 		  char *reason, size_t reasonsize)
 {
-	char path[UIDS_PATH_MAX], tmp[UIDS_PATH_MAX], line[UIDS_LINE_MAX];
+	char path[UIDS_PATH_MAX], tmp[UIDS_PATH_MAX];
 	struct outbuf *o;
 	const char *step;
-	size_t i;
-	int fd, len, tries;
+	int fd;
 
 	if (make_path(path, sizeof(path), dir, UIDS_FILE) < 0 ||
 	    make_path(tmp, sizeof(tmp), dir, UIDS_TMP) < 0) {
@@ -891,14 +940,7 @@ int uidstore_save(struct uidstore *st, const char *dir,
 		snprintf(reason, reasonsize, "out of memory");
 		return -1;
 	}
-	/* We hold the maildrop locks, so a leftover temporary file is from a
-	 * session that died: remove it once and try again. */
-	for (tries = 0;; tries++) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST || tries > 0)
-			break;
-		unlink(tmp);
-	}
+	fd = create_tmp(tmp);
 	if (fd < 0) {
 		snprintf(reason, reasonsize, "create %s: %s", tmp, strerror(errno));
 		free(o);
@@ -907,19 +949,7 @@ int uidstore_save(struct uidstore *st, const char *dir,
 	o->fd = fd;
 	o->len = 0;
 	step = "write";
-	len = snprintf(line, sizeof(line), "%s %s %s %" PRIu64 "\n", UIDS_MAGIC,
-		       UIDS_VERSION, st->epoch, st->next);
-	if (out_line(o, line, (size_t)len) < 0)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		len = snprintf(line, sizeof(line), "%" PRIu64 " %016" PRIx64 " %s %s\n",
-			       msgs[i].size, msgs[i].hash,
-			       (msgs[i].flags & UIDSTORE_SEEN) ? "S" : "-",
-			       uidstore_str(st, msgs[i].uid));
-		if (out_line(o, line, (size_t)len) < 0)
-			goto fail;
-	}
-	if (out_flush(o) < 0)
+	if (write_lines(o, st, msgs, n) < 0)
 		goto fail;
 	step = "fsync";
 	if (fsync(fd) < 0)

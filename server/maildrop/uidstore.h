@@ -29,8 +29,10 @@
  * sight either.  Should the whole state directory be lost, popper cannot
  * tell, and trusts the headers once more.
  *
- * Used by server/maildrop/mbox.c (open) and server/maildrop/mbox_update.c (commit); the hash
- * functions also checksum the update journal.
+ * Used by server/maildrop/mbox.c (open), mbox_index.c (X-UIDL candidates)
+ * and mbox_update.c (commit); the hash functions also checksum the phase
+ * records (phaserec.c) and hash file ranges (fileops.c).  The lowest floor
+ * of server/maildrop/ with dotlock.c: it calls only lib/.
  */
 #ifndef POPPER_UIDSTORE_H
 #define POPPER_UIDSTORE_H
