@@ -37,6 +37,8 @@
 #include "lib/log.h"
 #include "lib/safeopen.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_bulk.h"
+#include "auth/userdb/userdb_write.h"
 #include "lib/username.h"
 
 #ifndef DEFAULT_AUTH_DB_OWNER
@@ -109,7 +111,8 @@ static int usage_error(const char *what, const char *arg)
 static struct userdb *open_db(const char *path, enum userdb_mode mode)
 {
 	char err[ERR_MAX];
-	struct userdb *db = userdb_open(path, mode, err, sizeof(err));
+	struct userdb *db = mode == USERDB_READ ? userdb_open(path, mode, err, sizeof(err))
+		: userdb_write_open(path, mode, NULL, err, sizeof(err));
 
 	if (db == NULL) {
 		if (errno == ENOENT && mode != USERDB_CREATE && mode != USERDB_REPLACE)

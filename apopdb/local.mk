@@ -3,9 +3,9 @@
 sbin_PROGRAMS += apopdb/apopdb
 bin_PROGRAMS += apopdb/popauth
 apopdb_apopdb_SOURCES = apopdb/apopdb.c apopdb/secret.c apopdb/secret.h
-apopdb_apopdb_LDADD = $(USERDB_LDADD)
+apopdb_apopdb_LDADD = $(USERDB_BULK_LDADD)
 apopdb_popauth_SOURCES = apopdb/popauth.c apopdb/secret.c apopdb/secret.h
-apopdb_popauth_LDADD = $(USERDB_LDADD)
+apopdb_popauth_LDADD = $(USERDB_WRITE_LDADD)
 # popauth is setuid to the database owner ($(APOP_OWNER), never root), and the
 # database gets a directory of its own that only the owner can write.  As
 # root with the account present this is done here; otherwise (a package

@@ -49,6 +49,7 @@
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_write.h"
 #include "lib/username.h"
 
 #ifndef DEFAULT_AUTH_DB_OWNER
@@ -252,7 +253,8 @@ static struct userdb *open_db(const struct caller *c, const char *path,
 
 	rules.owner_set = c->owner_uid != (uid_t)-1;
 	rules.owner_uid = c->owner_uid;
-	db = userdb_open_with(path, mode, &rules, err, sizeof(err));
+	db = mode == USERDB_READ ? userdb_open_with(path, mode, &rules, err, sizeof(err))
+		: userdb_write_open(path, mode, &rules, err, sizeof(err));
 	if (db == NULL) {
 		if (errno == ENOENT)
 			log_error("%s (POP authentication DB not initialized: \"popauth -init\")",

@@ -13,6 +13,6 @@ AUTH_LDADD = auth/libpopauth.a $(USERDB_LDADD) \
 
 check_PROGRAMS += tests/unit/auth/test_auth tests/unit/auth/test_sasl
 tests_unit_auth_test_auth_CFLAGS = $(AUTH_CFLAGS)
-tests_unit_auth_test_auth_LDADD = $(AUTH_LDADD)
+tests_unit_auth_test_auth_LDADD = auth/userdb/libuserdb_write.a $(AUTH_LDADD)
 tests_unit_auth_test_sasl_CFLAGS = $(AUTH_CFLAGS)
-tests_unit_auth_test_sasl_LDADD = $(AUTH_LDADD)
+tests_unit_auth_test_sasl_LDADD = auth/userdb/libuserdb_write.a $(AUTH_LDADD)

@@ -31,6 +31,7 @@
 #include "auth/auth.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_write.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
@@ -267,7 +268,7 @@ static enum auth_result plain(const struct auth_config *c, const char *user,
 static void make_db(void)
 {
 	char err[512];
-	struct userdb *db = userdb_open(tpath("pop.auth"), USERDB_CREATE, err, sizeof(err));
+	struct userdb *db = userdb_write_open(tpath("pop.auth"), USERDB_CREATE, NULL, err, sizeof(err));
 
 	if (db == NULL) {
 		fprintf(stderr, "%s\n", err);
@@ -577,7 +578,7 @@ static void test_system_apop(void)
 	tap_skip("built without OpenSSL", "APOP for system entries");
 	return;
 #endif
-	db = userdb_open(tpath("sys.auth"), USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(tpath("sys.auth"), USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		ok(0, "create sys.auth: %s", err);
 		return;
@@ -821,7 +822,7 @@ static void test_pam(void)
 	c.pam_service = "popper";
 	if (userdb_available()) {
 		char err[512];
-		struct userdb *db = userdb_open(tpath("pop.auth"), USERDB_WRITE, err, sizeof(err));
+		struct userdb *db = userdb_write_open(tpath("pop.auth"), USERDB_WRITE, NULL, err, sizeof(err));
 
 		if (db != NULL) {
 			userdb_set_secret(db, "carl", "virtual-carl", 12);

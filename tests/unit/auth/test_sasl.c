@@ -23,6 +23,7 @@
 #include "auth/sasl.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_write.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_SASL
@@ -250,7 +251,7 @@ static int make_db(void)
 	struct userdb *db;
 
 	snprintf(db_path, sizeof(db_path), "%s", tpath("pop.auth"));
-	db = userdb_open(db_path, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return -1;

@@ -20,6 +20,8 @@
 
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_bulk.h"
+#include "auth/userdb/userdb_write.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
@@ -146,10 +148,10 @@ static void test_basics(void)
 	db = userdb_open(db_path, USERDB_READ, err, sizeof(err));
 	ok(db == NULL && errno == ENOENT, "missing file: NULL with errno ENOENT");
 	ok(contains(err, db_path), "missing file: message names the file (%s)", err);
-	db = userdb_open(db_path, USERDB_WRITE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
 	ok(db == NULL, "missing file cannot be opened for writing");
 
-	db = userdb_open(db_path, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_CREATE, NULL, err, sizeof(err));
 	ok(db != NULL, "create opens a new database (%s)", db ? "" : err);
 	if (db == NULL)
 		return;
@@ -220,7 +222,7 @@ static void test_basics(void)
 	   "record is \"v1\\nkind=virtual\\nsecret=<lower-case hex>\\n\"");
 
 	/* Locking: a writer holds the database; a reader gives up cleanly. */
-	db = userdb_open(db_path, USERDB_WRITE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
 	if (db != NULL) {
 		pid_t pid = fork();
 
@@ -268,7 +270,7 @@ static void test_records(void)
 	struct userdb *db;
 	size_t len, i;
 
-	db = userdb_open(db_path, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		ok(0, "create records.db: %s", err);
 		return;
@@ -277,7 +279,7 @@ static void test_records(void)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		raw_store(db_path, "mallory", bad[i].value, strlen(bad[i].value));
-		db = userdb_open(db_path, USERDB_WRITE, err, sizeof(err));
+		db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
 		if (db == NULL) {
 			ok(0, "open: %s", err);
 			continue;
@@ -290,7 +292,7 @@ static void test_records(void)
 		userdb_close(db);
 	}
 	raw_store(db_path, "mallory", "v1\nx=a\0b\nsecret=61\n", 19);
-	db = userdb_open(db_path, USERDB_WRITE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
 	if (db != NULL) {
 		is_int(userdb_get_secret(db, "mallory", secret, sizeof(secret), &len), USERDB_ERROR,
 		       "record with a NUL byte is an error");
@@ -312,7 +314,7 @@ static void test_records(void)
 
 	/* Fields of later versions survive a rewrite. */
 	raw_store(db_path, "frank", "v1\nscram=abc\nsecret=6869\nnote=x=y\n", 34);
-	db = userdb_open(db_path, USERDB_WRITE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
 	if (db != NULL) {
 		is_int(userdb_get_secret(db, "frank", secret, sizeof(secret), &len), USERDB_OK,
 		       "record with unknown fields parses");
@@ -345,7 +347,7 @@ static void test_file_safety(void)
 	char err[512];
 	struct userdb *db;
 
-	db = userdb_open(good, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(good, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		ok(0, "create safety.db: %s", err);
 		return;
@@ -383,7 +385,7 @@ static void test_file_safety(void)
 	db = userdb_open(tpath("dir.db"), USERDB_READ, err, sizeof(err));
 	ok(db == NULL, "a directory is refused (%s)", err);
 	userdb_close(db);
-	db = userdb_open(tpath("dir.db"), USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(tpath("dir.db"), USERDB_CREATE, NULL, err, sizeof(err));
 	ok(db == NULL, "a directory is refused for create too (%s)", err);
 	userdb_close(db);
 }
@@ -404,11 +406,11 @@ static void test_not_a_database(void)
 	db = userdb_open(empty, USERDB_READ, err, sizeof(err));
 	ok(db == NULL && contains(err, "empty"), "zero-length file, read: clean error (%s)", err);
 	userdb_close(db);
-	db = userdb_open(empty, USERDB_WRITE, err, sizeof(err));
+	db = userdb_write_open(empty, USERDB_WRITE, NULL, err, sizeof(err));
 	ok(db == NULL && contains(err, "empty"), "zero-length file, write: clean error (%s)", err);
 	userdb_close(db);
 	ok(stat(empty, &st) == 0 && st.st_size == 0, "  and it was not turned into a database");
-	db = userdb_open(empty, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(empty, USERDB_CREATE, NULL, err, sizeof(err));
 	ok(db != NULL, "zero-length file, create: initialised (%s)", db ? "" : err);
 	userdb_close(db);
 
@@ -420,15 +422,15 @@ static void test_not_a_database(void)
 	db = userdb_open(noise, USERDB_READ, err, sizeof(err));
 	ok(db == NULL && contains(err, noise), "random bytes, read: clean error (%s)", err);
 	userdb_close(db);
-	db = userdb_open(noise, USERDB_WRITE, err, sizeof(err));
+	db = userdb_write_open(noise, USERDB_WRITE, NULL, err, sizeof(err));
 	ok(db == NULL, "random bytes, write: clean error (%s)", err);
 	userdb_close(db);
-	db = userdb_open(noise, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(noise, USERDB_CREATE, NULL, err, sizeof(err));
 	ok(db == NULL, "random bytes, create: clean error, not overwritten (%s)", err);
 	userdb_close(db);
 
 	/* A real database cut in half: whatever GDBM says, no crash. */
-	db = userdb_open(trunc, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(trunc, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db != NULL) {
 		char name[32];
 
@@ -520,7 +522,7 @@ static void test_entries(void)
 	struct userdb *db;
 	size_t len = 9;
 
-	db = userdb_open(p, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		ok(0, "create entries.db: %s", err);
 		return;
@@ -573,9 +575,9 @@ static void test_update(void)
 	pid_t pid;
 	int status;
 
-	db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	ok(db == NULL && errno == ENOENT, "UPDATE of a missing database: ENOENT (%s)", err);
-	db = userdb_open(p, USERDB_REPLACE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_REPLACE, NULL, err, sizeof(err));
 	ok(db != NULL, "REPLACE of a missing database opens (%s)", db ? "" : err);
 	if (db == NULL)
 		return;
@@ -591,7 +593,7 @@ static void test_update(void)
 	   "the committed entry is there");
 
 	/* Not committed: nothing changes, nothing is left behind. */
-	db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	ok(db != NULL, "UPDATE opens (%s)", db ? "" : err);
 	if (db == NULL)
 		return;
@@ -615,7 +617,7 @@ static void test_update(void)
 
 	/* Committed: a new file replaces the old one. */
 	stat(p, &st1);
-	db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	if (db != NULL) {
 		userdb_set_secret(db, "bob", "pw-bob", 6);
 		is_int(userdb_commit(db, (uid_t)-1, (gid_t)-1), 0, "UPDATE commit");
@@ -630,7 +632,7 @@ static void test_update(void)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		struct userdb *w = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+		struct userdb *w = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 
 		if (w != NULL) {
 			userdb_set_secret(w, "carl", "pw-carl", 7);
@@ -644,7 +646,7 @@ static void test_update(void)
 	ok(get_in(p, "alice", &e) == USERDB_OK && get_in(p, "carl", &e) == USERDB_NOTFOUND,
 	   "  left the database as it was");
 	ok(exists(stale), "  (and its copy)");
-	db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	ok(db != NULL, "the next writer starts anyway (%s)", db ? "" : err);
 	if (db != NULL) {
 		userdb_set_secret(db, "dave", "pw-dave", 7);
@@ -658,7 +660,7 @@ static void test_update(void)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		struct userdb *w = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+		struct userdb *w = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 
 		if (w == NULL)
 			_exit(2);
@@ -667,7 +669,7 @@ static void test_update(void)
 		_exit(userdb_commit(w, (uid_t)-1, (gid_t)-1) == 0 ? 0 : 3);
 	}
 	usleep(100000);
-	db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	if (db != NULL) {
 		userdb_set_secret(db, "second", "pw-second", 9);
 		userdb_commit(db, (uid_t)-1, (gid_t)-1);
@@ -680,27 +682,27 @@ static void test_update(void)
 
 	/* REPLACE over a file that is not a database at all. */
 	write_file(tpath("junk.db"), "this is not gdbm", 16, 0600);
-	db = userdb_open(tpath("junk.db"), USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(tpath("junk.db"), USERDB_UPDATE, NULL, err, sizeof(err));
 	ok(db == NULL && contains(err, "junk.db"), "UPDATE of a damaged file: refused (%s)", err);
 	ok(!exists(tpath(".junk.db.new")), "  and no copy is left");
-	db = userdb_open(tpath("junk.db"), USERDB_REPLACE, err, sizeof(err));
+	db = userdb_write_open(tpath("junk.db"), USERDB_REPLACE, NULL, err, sizeof(err));
 	ok(db != NULL && userdb_commit(db, (uid_t)-1, (gid_t)-1) == 0,
 	   "REPLACE over it: a fresh empty database");
 	userdb_close(db);
 	ok(get_in(tpath("junk.db"), "x", &e) == USERDB_NOTFOUND, "  which opens and is empty");
 
-	db = userdb_open(tpath("nodir/x.db"), USERDB_REPLACE, err, sizeof(err));
+	db = userdb_write_open(tpath("nodir/x.db"), USERDB_REPLACE, NULL, err, sizeof(err));
 	ok(db == NULL && contains(err, "nodir"), "REPLACE in a missing directory: error (%s)", err);
 
 	if (geteuid() == 0) {
-		db = userdb_open(p, USERDB_REPLACE, err, sizeof(err));
+		db = userdb_write_open(p, USERDB_REPLACE, NULL, err, sizeof(err));
 		if (db != NULL) {
 			ok(userdb_commit(db, 4321, 4322) == 0 && stat(p, &st1) == 0 &&
 			   st1.st_uid == 4321 && st1.st_gid == 4322,
 			   "REPLACE commit as root gives the owner asked for");
 			userdb_close(db);
 		}
-		db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+		db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 		if (db != NULL) {
 			userdb_set_secret(db, "eve", "pw-eve", 6);
 			ok(userdb_commit(db, (uid_t)-1, (gid_t)-1) == 0 && stat(p, &st1) == 0 &&
@@ -720,7 +722,7 @@ static void test_strict(void)
 	char err[512];
 	struct userdb *db;
 
-	db = userdb_open(p, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_CREATE, NULL, err, sizeof(err));
 	userdb_close(db);
 	db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
 	ok(db != NULL, "strict: 0600, owned by us: accepted (%s)", db ? "" : err);
@@ -775,7 +777,7 @@ static void test_export_import(void)
 	};
 	size_t i;
 
-	db = userdb_open(src, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(src, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		ok(0, "create %s: %s", src, err);
 		return;
@@ -804,7 +806,7 @@ static void test_export_import(void)
 		   "the export: header, [user] lines, the record lines as stored");
 	}
 	rewind(f);
-	db = userdb_open(dst, USERDB_REPLACE, err, sizeof(err));
+	db = userdb_write_open(dst, USERDB_REPLACE, NULL, err, sizeof(err));
 	is_int(userdb_import_text(db, f, "export.txt", &st), USERDB_OK, "import it into a new database");
 	ok(st.added == 4 && st.replaced == 0 && st.skipped == 0, "  4 added");
 	userdb_commit(db, (uid_t)-1, (gid_t)-1);
@@ -818,7 +820,7 @@ static void test_export_import(void)
 
 	/* Into an existing database: same names are replaced, others kept. */
 	rewind(f);
-	db = userdb_open(dst, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
 	userdb_set_secret(db, "zed", "pw", 2);
 	is_int(userdb_import_text(db, f, "export.txt", &st), USERDB_OK, "import again, merging");
 	ok(st.added == 0 && st.replaced == 4, "  4 replaced");
@@ -830,7 +832,7 @@ static void test_export_import(void)
 	fputs("# a comment\r\n\r\npopper-userdb-export 1\r\n# more\r\n[win]\r\nkind=system\r\n"
 	      "secret=6869\r\n", f);
 	rewind(f);
-	db = userdb_open(dst, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
 	is_int(userdb_import_text(db, f, "crlf", &st), USERDB_OK,
 	       "comments, blank lines and CRLF line ends are accepted");
 	ok(userdb_get_entry(db, "win", &e) == USERDB_OK && e.kind == USERDB_SYSTEM &&
@@ -846,7 +848,7 @@ static void test_export_import(void)
 		f = tmpfile();
 		fwrite(bad[i].text, 1, len, f);
 		rewind(f);
-		db = userdb_open(dst, USERDB_UPDATE, err, sizeof(err));
+		db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
 		is_int(userdb_import_text(db, f, "bad.txt", &st), USERDB_ERROR,
 		       "import of %s: refused", bad[i].what);
 		ok(contains(userdb_error(db), bad[i].needle), "  the message says where (%s)",
@@ -860,7 +862,7 @@ static void test_export_import(void)
 		fputc('a', f);
 	fputc('\n', f);
 	rewind(f);
-	db = userdb_open(dst, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
 	is_int(userdb_import_text(db, f, "long.txt", &st), USERDB_ERROR, "a line too long: refused");
 	userdb_close(db);
 	fclose(f);
@@ -901,7 +903,7 @@ static void test_qpopper(void)
 	raw_put(q, "noterm", 6, "\x9e\0\0", 3);
 	raw_put(q, "old\0", 4, "\x9e\x9d", 2);   /* an old entry: no NUL, no SCRAM */
 
-	db = userdb_open(p, USERDB_REPLACE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_REPLACE, NULL, err, sizeof(err));
 	is_int(userdb_import_qpopper(db, q, &st), USERDB_OK, "import of a Qpopper database");
 	ok(st.added == 4 && st.skipped == 4, "  4 imported, 4 skipped (%lu, %lu)", st.added,
 	   st.skipped);
@@ -920,7 +922,7 @@ static void test_qpopper(void)
 	   "undecodable entries are skipped, not half-imported");
 
 	write_file(tpath("notgdbm.auth"), "plain text, not a database\n", 27, 0600);
-	db = userdb_open(p, USERDB_UPDATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	is_int(userdb_import_qpopper(db, tpath("notgdbm.auth"), &st), USERDB_ERROR,
 	       "a Qpopper file that is not GDBM: refused");
 	ok(contains(userdb_error(db), "notgdbm.auth"), "  naming it (%s)", userdb_error(db));
@@ -936,7 +938,7 @@ static void test_verify(void)
 	char err[512];
 	struct userdb *db;
 
-	db = userdb_open(p, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(p, USERDB_CREATE, NULL, err, sizeof(err));
 	userdb_set_secret(db, "alice", "pw", 2);
 	put_sys(db, "sam", "Sam-s3cret");
 	put_sys(db, "nos", NULL);
