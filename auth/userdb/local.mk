@@ -16,5 +16,20 @@ USERDB_LDADD = auth/userdb/libuserdb.a $(LIB_LDADD) $(GDBM_LIBS)
 USERDB_WRITE_LDADD = auth/userdb/libuserdb_write.a $(USERDB_LDADD)
 USERDB_BULK_LDADD = auth/userdb/libuserdb_bulk.a $(USERDB_WRITE_LDADD)
 
-check_PROGRAMS += tests/unit/auth/userdb/test_userdb
-tests_unit_auth_userdb_test_userdb_LDADD = $(USERDB_BULK_LDADD)
+# One test per module of the library; the last three share a fixture.
+check_PROGRAMS += tests/unit/auth/userdb/test_userdb_format \
+	tests/unit/auth/userdb/test_userdb_read \
+	tests/unit/auth/userdb/test_userdb_write \
+	tests/unit/auth/userdb/test_userdb_bulk
+USERDB_FIXTURE = tests/unit/auth/userdb/userdb_fixture.c \
+	tests/unit/auth/userdb/userdb_fixture.h
+tests_unit_auth_userdb_test_userdb_format_LDADD = $(USERDB_LDADD)
+tests_unit_auth_userdb_test_userdb_read_SOURCES = \
+	tests/unit/auth/userdb/test_userdb_read.c $(USERDB_FIXTURE)
+tests_unit_auth_userdb_test_userdb_read_LDADD = $(USERDB_WRITE_LDADD)
+tests_unit_auth_userdb_test_userdb_write_SOURCES = \
+	tests/unit/auth/userdb/test_userdb_write.c $(USERDB_FIXTURE)
+tests_unit_auth_userdb_test_userdb_write_LDADD = $(USERDB_WRITE_LDADD)
+tests_unit_auth_userdb_test_userdb_bulk_SOURCES = \
+	tests/unit/auth/userdb/test_userdb_bulk.c $(USERDB_FIXTURE)
+tests_unit_auth_userdb_test_userdb_bulk_LDADD = $(USERDB_BULK_LDADD)
