@@ -2,9 +2,11 @@
 # Both stand on the user database alone: no PAM, SASL, Kerberos or TLS.
 sbin_PROGRAMS += apopdb/apopdb
 bin_PROGRAMS += apopdb/popauth
-apopdb_apopdb_SOURCES = apopdb/apopdb.c apopdb/secret.c apopdb/secret.h
+apopdb_apopdb_SOURCES = apopdb/apopdb.c apopdb/entry.c apopdb/entry.h \
+	apopdb/secret.c apopdb/secret.h
 apopdb_apopdb_LDADD = $(USERDB_BULK_LDADD)
-apopdb_popauth_SOURCES = apopdb/popauth.c apopdb/secret.c apopdb/secret.h
+apopdb_popauth_SOURCES = apopdb/popauth.c apopdb/entry.c apopdb/entry.h \
+	apopdb/secret.c apopdb/secret.h
 apopdb_popauth_LDADD = $(USERDB_WRITE_LDADD)
 # popauth is setuid to the database owner ($(APOP_OWNER), never root), and the
 # database gets a directory of its own that only the owner can write.  As

@@ -364,6 +364,16 @@ static enum auth_result finish_system_apop(const struct auth_config *cfg, const 
 	return AUTH_OK;
 }
 
+/* False (reason set) when user is no name anybody could log in as. */
+static bool name_ok(const char *user, char *reason, size_t reasonsize)
+{
+	if (user == NULL || !username_valid(user)) {
+		reason_copy(reason, reasonsize, "invalid user name");
+		return false;
+	}
+	return true;
+}
+
 static void start(struct auth_user *user_r, char *reason, size_t reasonsize)
 {
 	memset(user_r, 0, sizeof(*user_r));
@@ -462,10 +472,8 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 	size_t i;
 
 	start(user_r, reason, reasonsize);
-	if (user == NULL || !username_valid(user)) {
-		reason_copy(reason, reasonsize, "invalid user name");
+	if (!name_ok(user, reason, reasonsize))
 		return AUTH_FAIL;
-	}
 	if (password == NULL || password[0] == '\0') {
 		reason_copy(reason, reasonsize, "empty password");
 		return AUTH_FAIL;
@@ -513,10 +521,8 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 		reason_copy(reason, reasonsize, "APOP not available");
 		return AUTH_FAIL;
 	}
-	if (user == NULL || !username_valid(user)) {
-		reason_copy(reason, reasonsize, "invalid user name");
+	if (!name_ok(user, reason, reasonsize))
 		return AUTH_FAIL;
-	}
 	if (digest_hex == NULL) {
 		reason_copy(reason, reasonsize, "malformed digest");
 		return AUTH_FAIL;
@@ -583,10 +589,8 @@ enum auth_result auth_finish_login(const struct auth_config *cfg, const char *us
 	bool is_virtual, has_secret;
 
 	start(user_r, reason, reasonsize);
-	if (user == NULL || !username_valid(user)) {
-		reason_copy(reason, reasonsize, "invalid user name");
+	if (!name_ok(user, reason, reasonsize))
 		return AUTH_FAIL;
-	}
 	if (lists_first(cfg, user, &lists, policy_reason, reason, reasonsize) != AUTH_OK)
 		return AUTH_TEMPFAIL;
 	/* A name the user database holds as a virtual user means that user,

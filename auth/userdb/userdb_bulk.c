@@ -184,120 +184,157 @@ static long read_text_line(FILE *in, char *buf)
 	return (long)len;
 }
 
+/* An import of the export text in progress. */
+struct text_import {
+	const char *in_name;            /* the input, for messages */
+	char name[USERNAME_MAX + 1];    /* the entry being read */
+	char *rec;                      /* its record so far (USERDB_RECORD_MAX + 1) */
+	size_t rlen;
+	unsigned long lineno, entry_line;
+	bool header, in_entry;
+	struct name_set seen;
+	char msg[USERDB_ERR_MAX];       /* why the import stops */
+};
+
+/* Ends the entry being read: checks its record and stores it.  Returns 0,
+ * -1 with t->msg set, or -2 with db's error set. */
+static int text_entry_end(struct userdb *db, struct text_import *t,
+			  struct userdb_import_stats *st)
+{
+	struct record_view v;
+	const char *why = userdb_record_parse(t->rec, t->rlen, &v);
+
+	if (why != NULL) {
+		snprintf(t->msg, sizeof(t->msg), "%s:%lu: user %s: %s", t->in_name,
+			 t->entry_line, t->name, why);
+		return -1;
+	}
+	if (import_store(db, t->name, t->rec, t->rlen, st, &t->seen) != USERDB_OK)
+		return -2;
+	t->in_entry = false;
+	return 0;
+}
+
+/* One line after the header (n bytes, its line end removed, not a comment
+ * or blank): a "[user]" line starts an entry, any other line is a field of
+ * the entry.  Returns 0, or -1 with t->msg set. */
+static int text_line(struct text_import *t, const char *line, size_t n)
+{
+	if (line[0] == '[') {
+		if (n < 3 || line[n - 1] != ']' || n - 2 > USERNAME_MAX) {
+			snprintf(t->msg, sizeof(t->msg), "%s:%lu: bad entry line", t->in_name,
+				 t->lineno);
+			return -1;
+		}
+		memcpy(t->name, line + 1, n - 2);
+		t->name[n - 2] = '\0';
+		if (!username_valid(t->name)) {
+			snprintf(t->msg, sizeof(t->msg), "%s:%lu: invalid user name", t->in_name,
+				 t->lineno);
+			return -1;
+		}
+		memcpy(t->rec, USERDB_RECORD_MAGIC, sizeof(USERDB_RECORD_MAGIC) - 1);
+		t->rlen = sizeof(USERDB_RECORD_MAGIC) - 1;
+		t->in_entry = true;
+		t->entry_line = t->lineno;
+		return 0;
+	}
+	if (!t->in_entry) {
+		snprintf(t->msg, sizeof(t->msg), "%s:%lu: a field line before the first "
+			 "[user] line", t->in_name, t->lineno);
+		return -1;
+	}
+	if (t->rlen + n + 1 > USERDB_RECORD_MAX) {
+		snprintf(t->msg, sizeof(t->msg), "%s:%lu: user %s: record too long", t->in_name,
+			 t->lineno, t->name);
+		return -1;
+	}
+	memcpy(t->rec + t->rlen, line, n);
+	t->rlen += n;
+	t->rec[t->rlen++] = '\n';
+	return 0;
+}
+
+/* After the last line: was it a whole export, with no name twice?
+ * Returns 0, or -1 with t->msg set. */
+static int text_end(FILE *in, struct text_import *t)
+{
+	const char *dup;
+
+	if (ferror(in)) {
+		snprintf(t->msg, sizeof(t->msg), "%s: read error: %s", t->in_name, strerror(errno));
+		return -1;
+	}
+	if (!t->header) {
+		snprintf(t->msg, sizeof(t->msg), "%s: empty, not a popper export", t->in_name);
+		return -1;
+	}
+	dup = name_set_duplicate(&t->seen);
+	if (dup != NULL) {
+		snprintf(t->msg, sizeof(t->msg), "%s: user %s is given twice", t->in_name, dup);
+		return -1;
+	}
+	return 0;
+}
+
 enum userdb_status userdb_import_text(struct userdb *db, FILE *in, const char *in_name,
 				      struct userdb_import_stats *st)
 {
 	static char line[USERDB_RECORD_MAX + 2];
 	static char rec[USERDB_RECORD_MAX + 1];
-	char name[USERNAME_MAX + 1] = "";
-	char msg[USERDB_ERR_MAX];
-	struct name_set seen = { NULL, 0, 0 };
+	struct text_import t;
 	enum userdb_status result = USERDB_ERROR;
-	unsigned long lineno = 0, entry_line = 0;
-	bool header = false, in_entry = false;
-	size_t rlen = 0;
-	const char *dup;
+	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (!userdb_writable(db))
 		return USERDB_ERROR;
+	memset(&t, 0, sizeof(t));
+	t.in_name = in_name;
+	t.rec = rec;
 	for (;;) {
 		long n = read_text_line(in, line);
 		bool at_end = n == -1;
 
 		if (n == -2 || n == -3) {
-			snprintf(msg, sizeof(msg), "%s:%lu: %s", in_name, lineno + 1,
+			snprintf(t.msg, sizeof(t.msg), "%s:%lu: %s", in_name, t.lineno + 1,
 				 n == -2 ? "line too long" : "NUL byte");
-			goto fail_msg;
+			rc = -1;
+			break;
 		}
 		if (!at_end)
-			lineno++;
+			t.lineno++;
 		if (!at_end && (n == 0 || line[0] == '#'))
 			continue;
-		if (!at_end && !header) {
+		if (!at_end && !t.header) {
 			if (strcmp(line, export_magic) != 0) {
-				snprintf(msg, sizeof(msg), "%s:%lu: not a popper export "
-					 "(the first line must be \"%s\")", in_name, lineno,
+				snprintf(t.msg, sizeof(t.msg), "%s:%lu: not a popper export "
+					 "(the first line must be \"%s\")", in_name, t.lineno,
 					 export_magic);
-				goto fail_msg;
+				rc = -1;
+				break;
 			}
-			header = true;
+			t.header = true;
 			continue;
 		}
 		/* An entry ends at the next "[name]" or at the end. */
-		if (in_entry && (at_end || line[0] == '[')) {
-			struct record_view v;
-			const char *why = userdb_record_parse(rec, rlen, &v);
-
-			if (why != NULL) {
-				snprintf(msg, sizeof(msg), "%s:%lu: user %s: %s", in_name,
-					 entry_line, name, why);
-				goto fail_msg;
-			}
-			if (import_store(db, name, rec, rlen, st, &seen) != USERDB_OK)
-				goto fail;
-			in_entry = false;
-		}
+		if (t.in_entry && (at_end || line[0] == '[') &&
+		    (rc = text_entry_end(db, &t, st)) < 0)
+			break;
 		if (at_end)
 			break;
-		if (line[0] == '[') {
-			size_t len = (size_t)n;
-
-			if (len < 3 || line[len - 1] != ']' || len - 2 > USERNAME_MAX) {
-				snprintf(msg, sizeof(msg), "%s:%lu: bad entry line", in_name, lineno);
-				goto fail_msg;
-			}
-			memcpy(name, line + 1, len - 2);
-			name[len - 2] = '\0';
-			if (!username_valid(name)) {
-				snprintf(msg, sizeof(msg), "%s:%lu: invalid user name", in_name,
-					 lineno);
-				goto fail_msg;
-			}
-			memcpy(rec, USERDB_RECORD_MAGIC, sizeof(USERDB_RECORD_MAGIC) - 1);
-			rlen = sizeof(USERDB_RECORD_MAGIC) - 1;
-			in_entry = true;
-			entry_line = lineno;
-			continue;
-		}
-		if (!in_entry) {
-			snprintf(msg, sizeof(msg), "%s:%lu: a field line before the first "
-				 "[user] line", in_name, lineno);
-			goto fail_msg;
-		}
-		if (rlen + (size_t)n + 1 > USERDB_RECORD_MAX) {
-			snprintf(msg, sizeof(msg), "%s:%lu: user %s: record too long", in_name,
-				 lineno, name);
-			goto fail_msg;
-		}
-		memcpy(rec + rlen, line, (size_t)n);
-		rlen += (size_t)n;
-		rec[rlen++] = '\n';
+		if ((rc = text_line(&t, line, (size_t)n)) < 0)
+			break;
 	}
-	if (ferror(in)) {
-		snprintf(msg, sizeof(msg), "%s: read error: %s", in_name, strerror(errno));
-		goto fail_msg;
-	}
-	if (!header) {
-		snprintf(msg, sizeof(msg), "%s: empty, not a popper export", in_name);
-		goto fail_msg;
-	}
-	dup = name_set_duplicate(&seen);
-	if (dup != NULL) {
-		snprintf(msg, sizeof(msg), "%s: user %s is given twice", in_name, dup);
-		goto fail_msg;
-	}
-	result = USERDB_OK;
-	goto out;
-
-fail_msg:
-	snprintf(db->err, sizeof(db->err), "%s", msg);
-fail:
-	result = USERDB_ERROR;
-out:
+	if (rc == 0)
+		rc = text_end(in, &t);
+	if (rc == 0)
+		result = USERDB_OK;
+	else if (rc == -1)
+		snprintf(db->err, sizeof(db->err), "%s", t.msg);
 	ct_wipe(line, sizeof(line));
 	ct_wipe(rec, sizeof(rec));
-	free(seen.names);
+	free(t.seen.names);
 	return result;
 }
 
@@ -370,31 +407,69 @@ static size_t qpopper_record(const datum *val, char *out, const char **why_r)
 	return olen;
 }
 
-enum userdb_status userdb_import_qpopper(struct userdb *db, const char *qpath,
-					 struct userdb_import_stats *st)
+/* Imports the entry of one key of the Qpopper database q (named qpath),
+ * using out (size USERDB_RECORD_MAX + 1) for the record.  A key or value
+ * that cannot be used is skipped with a warning and counted.  Returns 0,
+ * or -1 with db's error set. */
+static int qpopper_import_key(struct userdb *db, GDBM_FILE q, const char *qpath, datum key,
+			      char *out, struct userdb_import_stats *st, struct name_set *seen)
+{
+	char name[USERNAME_MAX + 1], qk[USERNAME_MAX * 4 + 8];
+	const char *why = NULL;
+	datum val;
+	size_t olen;
+
+	userdb_quote_key(&key, qk, sizeof(qk));
+	/* Qpopper's key is the name and its NUL. */
+	if (key.dsize < 2 || key.dptr[key.dsize - 1] != '\0' ||
+	    (size_t)key.dsize - 1 > USERNAME_MAX ||
+	    memchr(key.dptr, '\0', (size_t)key.dsize - 1) != NULL) {
+		log_warning("%s: skipping key \"%s\": not a Qpopper user key", qpath, qk);
+		st->skipped++;
+		return 0;
+	}
+	memcpy(name, key.dptr, (size_t)key.dsize - 1);
+	name[key.dsize - 1] = '\0';
+	if (!username_valid(name)) {
+		log_warning("%s: skipping user \"%s\": not a valid popper user name "
+			    "(it could never log in)", qpath, qk);
+		st->skipped++;
+		return 0;
+	}
+	val = gdbm_fetch(q, key);
+	if (val.dptr == NULL) {
+		snprintf(db->err, sizeof(db->err), "%s: cannot read the entry of %s: %s",
+			 qpath, name, gdbm_strerror(gdbm_errno));
+		return -1;
+	}
+	olen = val.dsize >= 0 ? qpopper_record(&val, out, &why) : 0;
+	userdb_datum_wipe_free(&val);
+	if (olen == 0) {
+		log_warning("%s: skipping user %s: %s", qpath, name, why);
+		st->skipped++;
+		return 0;
+	}
+	return import_store(db, name, out, olen, st, seen) == USERDB_OK ? 0 : -1;
+}
+
+/* Opens the Qpopper database qpath read-only.  Returns NULL with db's error
+ * set. */
+static GDBM_FILE qpopper_open(struct userdb *db, const char *qpath)
 {
 	/* The administrator names this file; it only has to be a regular
 	 * file with one link that we open without following a symlink. */
 	static const struct safeopen_rules rules = { .no_group_write = false };
-	static char out[USERDB_RECORD_MAX + 1];
-	struct name_set seen = { NULL, 0, 0 };
-	enum userdb_status result = USERDB_ERROR;
-	unsigned long visited = 0;
 	const char *why = NULL;
 	GDBM_FILE q;
-	datum key;
 	int fd;
 
-	memset(st, 0, sizeof(*st));
-	if (!userdb_writable(db))
-		return USERDB_ERROR;
 	fd = safe_open(qpath, O_RDONLY, 0, &rules, NULL, &why);
 	if (fd < 0) {
 		int e = errno;
 
 		snprintf(db->err, sizeof(db->err), "%s: %s", qpath,
 			 why != NULL && (e == ELOOP || e == EINVAL || e == EPERM) ? why : strerror(e));
-		return USERDB_ERROR;
+		return NULL;
 	}
 	q = gdbm_fd_open(fd, qpath, 0, GDBM_READER | userdb_gdbm_flags(), NULL);
 	if (q == NULL) {
@@ -402,55 +477,39 @@ enum userdb_status userdb_import_qpopper(struct userdb *db, const char *qpath,
 			 "NDBM or Berkeley DB files are not supported)", qpath,
 			 gdbm_strerror(gdbm_errno));
 		close(fd);
-		return USERDB_ERROR;
 	}
+	return q;
+}
+
+enum userdb_status userdb_import_qpopper(struct userdb *db, const char *qpath,
+					 struct userdb_import_stats *st)
+{
+	static char out[USERDB_RECORD_MAX + 1];
+	struct name_set seen = { NULL, 0, 0 };
+	enum userdb_status result = USERDB_ERROR;
+	unsigned long visited = 0;
+	GDBM_FILE q;
+	datum key;
+
+	memset(st, 0, sizeof(*st));
+	if (!userdb_writable(db))
+		return USERDB_ERROR;
+	q = qpopper_open(db, qpath);
+	if (q == NULL)
+		return USERDB_ERROR;
 	key = gdbm_firstkey(q);
 	while (key.dptr != NULL) {
-		char name[USERNAME_MAX + 1], qk[USERNAME_MAX * 4 + 8];
-		datum val, next;
-		size_t olen;
+		datum next;
 
 		if (++visited > USERDB_MAX_KEYS) {
 			free(key.dptr);
 			snprintf(db->err, sizeof(db->err), "%s: too many keys (damaged?)", qpath);
 			goto out;
 		}
-		userdb_quote_key(&key, qk, sizeof(qk));
-		/* Qpopper's key is the name and its NUL. */
-		if (key.dsize < 2 || key.dptr[key.dsize - 1] != '\0' ||
-		    (size_t)key.dsize - 1 > USERNAME_MAX ||
-		    memchr(key.dptr, '\0', (size_t)key.dsize - 1) != NULL) {
-			log_warning("%s: skipping key \"%s\": not a Qpopper user key", qpath, qk);
-			st->skipped++;
-			goto next_key;
-		}
-		memcpy(name, key.dptr, (size_t)key.dsize - 1);
-		name[key.dsize - 1] = '\0';
-		if (!username_valid(name)) {
-			log_warning("%s: skipping user \"%s\": not a valid popper user name "
-				    "(it could never log in)", qpath, qk);
-			st->skipped++;
-			goto next_key;
-		}
-		val = gdbm_fetch(q, key);
-		if (val.dptr == NULL) {
-			snprintf(db->err, sizeof(db->err), "%s: cannot read the entry of %s: %s",
-				 qpath, name, gdbm_strerror(gdbm_errno));
+		if (qpopper_import_key(db, q, qpath, key, out, st, &seen) < 0) {
 			free(key.dptr);
 			goto out;
 		}
-		olen = val.dsize >= 0 ? qpopper_record(&val, out, &why) : 0;
-		userdb_datum_wipe_free(&val);
-		if (olen == 0) {
-			log_warning("%s: skipping user %s: %s", qpath, name, why);
-			st->skipped++;
-			goto next_key;
-		}
-		if (import_store(db, name, out, olen, st, &seen) != USERDB_OK) {
-			free(key.dptr);
-			goto out;
-		}
-next_key:
 		next = gdbm_nextkey(q, key);
 		free(key.dptr);
 		key = next;
