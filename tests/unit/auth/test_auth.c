@@ -5,40 +5,34 @@
  * accounts (uids, homes, shells) so getpwnam() sees exactly what a test
  * needs.
  *
- * The program runs twice: the first run finds the wrappers (the loader
- * finds libpam_wrapper.so and libnss_wrapper.so; pam_matrix.so sits in the
- * "pam_wrapper" directory beside libpam_wrapper.so, or $PAM_MATRIX_MODULE),
- * writes passwd/group files and PAM service files into a temporary
- * directory, re-executes itself with LD_PRELOAD and the wrappers'
- * variables, waits, and removes the directory.  Without the wrappers the
- * tests that need them are skipped with the reason, and the rest run.
+ * The program runs twice (tests/unit/auth/pamwrap.h): the first run writes
+ * passwd/group files and PAM service files into a temporary directory and
+ * re-executes itself under the wrappers.  Without the wrappers the tests
+ * that need them are skipped with the reason, and the rest run.
  */
 #include "config.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
 #include "auth/userdb/userdb_write.h"
+#include "tests/unit/auth/pamwrap.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
 #include <gdbm.h>
 #endif
-
-#define ENV_DIR "POPPER_TEST_AUTH_DIR"
 
 static char dir[512];
 static bool have_accounts;   /* nss_wrapper is active */
@@ -75,42 +69,7 @@ static bool contains(const char *hay, const char *needle)
 	return hay != NULL && strstr(hay, needle) != NULL;
 }
 
-/* ---- the first run: find the wrappers, write the files, re-execute ------- */
-
-/* dl_iterate_phdr callback: the path of a loaded ASan runtime. */
-struct found_path {
-	char *buf;
-	size_t size;
-};
-
-static int find_asan_runtime(struct dl_phdr_info *info, size_t size, void *data)
-{
-	struct found_path *out = data;
-	const char *base = strrchr(info->dlpi_name, '/');
-
-	(void)size;
-	if (base == NULL || strncmp(base + 1, "libasan.so", 10) != 0)
-		return 0;
-	snprintf(out->buf, out->size, "%s", info->dlpi_name);
-	return 1;
-}
-
-/* The file the loader would use for soname, or false. */
-static bool loaded_path(const char *soname, char *out, size_t outsize)
-{
-	struct link_map *lm = NULL;
-	void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
-	bool found = false;
-
-	if (h == NULL)
-		return false;
-	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm != NULL && lm->l_name[0] == '/') {
-		snprintf(out, outsize, "%s", lm->l_name);
-		found = true;
-	}
-	dlclose(h);
-	return found;
-}
+/* ---- the made-up accounts and passwords (tests/unit/auth/pamwrap.h) ------- */
 
 static const char passwd_text[] =
 	"root:x:0:0:root:/root:/bin/sh\n"
@@ -134,113 +93,6 @@ static const char passdb_text[] =
 	"other:otherpw:some-other-service\n"
 	"echoer:echoer:popper-echo\nnoisy:noisypw:popper-verbose\n"
 	"dora:dorapw:popper-rhost\n";
-
-static int run_wrapped(char **argv)
-{
-	char pamlib[512], nsslib[512], matrix[600], svc[2048], pamexec[600], *slash;
-	const char *env_matrix = getenv("PAM_MATRIX_MODULE");
-	char preload[1800], asanlib[512];
-	struct found_path asan;
-	pid_t pid;
-	int status;
-
-	if (!loaded_path("libpam_wrapper.so", pamlib, sizeof(pamlib)))
-		return -1;
-	if (!loaded_path("libnss_wrapper.so", nsslib, sizeof(nsslib)))
-		return -1;
-	if (env_matrix != NULL && env_matrix[0] != '\0') {
-		snprintf(matrix, sizeof(matrix), "%s", env_matrix);
-	} else {
-		slash = strrchr(pamlib, '/');
-		*slash = '\0';
-		snprintf(matrix, sizeof(matrix), "%s/pam_wrapper/pam_matrix.so", pamlib);
-		*slash = '/';
-	}
-	if (access(matrix, R_OK) != 0) {
-		why_no_pam = why_no_accounts =
-			"pam_matrix.so not found beside libpam_wrapper.so (set PAM_MATRIX_MODULE)";
-		return -1;
-	}
-
-	write_file(tpath("passwd"), passwd_text, 0644);
-	write_file(tpath("group"), group_text, 0644);
-	write_file(tpath("passdb"), passdb_text, 0600);
-	mkdir(tpath("pam.d"), 0700);
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s\naccount required %s passdb=%s\n",
-		 matrix, tpath("passdb"), matrix, tpath("passdb"));
-	write_file(tpath("pam.d/popper"), svc, 0644);
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s echo\naccount required %s passdb=%s\n",
-		 matrix, tpath("passdb"), matrix, tpath("passdb"));
-	write_file(tpath("pam.d/popper-echo"), svc, 0644);
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s verbose\naccount required %s passdb=%s\n",
-		 matrix, tpath("passdb"), matrix, tpath("passdb"));
-	write_file(tpath("pam.d/popper-verbose"), svc, 0644);
-	/* Linux-PAM's fallback for unknown services: cannot authenticate. */
-	snprintf(svc, sizeof(svc), "auth required %s passdb=%s\naccount required %s passdb=%s\n",
-		 matrix, tpath("no-such-passdb"), matrix, tpath("no-such-passdb"));
-	write_file(tpath("pam.d/other"), svc, 0644);
-	/* A passdb that does not exist: PAM_AUTHINFO_UNAVAIL. */
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s\naccount required %s passdb=%s\n",
-		 matrix, tpath("no-such-passdb"), matrix, tpath("no-such-passdb"));
-	write_file(tpath("pam.d/popper-broken"), svc, 0644);
-	/* pam_exec (in libpam's "security" directory) shows what PAM_RHOST
-	 * the modules see. */
-	if (loaded_path("libpam.so.0", pamexec, sizeof(pamexec)) &&
-	    (slash = strrchr(pamexec, '/')) != NULL) {
-		snprintf(slash, sizeof(pamexec) - (size_t)(slash - pamexec),
-			 "/security/pam_exec.so");
-		if (access(pamexec, R_OK) == 0) {
-			write_file(tpath("rhost.sh"),
-				   "#!/bin/sh\nprintf '%s' \"$PAM_RHOST\" > \"$0.out\"\n", 0755);
-			snprintf(svc, sizeof(svc),
-				 "auth required %s quiet %s\nauth required %s passdb=%s\n"
-				 "account required %s passdb=%s\n",
-				 pamexec, tpath("rhost.sh"), matrix, tpath("passdb"),
-				 matrix, tpath("passdb"));
-			write_file(tpath("pam.d/popper-rhost"), svc, 0644);
-			setenv("POPPER_TEST_PAM_EXEC", "1", 1);
-		}
-	}
-
-	/* Under gcc's -fsanitize=address the shared ASan runtime must come
-	 * first in LD_PRELOAD or it refuses to start; seeing it there, the
-	 * wrappers also leave out RTLD_DEEPBIND, which ASan cannot work with. */
-	asan.buf = asanlib;
-	asan.size = sizeof(asanlib);
-	if (dl_iterate_phdr(find_asan_runtime, &asan) != 0)
-		snprintf(preload, sizeof(preload), "%s:%s:%s", asanlib, pamlib, nsslib);
-	else
-		snprintf(preload, sizeof(preload), "%s:%s", pamlib, nsslib);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		setenv("LD_PRELOAD", preload, 1);
-		setenv("PAM_WRAPPER", "1", 1);
-		setenv("PAM_WRAPPER_SERVICE_DIR", tpath("pam.d"), 1);
-		setenv("NSS_WRAPPER_PASSWD", tpath("passwd"), 1);
-		setenv("NSS_WRAPPER_GROUP", tpath("group"), 1);
-		setenv(ENV_DIR, dir, 1);
-		/* argv[0] first: under valgrind /proc/self/exe is valgrind */
-		if (strchr(argv[0], '/') != NULL)
-			execv(argv[0], argv);
-		execv("/proc/self/exe", argv);
-		perror("re-executing under the wrappers");
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status)) {
-		printf("# the wrapped run died of signal %d\n", WTERMSIG(status));
-		return 1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
 
 /* ---- helpers for the checks ---------------------------------------------- */
 
@@ -864,17 +716,22 @@ static void test_lookup_account(void)
 	is_int(auth_lookup_account("", &uid, &gid, home, sizeof(home)), -1, "empty name: -1");
 }
 
-static void run_tests(void)
+static void run_tests(const char *d, const char *why)
 {
-	struct passwd *pw = getpwnam("vmail");
+	struct passwd *pw;
+
+	snprintf(dir, sizeof(dir), "%s", d);
+	if (why != NULL)
+		why_no_pam = why_no_accounts = why;
+	pw = getpwnam("vmail");
 
 	have_accounts = pw != NULL && pw->pw_uid == 1600;
 	have_pam_exec = getenv("POPPER_TEST_PAM_EXEC") != NULL;
-	if (getenv(ENV_DIR) != NULL && !have_accounts)
+	if (getenv(PAMWRAP_ENV_DIR) != NULL && !have_accounts)
 		why_no_accounts = "nss_wrapper did not take effect";
 #ifdef HAVE_PAM
 	have_pam = dlopen("libpam_wrapper.so", RTLD_LAZY | RTLD_NOLOAD) != NULL;
-	if (getenv(ENV_DIR) != NULL && !have_pam)
+	if (getenv(PAMWRAP_ENV_DIR) != NULL && !have_pam)
 		why_no_pam = "pam_wrapper did not take effect";
 #else
 	why_no_pam = "built without PAM";
@@ -897,35 +754,12 @@ static void run_tests(void)
 
 int main(int argc, char **argv)
 {
-	const char *wrapped = getenv(ENV_DIR);
-	const char *tmp = getenv("TMPDIR");
-	int rc;
+	static const struct pamwrap_setup setup = {
+		"test_auth", passwd_text, group_text, passdb_text, run_tests,
+	};
 
 	(void)argc;
 	log_open("test_auth", LOG_USER, LOG_TO_STDERR);
 	umask(022);
-	if (wrapped != NULL) {
-		snprintf(dir, sizeof(dir), "%s", wrapped);
-		run_tests();
-		return tap_done();
-	}
-	snprintf(dir, sizeof(dir), "%s/test_auth.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
-	rc = run_wrapped(argv);
-	if (rc < 0) {
-		/* No wrappers: what needs no fake accounts still runs. */
-		run_tests();
-		rc = tap_done();
-	}
-	{
-		char cmd[700];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
-	}
-	return rc;
+	return pamwrap_main(argv, &setup, tap_done);
 }

@@ -16,7 +16,6 @@
 
 #include "lib/log.h"
 #include "auth/userdb/userdb_write.h"
-#include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
 #include <gdbm.h>
