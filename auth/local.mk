@@ -12,7 +12,7 @@ AUTH_LDADD = auth/libpopauth.a $(USERDB_LDADD) \
 	$(PAM_LIBS) $(OPENSSL_LIBS) $(SASL_LIBS) $(KRB5_LIBS)
 
 check_PROGRAMS += tests/unit/auth/test_auth tests/unit/auth/test_auth_pam \
-	tests/unit/auth/test_sasl
+	tests/unit/auth/test_kpop tests/unit/auth/test_sasl
 # test_auth and test_auth_pam run under pam_wrapper (pamwrap.c).
 PAMWRAP = tests/unit/auth/pamwrap.c tests/unit/auth/pamwrap.h
 tests_unit_auth_test_auth_SOURCES = tests/unit/auth/test_auth.c $(PAMWRAP)
@@ -23,3 +23,5 @@ tests_unit_auth_test_auth_pam_LDADD = $(AUTH_LDADD)
 tests_unit_auth_test_auth_LDADD = auth/userdb/libuserdb_write.a $(AUTH_LDADD)
 tests_unit_auth_test_sasl_CFLAGS = $(AUTH_CFLAGS)
 tests_unit_auth_test_sasl_LDADD = auth/userdb/libuserdb_write.a $(AUTH_LDADD)
+tests_unit_auth_test_kpop_CFLAGS = $(AUTH_CFLAGS)
+tests_unit_auth_test_kpop_LDADD = $(AUTH_LDADD)
