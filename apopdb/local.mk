@@ -31,3 +31,12 @@ install-exec-hook:
 # The database directory goes only when empty: a database is never removed.
 uninstall-hook:
 	-@dbdir=`dirname "$(AUTH_DB_PATH)"`; rmdir "$(DESTDIR)$$dbdir" 2>/dev/null; :
+
+# ---- tests/unit/apopdb/ -------------------------------------------------------
+check_PROGRAMS += tests/unit/apopdb/test_secret tests/unit/apopdb/test_entry
+tests_unit_apopdb_test_secret_SOURCES = tests/unit/apopdb/test_secret.c \
+	apopdb/secret.c apopdb/secret.h
+tests_unit_apopdb_test_secret_LDADD = $(LIB_LDADD)
+tests_unit_apopdb_test_entry_SOURCES = tests/unit/apopdb/test_entry.c \
+	apopdb/entry.c apopdb/entry.h
+tests_unit_apopdb_test_entry_LDADD = $(USERDB_WRITE_LDADD)
