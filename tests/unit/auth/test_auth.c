@@ -569,11 +569,110 @@ static enum auth_result plain_logged(const struct auth_config *c, const char *us
 	return r;
 }
 
-static void test_pam(void)
+/* The deny and allow lists apply to PAM users too. */
+static void pam_lists(void)
+{
+	struct auth_config c = base_cfg();
+	struct auth_user u;
+	char reason[256];
+
+	c.pam_service = "popper";
+	write_file(tpath("deny-pam"), "carl\n", 0644);
+	c.deny_file = tpath("deny-pam");
+	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user on the deny list: FAIL");
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  others pass");
+	c.deny_file = NULL;
+	/* Its own file: test_lists (which writes "allow") needs GDBM. */
+	write_file(tpath("allow-pam"), "carol@example.org\nalice\n", 0644);
+	c.allow_file = tpath("allow-pam");
+	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user not on the allow list: FAIL");
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  alice is on it: OK");
+	c.allow_file = NULL;
+}
+
+/* Service faults, the conversation and PAM_RHOST. */
+static void pam_services(void)
 {
 	struct auth_config c = base_cfg();
 	struct auth_user u;
 	char reason[256], logbuf[4096];
+	enum auth_result r;
+
+	c.pam_service = "popper-broken";
+	r = plain(&c, "alice", "alicepw", &u, reason);
+	is_int(r, AUTH_TEMPFAIL, "PAM cannot reach its data (AUTHINFO_UNAVAIL): TEMPFAIL (%s)", reason);
+	c.pam_service = "no-such-service";
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_TEMPFAIL,
+	       "an unknown PAM service (falls back to \"other\"): TEMPFAIL here");
+	c.pam_service = "popper-echo";
+	is_int(plain(&c, "echoer", "not-the-name", &u, reason), AUTH_OK,
+	       "an echo-on prompt is answered with the user name");
+	c.pam_service = "popper-verbose";
+	is_int(plain_logged(&c, "noisy", "noisypw", &u, reason, logbuf, sizeof(logbuf)), AUTH_OK,
+	       "module info text is ignored: OK");
+	r = plain_logged(&c, "noisy", "wrong", &u, reason, logbuf, sizeof(logbuf));
+	ok(r == AUTH_FAIL && contains(logbuf, "PAM error message"),
+	   "a module's error text goes to the log only");
+	ok(!contains(logbuf, "wrong\"") && !contains(logbuf, "noisypw"), "  the log has no password");
+	c.pam_service = "popper-rhost";
+	if (!have_pam_exec) {
+		tap_skip("pam_exec.so not found beside libpam", "PAM_RHOST");
+	} else if (plain(&c, "dora", "dorapw", &u, reason) == AUTH_OK) {
+		char got[64] = "";
+		FILE *f = fopen(tpath("rhost.sh.out"), "r");
+
+		if (f != NULL) {
+			if (fgets(got, sizeof(got), f) == NULL)
+				got[0] = '\0';
+			fclose(f);
+			is_str(got, "192.0.2.7", "PAM_RHOST is the client address");
+		} else {
+			tap_skip("pam_exec.so did not run", "PAM_RHOST");
+		}
+	} else {
+		ok(0, "PAM_RHOST: the pam_exec service fails (%s)", reason);
+	}
+}
+
+/* The user database comes first for names it holds; PAM off or alone. */
+static void pam_after_userdb(void)
+{
+	struct auth_config c = base_cfg();
+	struct auth_user u;
+	char reason[256];
+	enum auth_result r;
+
+	c.pam_service = "popper";
+	if (userdb_available()) {
+		char err[512];
+		struct userdb *db = userdb_write_open(tpath("pop.auth"), USERDB_WRITE, NULL,
+						      err, sizeof(err));
+
+		if (db != NULL) {
+			userdb_set_secret(db, "carl", "virtual-carl", 12);
+			userdb_close(db);
+		}
+		is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL,
+		       "a name in the database is not tried against PAM");
+		r = plain(&c, "carl", "virtual-carl", &u, reason);
+		ok(r == AUTH_OK && u.is_virtual && strcmp(u.account, "vmail") == 0,
+		   "  its database secret logs it in as a virtual user");
+	} else {
+		tap_skip("built without GDBM", "a name in the user database is not tried against PAM");
+	}
+
+	c.pam_service = "";
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_FAIL, "pam-service empty: PAM off");
+	c.pam_service = "popper";
+	c.userdb_path = NULL;
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "no user database: PAM only");
+}
+
+static void test_pam(void)
+{
+	struct auth_config c = base_cfg();
+	struct auth_user u;
+	char reason[256];
 	enum auth_result r;
 
 	if (!have_pam || !have_accounts) {
@@ -622,78 +721,9 @@ static void test_pam(void)
 	r = plain(&c, "other", "otherpw", &u, reason);
 	is_int(r, AUTH_FAIL, "pam_acct_mgmt refuses (expired, not allowed): FAIL");
 	ok(contains(reason, "pam_acct_mgmt"), "  reason names pam_acct_mgmt (%s)", reason);
-
-	write_file(tpath("deny-pam"), "carl\n", 0644);
-	c.deny_file = tpath("deny-pam");
-	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user on the deny list: FAIL");
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  others pass");
-	c.deny_file = NULL;
-	/* Its own file: test_lists (which writes "allow") needs GDBM. */
-	write_file(tpath("allow-pam"), "carol@example.org\nalice\n", 0644);
-	c.allow_file = tpath("allow-pam");
-	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user not on the allow list: FAIL");
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  alice is on it: OK");
-	c.allow_file = NULL;
-
-	c.pam_service = "popper-broken";
-	r = plain(&c, "alice", "alicepw", &u, reason);
-	is_int(r, AUTH_TEMPFAIL, "PAM cannot reach its data (AUTHINFO_UNAVAIL): TEMPFAIL (%s)", reason);
-	c.pam_service = "no-such-service";
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_TEMPFAIL,
-	       "an unknown PAM service (falls back to \"other\"): TEMPFAIL here");
-	c.pam_service = "popper-echo";
-	is_int(plain(&c, "echoer", "not-the-name", &u, reason), AUTH_OK,
-	       "an echo-on prompt is answered with the user name");
-	c.pam_service = "popper-verbose";
-	is_int(plain_logged(&c, "noisy", "noisypw", &u, reason, logbuf, sizeof(logbuf)), AUTH_OK,
-	       "module info text is ignored: OK");
-	r = plain_logged(&c, "noisy", "wrong", &u, reason, logbuf, sizeof(logbuf));
-	ok(r == AUTH_FAIL && contains(logbuf, "PAM error message"),
-	   "a module's error text goes to the log only");
-	ok(!contains(logbuf, "wrong\"") && !contains(logbuf, "noisypw"), "  the log has no password");
-	c.pam_service = "popper-rhost";
-	if (!have_pam_exec) {
-		tap_skip("pam_exec.so not found beside libpam", "PAM_RHOST");
-	} else if (plain(&c, "dora", "dorapw", &u, reason) == AUTH_OK) {
-		char got[64] = "";
-		FILE *f = fopen(tpath("rhost.sh.out"), "r");
-
-		if (f != NULL) {
-			if (fgets(got, sizeof(got), f) == NULL)
-				got[0] = '\0';
-			fclose(f);
-			is_str(got, "192.0.2.7", "PAM_RHOST is the client address");
-		} else {
-			tap_skip("pam_exec.so did not run", "PAM_RHOST");
-		}
-	} else {
-		ok(0, "PAM_RHOST: the pam_exec service fails (%s)", reason);
-	}
-
-	/* The user database comes first for names it holds. */
-	c.pam_service = "popper";
-	if (userdb_available()) {
-		char err[512];
-		struct userdb *db = userdb_write_open(tpath("pop.auth"), USERDB_WRITE, NULL, err, sizeof(err));
-
-		if (db != NULL) {
-			userdb_set_secret(db, "carl", "virtual-carl", 12);
-			userdb_close(db);
-		}
-		is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL,
-		       "a name in the database is not tried against PAM");
-		r = plain(&c, "carl", "virtual-carl", &u, reason);
-		ok(r == AUTH_OK && u.is_virtual && strcmp(u.account, "vmail") == 0,
-		   "  its database secret logs it in as a virtual user");
-	} else {
-		tap_skip("built without GDBM", "a name in the user database is not tried against PAM");
-	}
-
-	c.pam_service = "";
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_FAIL, "pam-service empty: PAM off");
-	c.pam_service = "popper";
-	c.userdb_path = NULL;
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "no user database: PAM only");
+	pam_lists();
+	pam_services();
+	pam_after_userdb();
 }
 
 static void test_lookup_account(void)

@@ -24,15 +24,10 @@
 
 #ifdef HAVE_GDBM
 
-static void test_export_import(void)
+/* Imports that must be refused, each with the place it names; a refused
+ * import changes nothing. */
+static void test_import_refusals(const char *dst)
 {
-	const char *src = tpath("exp-src.db"), *dst = tpath("exp-dst.db");
-	struct userdb_import_stats st;
-	struct userdb_entry e;
-	unsigned long n = 0;
-	char err[512], a[512], b[512];
-	struct userdb *db;
-	FILE *f;
 	static const struct {
 		const char *text, *what, *needle;
 	} bad[] = {
@@ -47,7 +42,51 @@ static void test_export_import(void)
 		{ "popper-userdb-export 1\n[a]\nnoequals\n", "a line without '='", "user a" },
 		{ "popper-userdb-export 1\n[a]\nx=\001\n\0\n", "a NUL byte", "NUL" },
 	};
+	struct userdb_import_stats st;
+	struct userdb_entry e;
+	char err[512];
+	struct userdb *db;
+	FILE *f;
 	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = strlen(bad[i].text);
+
+		if (strstr(bad[i].what, "NUL") != NULL)
+			len += 2;
+		f = tmpfile();
+		fwrite(bad[i].text, 1, len, f);
+		rewind(f);
+		db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
+		is_int(userdb_import_text(db, f, "bad.txt", &st), USERDB_ERROR,
+		       "import of %s: refused", bad[i].what);
+		ok(contains(userdb_error(db), bad[i].needle), "  the message says where (%s)",
+		   userdb_error(db));
+		userdb_close(db);
+		fclose(f);
+	}
+	f = tmpfile();
+	fputs("popper-userdb-export 1\n[long]\nx=", f);
+	for (i = 0; i < 5000; i++)
+		fputc('a', f);
+	fputc('\n', f);
+	rewind(f);
+	db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
+	is_int(userdb_import_text(db, f, "long.txt", &st), USERDB_ERROR, "a line too long: refused");
+	userdb_close(db);
+	fclose(f);
+	ok(get_in(dst, "a", &e) == USERDB_NOTFOUND, "refused imports changed nothing");
+}
+
+static void test_export_import(void)
+{
+	const char *src = tpath("exp-src.db"), *dst = tpath("exp-dst.db");
+	struct userdb_import_stats st;
+	struct userdb_entry e;
+	unsigned long n = 0;
+	char err[512], a[512], b[512];
+	struct userdb *db;
+	FILE *f;
 
 	db = userdb_write_open(src, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
@@ -111,34 +150,7 @@ static void test_export_import(void)
 	   e.secret_len == 2, "  (the entry is right)");
 	userdb_close(db);
 	fclose(f);
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		size_t len = strlen(bad[i].text);
-
-		if (strstr(bad[i].what, "NUL") != NULL)
-			len += 2;
-		f = tmpfile();
-		fwrite(bad[i].text, 1, len, f);
-		rewind(f);
-		db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
-		is_int(userdb_import_text(db, f, "bad.txt", &st), USERDB_ERROR,
-		       "import of %s: refused", bad[i].what);
-		ok(contains(userdb_error(db), bad[i].needle), "  the message says where (%s)",
-		   userdb_error(db));
-		userdb_close(db);
-		fclose(f);
-	}
-	f = tmpfile();
-	fputs("popper-userdb-export 1\n[long]\nx=", f);
-	for (i = 0; i < 5000; i++)
-		fputc('a', f);
-	fputc('\n', f);
-	rewind(f);
-	db = userdb_write_open(dst, USERDB_UPDATE, NULL, err, sizeof(err));
-	is_int(userdb_import_text(db, f, "long.txt", &st), USERDB_ERROR, "a line too long: refused");
-	userdb_close(db);
-	fclose(f);
-	ok(get_in(dst, "a", &e) == USERDB_NOTFOUND, "refused imports changed nothing");
+	test_import_refusals(dst);
 }
 
 /* Qpopper's own pop.auth, built here in its format: key "user\0", value

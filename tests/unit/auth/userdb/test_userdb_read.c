@@ -28,15 +28,107 @@
 
 #ifdef HAVE_GDBM
 
+/* Secrets at USERDB_SECRET_MAX - 1, MAX and MAX + 1 bytes, of every byte
+ * value but NUL (a secret never holds one). */
+static void basics_limits(struct userdb *db)
+{
+	char secret[USERDB_SECRET_MAX + 1];
+	unsigned char bin[USERDB_SECRET_MAX + 1];
+	size_t len = 0, i;
+
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)(i % 255 + 1);
+	is_int(userdb_set_secret(db, "bob", (char *)bin, USERDB_SECRET_MAX - 1), USERDB_OK,
+	       "secret of MAX-1 bytes");
+	is_int(userdb_set_secret(db, "bob", (char *)bin, USERDB_SECRET_MAX), USERDB_OK,
+	       "secret of MAX bytes");
+	is_int(userdb_set_secret(db, "bob", (char *)bin, USERDB_SECRET_MAX + 1), USERDB_ERROR,
+	       "secret of MAX+1 bytes refused");
+	is_int(userdb_get_secret(db, "bob", secret, sizeof(secret), &len), USERDB_OK, "get bob");
+	ok(len == USERDB_SECRET_MAX && memcmp(secret, bin, len) == 0,
+	   "binary secret of MAX bytes round trips");
+	is_int(userdb_get_secret(db, "bob", secret, 10, &len), USERDB_ERROR,
+	       "a buffer too small is an error, not a truncation");
+}
+
+/* userdb_foreach over three names, stopped early, then a delete. */
+static void basics_foreach(struct userdb *db)
+{
+	char secret[USERDB_SECRET_MAX + 1];
+	size_t len = 0;
+	struct seen s;
+
+	is_int(userdb_set_secret(db, "carol@example.org", "pw", 2), USERDB_OK, "add a domain name");
+
+	memset(&s, 0, sizeof(s));
+	is_int(userdb_foreach(db, saw, &s), USERDB_OK, "foreach");
+	ok(s.count == 3 && s.alice && s.bob && s.carol, "foreach sees all three users");
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	is_int(userdb_foreach(db, saw, &s), USERDB_OK, "foreach stopped early");
+	is_int(s.count, 1, "foreach stops when fn returns non-zero");
+
+	is_int(userdb_delete(db, "bob"), USERDB_OK, "delete bob");
+	is_int(userdb_delete(db, "bob"), USERDB_NOTFOUND, "delete bob again: not found");
+	is_int(userdb_get_secret(db, "bob", secret, sizeof(secret), &len), USERDB_NOTFOUND,
+	       "bob is gone");
+}
+
+/* What was written is there after a close; a read-only handle changes nothing. */
+static void basics_reopen(const char *db_path)
+{
+	char err[512], secret[USERDB_SECRET_MAX + 1];
+	struct userdb *db;
+	size_t len = 0;
+
+	db = userdb_open(db_path, USERDB_READ, err, sizeof(err));
+	ok(db != NULL, "reopen read-only (%s)", db ? "" : err);
+	if (db == NULL)
+		return;
+	is_int(userdb_get_secret(db, "alice", secret, sizeof(secret), &len), USERDB_OK,
+	       "data survived close");
+	is_int(userdb_set_secret(db, "dave", "x", 1), USERDB_ERROR, "read-only: set refused");
+	is_int(userdb_delete(db, "alice"), USERDB_ERROR, "read-only: delete refused");
+	userdb_close(db);
+
+	ok(raw_fetch(db_path, "alice", secret, sizeof(secret)) &&
+	   strcmp(secret, "v1\nkind=virtual\nsecret=6f74686572\n") == 0,
+	   "record is \"v1\\nkind=virtual\\nsecret=<lower-case hex>\\n\"");
+}
+
+/* Locking: a writer holds the database; a reader gives up cleanly. */
+static void basics_locking(const char *db_path)
+{
+	char err[512];
+	struct userdb *db;
+
+	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
+	if (db != NULL) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct userdb *r = userdb_open(db_path, USERDB_READ, err, sizeof(err));
+
+			_exit(r == NULL && errno == EAGAIN && contains(err, "locked") ? 0 : 1);
+		}
+		if (pid > 0) {
+			int status = 0;
+
+			waitpid(pid, &status, 0);
+			ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			   "a reader gives up with \"locked\" while a writer holds the database");
+		}
+		userdb_close(db);
+	}
+}
+
 static void test_basics(void)
 {
 	const char *db_path = tpath("basic.db");
 	char err[512], secret[USERDB_SECRET_MAX + 1];
-	unsigned char bin[USERDB_SECRET_MAX + 1];
 	struct userdb *db;
 	struct stat st;
-	size_t len = 99, i;
-	struct seen s;
+	size_t len = 99;
 
 	errno = 0;
 	db = userdb_open(db_path, USERDB_READ, err, sizeof(err));
@@ -69,69 +161,46 @@ static void test_basics(void)
 	is_int(userdb_set_secret(db, "bob", "", 0), USERDB_ERROR, "empty secret refused");
 	ok(contains(userdb_error(db), db_path), "error text names the file (%s)", userdb_error(db));
 
-	/* Limits: USERDB_SECRET_MAX - 1, MAX, MAX + 1; every byte value. */
-	/* every byte value but NUL (a secret never holds one) */
-	for (i = 0; i < sizeof(bin); i++)
-		bin[i] = (unsigned char)(i % 255 + 1);
-	is_int(userdb_set_secret(db, "bob", (char *)bin, USERDB_SECRET_MAX - 1), USERDB_OK,
-	       "secret of MAX-1 bytes");
-	is_int(userdb_set_secret(db, "bob", (char *)bin, USERDB_SECRET_MAX), USERDB_OK,
-	       "secret of MAX bytes");
-	is_int(userdb_set_secret(db, "bob", (char *)bin, USERDB_SECRET_MAX + 1), USERDB_ERROR,
-	       "secret of MAX+1 bytes refused");
-	is_int(userdb_get_secret(db, "bob", secret, sizeof(secret), &len), USERDB_OK, "get bob");
-	ok(len == USERDB_SECRET_MAX && memcmp(secret, bin, len) == 0,
-	   "binary secret of MAX bytes round trips");
-	is_int(userdb_get_secret(db, "bob", secret, 10, &len), USERDB_ERROR,
-	       "a buffer too small is an error, not a truncation");
-
-	is_int(userdb_set_secret(db, "carol@example.org", "pw", 2), USERDB_OK, "add a domain name");
-
-	memset(&s, 0, sizeof(s));
-	is_int(userdb_foreach(db, saw, &s), USERDB_OK, "foreach");
-	ok(s.count == 3 && s.alice && s.bob && s.carol, "foreach sees all three users");
-	memset(&s, 0, sizeof(s));
-	s.stop_after = 1;
-	is_int(userdb_foreach(db, saw, &s), USERDB_OK, "foreach stopped early");
-	is_int(s.count, 1, "foreach stops when fn returns non-zero");
-
-	is_int(userdb_delete(db, "bob"), USERDB_OK, "delete bob");
-	is_int(userdb_delete(db, "bob"), USERDB_NOTFOUND, "delete bob again: not found");
-	is_int(userdb_get_secret(db, "bob", secret, sizeof(secret), &len), USERDB_NOTFOUND,
-	       "bob is gone");
+	basics_limits(db);
+	basics_foreach(db);
 	userdb_close(db);
+	basics_reopen(db_path);
+	basics_locking(db_path);
+}
 
-	db = userdb_open(db_path, USERDB_READ, err, sizeof(err));
-	ok(db != NULL, "reopen read-only (%s)", db ? "" : err);
-	if (db == NULL)
-		return;
-	is_int(userdb_get_secret(db, "alice", secret, sizeof(secret), &len), USERDB_OK,
-	       "data survived close");
-	is_int(userdb_set_secret(db, "dave", "x", 1), USERDB_ERROR, "read-only: set refused");
-	is_int(userdb_delete(db, "alice"), USERDB_ERROR, "read-only: delete refused");
-	userdb_close(db);
+/* Fields of later versions survive a rewrite; keys we never write are
+ * skipped by foreach. */
+static void records_later_fields(const char *db_path)
+{
+	char err[512], secret[USERDB_SECRET_MAX + 1], raw[USERDB_SECRET_MAX * 3];
+	struct userdb *db;
+	size_t len;
 
-	ok(raw_fetch(db_path, "alice", secret, sizeof(secret)) &&
-	   strcmp(secret, "v1\nkind=virtual\nsecret=6f74686572\n") == 0,
-	   "record is \"v1\\nkind=virtual\\nsecret=<lower-case hex>\\n\"");
-
-	/* Locking: a writer holds the database; a reader gives up cleanly. */
+	/* Fields of later versions survive a rewrite. */
+	raw_store(db_path, "frank", "v1\nscram=abc\nsecret=6869\nnote=x=y\n", 34);
 	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
 	if (db != NULL) {
-		pid_t pid = fork();
+		is_int(userdb_get_secret(db, "frank", secret, sizeof(secret), &len), USERDB_OK,
+		       "record with unknown fields parses");
+		ok(len == 2 && strcmp(secret, "hi") == 0, "its secret is read");
+		is_int(userdb_set_secret(db, "frank", "new", 3), USERDB_OK, "rewrite it");
+		userdb_close(db);
+	}
+	ok(raw_fetch(db_path, "frank", raw, sizeof(raw)) &&
+	   strcmp(raw, "v1\nkind=virtual\nsecret=6e6577\nscram=abc\nnote=x=y\n") == 0,
+	   "unknown fields are kept (in order, after kind and secret) when the secret changes");
 
-		if (pid == 0) {
-			struct userdb *r = userdb_open(db_path, USERDB_READ, err, sizeof(err));
+	/* Keys we never write (Qpopper's trailing NUL, bad characters) are
+	 * skipped by foreach, never handed on. */
+	raw_store_key(db_path, "qpop\0", 5);
+	raw_store_key(db_path, "bad name", 8);
+	db = userdb_open(db_path, USERDB_READ, err, sizeof(err));
+	if (db != NULL) {
+		struct seen s;
 
-			_exit(r == NULL && errno == EAGAIN && contains(err, "locked") ? 0 : 1);
-		}
-		if (pid > 0) {
-			int status = 0;
-
-			waitpid(pid, &status, 0);
-			ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			   "a reader gives up with \"locked\" while a writer holds the database");
-		}
+		memset(&s, 0, sizeof(s));
+		is_int(userdb_foreach(db, saw, &s), USERDB_OK, "foreach over foreign keys");
+		is_int(s.count, 2, "foreach hands on only the valid names (frank, huge)");
 		userdb_close(db);
 	}
 }
@@ -159,7 +228,7 @@ static void test_records(void)
 		{ "v1\nBad Name=x\nsecret=61\n", "bad field name" },
 	};
 	const char *db_path = tpath("records.db");
-	char err[512], secret[USERDB_SECRET_MAX + 1], raw[USERDB_SECRET_MAX * 3];
+	char err[512], secret[USERDB_SECRET_MAX + 1];
 	char big[5000];
 	struct userdb *db;
 	size_t len, i;
@@ -205,34 +274,7 @@ static void test_records(void)
 		       "an oversized record is an error");
 		userdb_close(db);
 	}
-
-	/* Fields of later versions survive a rewrite. */
-	raw_store(db_path, "frank", "v1\nscram=abc\nsecret=6869\nnote=x=y\n", 34);
-	db = userdb_write_open(db_path, USERDB_WRITE, NULL, err, sizeof(err));
-	if (db != NULL) {
-		is_int(userdb_get_secret(db, "frank", secret, sizeof(secret), &len), USERDB_OK,
-		       "record with unknown fields parses");
-		ok(len == 2 && strcmp(secret, "hi") == 0, "its secret is read");
-		is_int(userdb_set_secret(db, "frank", "new", 3), USERDB_OK, "rewrite it");
-		userdb_close(db);
-	}
-	ok(raw_fetch(db_path, "frank", raw, sizeof(raw)) &&
-	   strcmp(raw, "v1\nkind=virtual\nsecret=6e6577\nscram=abc\nnote=x=y\n") == 0,
-	   "unknown fields are kept (in order, after kind and secret) when the secret changes");
-
-	/* Keys we never write (Qpopper's trailing NUL, bad characters) are
-	 * skipped by foreach, never handed on. */
-	raw_store_key(db_path, "qpop\0", 5);
-	raw_store_key(db_path, "bad name", 8);
-	db = userdb_open(db_path, USERDB_READ, err, sizeof(err));
-	if (db != NULL) {
-		struct seen s;
-
-		memset(&s, 0, sizeof(s));
-		is_int(userdb_foreach(db, saw, &s), USERDB_OK, "foreach over foreign keys");
-		is_int(s.count, 2, "foreach hands on only the valid names (frank, huge)");
-		userdb_close(db);
-	}
+	records_later_fields(db_path);
 }
 
 static void test_file_safety(void)

@@ -26,15 +26,14 @@
 
 #ifdef HAVE_GDBM
 
-static void test_update(void)
+/* REPLACE of a database that does not exist yet, and its commit. */
+static void test_replace_new(void)
 {
-	const char *p = tpath("upd.db"), *stale = tpath(".upd.db.new");
 	char err[512];
+	const char *p = tpath("upd.db"), *stale = tpath(".upd.db.new");
 	struct userdb_entry e;
-	struct userdb *db, *rd;
-	struct stat st1, st2;
-	pid_t pid;
-	int status;
+	struct userdb *db;
+	struct stat st1;
 
 	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	ok(db == NULL && errno == ENOENT, "UPDATE of a missing database: ENOENT (%s)", err);
@@ -52,8 +51,16 @@ static void test_update(void)
 	ok(stat(p, &st1) == 0 && (st1.st_mode & 07777) == 0600, "the database has mode 0600");
 	ok(get_in(p, "alice", &e) == USERDB_OK && strcmp(e.secret, "pw-alice") == 0,
 	   "the committed entry is there");
+}
 
-	/* Not committed: nothing changes, nothing is left behind. */
+/* An UPDATE closed without commit changes nothing and leaves nothing. */
+static void test_uncommitted(void)
+{
+	char err[512];
+	const char *p = tpath("upd.db"), *stale = tpath(".upd.db.new");
+	struct userdb_entry e;
+	struct userdb *db, *rd;
+
 	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	ok(db != NULL, "UPDATE opens (%s)", db ? "" : err);
 	if (db == NULL)
@@ -75,8 +82,17 @@ static void test_update(void)
 		is_int(userdb_commit(db, (uid_t)-1, (gid_t)-1), -1,
 		       "commit of a READ handle: refused");
 	userdb_close(db);
+}
 
-	/* Committed: a new file replaces the old one. */
+/* An UPDATE committed: a new file in place of the old one. */
+static void test_committed(void)
+{
+	char err[512];
+	const char *p = tpath("upd.db");
+	struct userdb_entry e;
+	struct userdb *db;
+	struct stat st1, st2;
+
 	stat(p, &st1);
 	db = userdb_write_open(p, USERDB_UPDATE, NULL, err, sizeof(err));
 	if (db != NULL) {
@@ -87,6 +103,16 @@ static void test_update(void)
 	ok(stat(p, &st2) == 0 && st2.st_ino != st1.st_ino, "  the database is a new file");
 	ok(get_in(p, "bob", &e) == USERDB_OK && get_in(p, "alice", &e) == USERDB_OK,
 	   "  with the old entries and the new one");
+}
+
+static void test_killed_writer(void)
+{
+	char err[512];
+	const char *p = tpath("upd.db"), *stale = tpath(".upd.db.new");
+	struct userdb_entry e;
+	struct userdb *db;
+	pid_t pid;
+	int status;
 
 	/* A writer killed before its rename: the database is whole, and the
 	 * copy it left is cleaned up by the next writer. */
@@ -116,6 +142,16 @@ static void test_update(void)
 	}
 	ok(!exists(stale) && get_in(p, "dave", &e) == USERDB_OK && get_in(p, "carl", &e) ==
 	   USERDB_NOTFOUND, "  without the dead writer's change, and its copy is gone");
+}
+
+static void test_two_writers(void)
+{
+	char err[512];
+	const char *p = tpath("upd.db");
+	struct userdb_entry e;
+	struct userdb *db;
+	pid_t pid;
+	int status;
 
 	/* Two writers: the second waits for the first; no change is lost. */
 	fflush(stdout);
@@ -140,6 +176,13 @@ static void test_update(void)
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "concurrent writers: the first commits");
 	ok(get_in(p, "first", &e) == USERDB_OK && get_in(p, "second", &e) == USERDB_OK,
 	   "  and the second, who waited, kept the first one's change");
+}
+
+static void test_damaged_or_missing(void)
+{
+	char err[512];
+	struct userdb_entry e;
+	struct userdb *db;
 
 	/* REPLACE over a file that is not a database at all. */
 	write_file(tpath("junk.db"), "this is not gdbm", 16, 0600);
@@ -154,6 +197,15 @@ static void test_update(void)
 
 	db = userdb_write_open(tpath("nodir/x.db"), USERDB_REPLACE, NULL, err, sizeof(err));
 	ok(db == NULL && contains(err, "nodir"), "REPLACE in a missing directory: error (%s)", err);
+}
+
+/* The owner a commit gives the new file (root only). */
+static void test_commit_owner(void)
+{
+	char err[512];
+	const char *p = tpath("upd.db");
+	struct userdb *db;
+	struct stat st1;
 
 	if (geteuid() == 0) {
 		db = userdb_write_open(p, USERDB_REPLACE, NULL, err, sizeof(err));
@@ -184,7 +236,13 @@ int main(void)
 	}
 	if (fixture_start("test_userdb_write") < 0)
 		return 1;
-	test_update();
+	test_replace_new();
+	test_uncommitted();
+	test_committed();
+	test_killed_writer();
+	test_two_writers();
+	test_damaged_or_missing();
+	test_commit_owner();
 	fixture_end();
 	return tap_done();
 }
