@@ -38,5 +38,5 @@ tests_unit_apopdb_test_secret_SOURCES = tests/unit/apopdb/test_secret.c \
 	apopdb/secret.c apopdb/secret.h
 tests_unit_apopdb_test_secret_LDADD = $(LIB_LDADD)
 tests_unit_apopdb_test_entry_SOURCES = tests/unit/apopdb/test_entry.c \
-	apopdb/entry.c apopdb/entry.h
+	apopdb/entry.c apopdb/entry.h tests/unit/auth/testdir.c tests/unit/auth/testdir.h
 tests_unit_apopdb_test_entry_LDADD = $(USERDB_WRITE_LDADD)

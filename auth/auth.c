@@ -380,6 +380,22 @@ static void start(struct auth_user *user_r, char *reason, size_t reasonsize)
 	reason_copy(reason, reasonsize, "");
 }
 
+/* The answer r of a backend that holds user (not BACKEND_NO_USER), under
+ * the lists' verdict: a virtual user running as account, or (is_system)
+ * the APOP secret of the system account named user. */
+static enum auth_result held_name(const struct auth_config *cfg, const char *user,
+				  enum backend_result r, bool is_system,
+				  enum auth_result lists, const char *policy_reason,
+				  const char *account, struct auth_user *user_r,
+				  char *reason, size_t reasonsize)
+{
+	if (r == BACKEND_OK && lists != AUTH_OK)
+		reason_copy(reason, reasonsize, policy_reason);
+	if (r == BACKEND_OK && is_system)
+		return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
+	return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+}
+
 /* The backends, in the order they are asked.  The user database comes
  * first: a virtual user it holds is checked there and nowhere else (and a
  * name it does not hold costs the same work as a wrong password).  PAM, a
@@ -494,11 +510,9 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 					    user_r, reason, reasonsize);
 		r = b->verify_plain(cfg, user, password, 0, account, sizeof(account),
 				    reason, reasonsize);
-		if (r == BACKEND_NO_USER)
-			continue;
-		if (r == BACKEND_OK && lists != AUTH_OK)
-			reason_copy(reason, reasonsize, policy_reason);
-		return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+		if (r != BACKEND_NO_USER)
+			return held_name(cfg, user, r, false, lists, policy_reason, account,
+					 user_r, reason, reasonsize);
 	}
 	return AUTH_FAIL;   /* nobody holds the name; reason: "unknown user" from the database */
 }
@@ -537,13 +551,9 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 			continue;
 		r = b->verify_apop(cfg, user, timestamp, digest_hex, account, sizeof(account),
 				   &is_system, reason, reasonsize);
-		if (r == BACKEND_NO_USER)
-			continue;
-		if (r == BACKEND_OK && lists != AUTH_OK)
-			reason_copy(reason, reasonsize, policy_reason);
-		if (r == BACKEND_OK && is_system)
-			return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
-		return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+		if (r != BACKEND_NO_USER)
+			return held_name(cfg, user, r, is_system, lists, policy_reason, account,
+					 user_r, reason, reasonsize);
 	}
 	return AUTH_FAIL;   /* reason: "unknown user" from the database */
 }

@@ -22,7 +22,8 @@ check_PROGRAMS += tests/unit/auth/userdb/test_userdb_format \
 	tests/unit/auth/userdb/test_userdb_write \
 	tests/unit/auth/userdb/test_userdb_bulk
 USERDB_FIXTURE = tests/unit/auth/userdb/userdb_fixture.c \
-	tests/unit/auth/userdb/userdb_fixture.h
+	tests/unit/auth/userdb/userdb_fixture.h \
+	tests/unit/auth/testdir.c tests/unit/auth/testdir.h
 tests_unit_auth_userdb_test_userdb_format_LDADD = $(USERDB_LDADD)
 tests_unit_auth_userdb_test_userdb_read_SOURCES = \
 	tests/unit/auth/userdb/test_userdb_read.c $(USERDB_FIXTURE)

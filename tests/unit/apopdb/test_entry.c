@@ -16,6 +16,7 @@
 #include "apopdb/entry.h"
 #include "auth/userdb/userdb_write.h"
 #include "lib/log.h"
+#include "tests/unit/auth/testdir.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
@@ -45,8 +46,7 @@ static bool writable_now(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char dir[512], err[512], cmd[700];
+	char err[512];
 	struct userdb_entry e;
 	struct userdb *db;
 	GDBM_FILE f;
@@ -54,10 +54,9 @@ int main(void)
 
 	log_open("test_entry", LOG_USER, LOG_TO_STDERR);
 	umask(077);
-	snprintf(dir, sizeof(dir), "%s/test_entry.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp");
-	snprintf(path, sizeof(path), "%s/pop.auth", dir);
+	if (testdir_make("test_entry") < 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s", testdir_path("pop.auth"));
 	db = userdb_write_open(path, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL)
 		die(err);
@@ -79,9 +78,7 @@ int main(void)
 	is_int(entry_read_once(reader(), "damaged", &e), USERDB_ERROR,
 	       "a damaged record: an error, not \"not found\"");
 	ok(writable_now(), "  the handle is closed");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testdir_remove();
 	return tap_done();
 }
 

@@ -17,28 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *test_dir;
+#include "tests/unit/auth/testdir.h"
 
-/* A path in the test directory; valid for the next 7 calls. */
-static const char *wpath(const char *name)
+static void put_text(const char *path, const char *text, mode_t mode)
 {
-	static char buf[8][600];
-	static int slot;
-
-	slot = (slot + 1) % 8;
-	snprintf(buf[slot], sizeof(buf[slot]), "%s/%s", test_dir, name);
-	return buf[slot];
-}
-
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-	chmod(path, mode);
+	testdir_write(path, text, strlen(text), mode);
 }
 
 /* dl_iterate_phdr callback: the path of a loaded ASan runtime. */
@@ -85,7 +68,7 @@ static void put_service(const char *name, const char *matrix, const char *passdb
 
 	snprintf(svc, sizeof(svc), "auth required %s passdb=%s%s\naccount required %s passdb=%s\n",
 		 matrix, passdb, auth_arg, matrix, passdb);
-	put_file(wpath(name), svc, 0644);
+	put_text(testdir_path(name), svc, 0644);
 }
 
 /* pam_exec (in libpam's "security" directory) shows what PAM_RHOST the
@@ -100,12 +83,13 @@ static void put_rhost_service(const char *matrix)
 	snprintf(slash, sizeof(pamexec) - (size_t)(slash - pamexec), "/security/pam_exec.so");
 	if (access(pamexec, R_OK) != 0)
 		return;
-	put_file(wpath("rhost.sh"), "#!/bin/sh\nprintf '%s' \"$PAM_RHOST\" > \"$0.out\"\n", 0755);
+	put_text(testdir_path("rhost.sh"),
+		 "#!/bin/sh\nprintf '%s' \"$PAM_RHOST\" > \"$0.out\"\n", 0755);
 	snprintf(svc, sizeof(svc),
 		 "auth required %s quiet %s\nauth required %s passdb=%s\n"
 		 "account required %s passdb=%s\n",
-		 pamexec, wpath("rhost.sh"), matrix, wpath("passdb"), matrix, wpath("passdb"));
-	put_file(wpath("pam.d/popper-rhost"), svc, 0644);
+		 pamexec, testdir_path("rhost.sh"), matrix, testdir_path("passdb"), matrix, testdir_path("passdb"));
+	put_text(testdir_path("pam.d/popper-rhost"), svc, 0644);
 	setenv("POPPER_TEST_PAM_EXEC", "1", 1);
 }
 
@@ -143,18 +127,18 @@ static int run_wrapped(char **argv, const struct pamwrap_setup *s, const char **
 		return -1;
 	}
 	if (s->passwd != NULL) {
-		put_file(wpath("passwd"), s->passwd, 0644);
-		put_file(wpath("group"), s->group, 0644);
+		put_text(testdir_path("passwd"), s->passwd, 0644);
+		put_text(testdir_path("group"), s->group, 0644);
 	}
-	put_file(wpath("passdb"), s->passdb, 0600);
-	mkdir(wpath("pam.d"), 0700);
-	put_service("pam.d/popper", matrix, wpath("passdb"), "");
-	put_service("pam.d/popper-echo", matrix, wpath("passdb"), " echo");
-	put_service("pam.d/popper-verbose", matrix, wpath("passdb"), " verbose");
+	put_text(testdir_path("passdb"), s->passdb, 0600);
+	mkdir(testdir_path("pam.d"), 0700);
+	put_service("pam.d/popper", matrix, testdir_path("passdb"), "");
+	put_service("pam.d/popper-echo", matrix, testdir_path("passdb"), " echo");
+	put_service("pam.d/popper-verbose", matrix, testdir_path("passdb"), " verbose");
 	/* Linux-PAM's fallback for unknown services: cannot authenticate. */
-	put_service("pam.d/other", matrix, wpath("no-such-passdb"), "");
+	put_service("pam.d/other", matrix, testdir_path("no-such-passdb"), "");
 	/* A passdb that does not exist: PAM_AUTHINFO_UNAVAIL. */
-	put_service("pam.d/popper-broken", matrix, wpath("no-such-passdb"), "");
+	put_service("pam.d/popper-broken", matrix, testdir_path("no-such-passdb"), "");
 	put_rhost_service(matrix);
 
 	/* Under gcc's -fsanitize=address the shared ASan runtime must come
@@ -170,12 +154,12 @@ static int run_wrapped(char **argv, const struct pamwrap_setup *s, const char **
 	if (pid == 0) {
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("PAM_WRAPPER", "1", 1);
-		setenv("PAM_WRAPPER_SERVICE_DIR", wpath("pam.d"), 1);
+		setenv("PAM_WRAPPER_SERVICE_DIR", testdir_path("pam.d"), 1);
 		if (s->passwd != NULL) {
-			setenv("NSS_WRAPPER_PASSWD", wpath("passwd"), 1);
-			setenv("NSS_WRAPPER_GROUP", wpath("group"), 1);
+			setenv("NSS_WRAPPER_PASSWD", testdir_path("passwd"), 1);
+			setenv("NSS_WRAPPER_GROUP", testdir_path("group"), 1);
 		}
-		setenv(PAMWRAP_ENV_DIR, test_dir, 1);
+		setenv(PAMWRAP_ENV_DIR, testdir(), 1);
 		/* argv[0] first: under valgrind /proc/self/exe is valgrind */
 		if (strchr(argv[0], '/') != NULL)
 			execv(argv[0], argv);
@@ -194,34 +178,25 @@ static int run_wrapped(char **argv, const struct pamwrap_setup *s, const char **
 
 int pamwrap_main(char **argv, const struct pamwrap_setup *s, int (*done)(void))
 {
-	static char dir[512];
 	const char *wrapped = getenv(PAMWRAP_ENV_DIR);
-	const char *tmp = getenv("TMPDIR");
 	const char *why = s->passwd != NULL
 		? "needs libpam-wrapper and libnss-wrapper (not found)"
 		: "needs libpam-wrapper (not found)";
-	char cmd[700];
 	int rc;
 
 	if (wrapped != NULL) {
-		snprintf(dir, sizeof(dir), "%s", wrapped);
-		s->run_tests(dir, NULL);
+		testdir_use(wrapped);
+		s->run_tests(testdir(), NULL);
 		return done();
 	}
-	snprintf(dir, sizeof(dir), "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", s->name);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (testdir_make(s->name) < 0)
 		return 1;
-	}
-	test_dir = dir;
 	rc = run_wrapped(argv, s, &why);
 	if (rc < 0) {
 		/* No wrappers: what needs none still runs. */
-		s->run_tests(dir, why);
+		s->run_tests(testdir(), why);
 		rc = done();
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testdir_remove();
 	return rc;
 }

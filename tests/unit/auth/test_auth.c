@@ -28,40 +28,28 @@
 #include "auth/userdb/userdb.h"
 #include "auth/userdb/userdb_write.h"
 #include "tests/unit/auth/pamwrap.h"
+#include "tests/unit/auth/testdir.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
 #include <gdbm.h>
 #endif
 
-static char dir[512];
 static bool have_accounts;   /* nss_wrapper is active */
 static bool have_pam;        /* pam_wrapper is active */
 static bool have_pam_exec;   /* Linux-PAM's pam_exec.so, to see PAM_RHOST */
 static const char *why_no_accounts = "needs libpam-wrapper and libnss-wrapper (not found)";
 static const char *why_no_pam = "needs libpam-wrapper and libnss-wrapper (not found)";
 
-/* A path in the test directory.  The result stays valid for the next 63
- * calls: configurations keep pointers to these. */
+/* A path in the test directory (valid for the next 63 calls). */
 static const char *tpath(const char *name)
 {
-	static char buf[64][600];
-	static int slot;
-
-	slot = (slot + 1) % 64;
-	snprintf(buf[slot], sizeof(buf[slot]), "%s/%s", dir, name);
-	return buf[slot];
+	return testdir_path(name);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-	chmod(path, mode);
+	testdir_write(path, text, strlen(text), mode);
 }
 
 static bool contains(const char *hay, const char *needle)
@@ -103,7 +91,7 @@ static struct auth_config base_cfg(void)
 	static char db_path[600];
 
 	memset(&c, 0, sizeof(c));
-	snprintf(db_path, sizeof(db_path), "%s/pop.auth", dir);
+	snprintf(db_path, sizeof(db_path), "%s", tpath("pop.auth"));
 	c.userdb_path = db_path;
 	c.mail_owner = "vmail";
 	c.min_uid = 1000;
@@ -750,7 +738,7 @@ static void run_tests(const char *d, const char *why)
 {
 	struct passwd *pw;
 
-	snprintf(dir, sizeof(dir), "%s", d);
+	(void)d;   /* testdir() */
 	if (why != NULL)
 		why_no_pam = why_no_accounts = why;
 	pw = getpwnam("vmail");

@@ -27,29 +27,20 @@
 #include <unistd.h>
 
 #include "auth/kpop.h"
+#include "tests/unit/auth/testdir.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_KRB5
 #include <krb5.h>
 
-static char dir[512];
-
 static const char *tpath(const char *name)
 {
-	static char buf[4][600];
-	static int slot;
-
-	slot = (slot + 1) % 4;
-	snprintf(buf[slot], sizeof(buf[slot]), "%s/%s", dir, name);
-	return buf[slot];
+	return testdir_path(name);
 }
 
 static void put_file(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0)
-		die(path);
+	testdir_write(path, text, strlen(text), 0644);
 }
 
 static bool starts(const char *s, const char *prefix)
@@ -280,21 +271,15 @@ static void test_handshake(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char cmd[700];
-
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "%s/test_kpop.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp");
-	chmod(dir, 0755);
+	if (testdir_make("test_kpop") < 0)
+		return 1;
+	chmod(testdir(), 0755);
 	write_krb5_conf();
 	test_mapping();
 	test_keytab();
 	test_handshake();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testdir_remove();
 	return tap_done();
 }
 

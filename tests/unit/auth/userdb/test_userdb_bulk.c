@@ -242,16 +242,12 @@ static void test_verify(void)
 
 int main(void)
 {
-	if (!userdb_available()) {
-		tap_skip("built without GDBM", "userdb");
-		return tap_done();
-	}
-	if (fixture_start("test_userdb_bulk") < 0)
+	static void (*const tests[])(void) = {
+		test_export_import, test_qpopper, test_verify,
+	};
+
+	if (fixture_run("test_userdb_bulk", tests, sizeof(tests) / sizeof(tests[0])) < 0)
 		return 1;
-	test_export_import();
-	test_qpopper();
-	test_verify();
-	fixture_end();
 	return tap_done();
 }
 

@@ -487,19 +487,13 @@ static void test_strict(void)
 
 int main(void)
 {
-	if (!userdb_available()) {
-		tap_skip("built without GDBM", "userdb");
-		return tap_done();
-	}
-	if (fixture_start("test_userdb_read") < 0)
+	static void (*const tests[])(void) = {
+		test_basics, test_records, test_file_safety, test_not_a_database,
+		test_entries, test_strict,
+	};
+
+	if (fixture_run("test_userdb_read", tests, sizeof(tests) / sizeof(tests[0])) < 0)
 		return 1;
-	test_basics();
-	test_records();
-	test_file_safety();
-	test_not_a_database();
-	test_entries();
-	test_strict();
-	fixture_end();
 	return tap_done();
 }
 

@@ -230,20 +230,13 @@ static void test_commit_owner(void)
 
 int main(void)
 {
-	if (!userdb_available()) {
-		tap_skip("built without GDBM", "userdb");
-		return tap_done();
-	}
-	if (fixture_start("test_userdb_write") < 0)
+	static void (*const tests[])(void) = {
+		test_replace_new, test_uncommitted, test_committed, test_killed_writer,
+		test_two_writers, test_damaged_or_missing, test_commit_owner,
+	};
+
+	if (fixture_run("test_userdb_write", tests, sizeof(tests) / sizeof(tests[0])) < 0)
 		return 1;
-	test_replace_new();
-	test_uncommitted();
-	test_committed();
-	test_killed_writer();
-	test_two_writers();
-	test_damaged_or_missing();
-	test_commit_owner();
-	fixture_end();
 	return tap_done();
 }
 

@@ -16,33 +16,20 @@
 
 #include "lib/log.h"
 #include "auth/userdb/userdb_write.h"
+#include "tests/unit/auth/testdir.h"
 
 #ifdef HAVE_GDBM
 #include <gdbm.h>
 #endif
 
-char dir[256];
-
 const char *tpath(const char *name)
 {
-	static char buf[4][512];
-	static int slot;
-
-	slot = (slot + 1) % 4;
-	snprintf(buf[slot], sizeof(buf[slot]), "%s/%s", dir, name);
-	return buf[slot];
+	return testdir_path(name);
 }
 
 void write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-
-	if (fd < 0 || (len > 0 && write(fd, data, len) != (ssize_t)len)) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
-	chmod(path, mode);
+	testdir_write(path, data, len, mode);
 }
 
 bool contains(const char *hay, const char *needle)
@@ -50,27 +37,18 @@ bool contains(const char *hay, const char *needle)
 	return hay != NULL && strstr(hay, needle) != NULL;
 }
 
-int fixture_start(const char *name)
+int fixture_run(const char *name, void (*const tests[])(void), size_t n)
 {
-	const char *tmp = getenv("TMPDIR");
+	size_t i;
 
 	log_open(name, LOG_USER, LOG_TO_STDERR);
-	snprintf(dir, sizeof(dir), "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (testdir_make(name) < 0)
 		return -1;
-	}
 	umask(077);
+	for (i = 0; i < n; i++)
+		tests[i]();
+	testdir_remove();
 	return 0;
-}
-
-void fixture_end(void)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 #ifdef HAVE_GDBM

@@ -13,16 +13,12 @@
 
 #include "auth/userdb/userdb.h"
 
-/* The test's temporary directory. */
-extern char dir[256];
+/* Opens the log (stderr) under name, makes the temporary directory
+ * (umask 077), runs the n tests and removes the directory.  Returns 0, or
+ * -1 (reported) when the directory cannot be made. */
+int fixture_run(const char *name, void (*const tests[])(void), size_t n);
 
-/* Opens the log (stderr) under name and makes the temporary directory
- * (umask 077).  Returns 0, or -1 (reported). */
-int fixture_start(const char *name);
-/* Removes the temporary directory. */
-void fixture_end(void);
-
-/* A path in the directory; valid for the next 3 calls. */
+/* A path in the directory; valid for the next 63 calls. */
 const char *tpath(const char *name);
 /* Writes len bytes of data to path with mode (exits on error). */
 void write_file(const char *path, const void *data, size_t len, mode_t mode);
