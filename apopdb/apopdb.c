@@ -13,8 +13,9 @@
  * in ps): it is read as one line from standard input, or, on a terminal,
  * prompted for with echo off (a new one twice).  Only "export" prints
  * secrets, and it says so.  Every change goes through a copy of the database
- * renamed into place (auth/userdb/userdb.c), with the usual signals held off while
- * it is made, so an interrupted apopdb never leaves a damaged database.
+ * renamed into place (auth/userdb/userdb_write.c), with the usual signals held
+ * off while it is made, so an interrupted apopdb never leaves a damaged
+ * database.
  * Files are created with umask 077.  Every message names the file and the
  * reason.  Exit status: 0 done, 1 not found / already there / no match,
  * 2 usage or invalid input, 3 system or database error.

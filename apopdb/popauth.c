@@ -20,8 +20,8 @@
  * file: the database path is compiled in (-f is for admins, or for a copy
  * that runs without privilege).  Secrets come from the terminal (echo off)
  * or one line of standard input, never from the command line.  Changes go
- * through auth/userdb/userdb.c's copy-and-rename with the catchable signals held,
- * so killing popauth never leaves a damaged database.
+ * through the copy-and-rename of auth/userdb/userdb_write.c with the catchable
+ * signals held, so killing popauth never leaves a damaged database.
  *
  * Exit status: 0 done, 1 refused (not permitted, unknown user, wrong old
  * secret, secrets differ or too weak, unchanged), 2 usage, 3 system or

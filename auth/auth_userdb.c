@@ -1,6 +1,6 @@
 /*
  * auth_userdb: the user-database backend (popper's GDBM user database,
- * auth/userdb/userdb.c).
+ * auth/userdb/: userdb.h, read by userdb_read.c).
  *
  * Runs as root in the pre-login session, reading the database read-only.
  * The database holds two kinds of entries (auth/userdb/userdb.h):

@@ -1,6 +1,7 @@
 /*
  * kpop: Kerberos 5 for popper -- the KPOP handshake (Qpopper's -k) and the
- * principal-to-user rule that GSSAPI shares (see auth/kpop.h).
+ * principal-to-user rule that GSSAPI shares (the handshake is declared in
+ * auth/auth.h, the rest in auth/kpop.h, private to auth/).
  *
  * Runs as root, before the session drops privileges: the keytab is
  * normally readable by root only, and krb5_kuserok() reads the target
