@@ -13,8 +13,9 @@
  * in ps): it is read as one line from standard input, or, on a terminal,
  * prompted for with echo off (a new one twice).  Only "export" prints
  * secrets, and it says so.  Every change goes through a copy of the database
- * renamed into place (auth/userdb/userdb.c), with the usual signals held off while
- * it is made, so an interrupted apopdb never leaves a damaged database.
+ * renamed into place (auth/userdb/userdb_write.c), with the usual signals held
+ * off while it is made, so an interrupted apopdb never leaves a damaged
+ * database.
  * Files are created with umask 077.  Every message names the file and the
  * reason.  Exit status: 0 done, 1 not found / already there / no match,
  * 2 usage or invalid input, 3 system or database error.
@@ -32,11 +33,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apopdb/entry.h"
 #include "apopdb/secret.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "lib/safeopen.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_bulk.h"
+#include "auth/userdb/userdb_write.h"
 #include "lib/username.h"
 
 #ifndef DEFAULT_AUTH_DB_OWNER
@@ -109,7 +113,8 @@ static int usage_error(const char *what, const char *arg)
 static struct userdb *open_db(const char *path, enum userdb_mode mode)
 {
 	char err[ERR_MAX];
-	struct userdb *db = userdb_open(path, mode, err, sizeof(err));
+	struct userdb *db = mode == USERDB_READ ? userdb_open(path, mode, err, sizeof(err))
+		: userdb_write_open(path, mode, NULL, err, sizeof(err));
 
 	if (db == NULL) {
 		if (errno == ENOENT && mode != USERDB_CREATE && mode != USERDB_REPLACE)
@@ -211,10 +216,7 @@ static int peek_user(const char *path, const char *user, struct userdb_entry *e_
 
 	if (db == NULL)
 		return EXIT_SYSTEM;
-	st = userdb_get_entry(db, user, &e);
-	if (st == USERDB_ERROR)
-		log_error("%s", userdb_error(db));
-	userdb_close(db);
+	st = entry_read_once(db, user, &e);
 	if (st == USERDB_OK && e_r != NULL)
 		*e_r = e;
 	userdb_entry_wipe(&e);
@@ -669,21 +671,12 @@ static const struct command commands[] = {
 	{ "verify", { NULL, NULL }, 0, 0, false },
 };
 
-int main(int argc, char **argv)
+/* The options before the command (-f, -o, -h, -V) into *o; optind is then
+ * the command's place.  Returns -1 to go on, or the exit status (help,
+ * version, a usage error). */
+static int parse_global(int argc, char **argv, struct opts *o)
 {
-	struct opts o = { USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER };
-	const struct command *cmd = NULL;
-	const char *args[2] = { NULL, NULL };
-	bool flag[2] = { false, false };
-	int c, i, nargs = 0;
-	size_t k;
-
-	umask(077);
-	log_open("apopdb", LOG_AUTH, LOG_TO_STDERR);
-	if (getuid() != geteuid() || getgid() != getegid()) {
-		log_error("refusing to run setuid or setgid (popauth is the setuid tool)");
-		return EXIT_SYSTEM;
-	}
+	int c;
 
 	opterr = 0;
 	while ((c = getopt(argc, argv, "+:f:o:hV")) != -1) {
@@ -693,12 +686,12 @@ int main(int argc, char **argv)
 		case 'f':
 			if (optarg[0] == '\0')
 				return usage_error("-f needs a file name", NULL);
-			o.path = optarg;
+			o->path = optarg;
 			break;
 		case 'o':
 			if (!username_valid(optarg))
 				return usage_error("-o needs an account name, not", optarg);
-			o.owner = optarg;
+			o->owner = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -712,15 +705,19 @@ int main(int argc, char **argv)
 			return usage_error("unknown option", opt);
 		}
 	}
-	if (optind >= argc)
-		return usage_error("no command given", NULL);
-	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
-		if (strcmp(argv[optind], commands[k].name) == 0)
-			cmd = &commands[k];
-	if (cmd == NULL)
-		return usage_error("unknown command", argv[optind]);
+	return -1;
+}
 
-	for (i = optind + 1; i < argc; i++) {
+/* The words after cmd's name (argv[first..]): its --flags into flag and its
+ * arguments into args.  Returns -1 to go on, or the exit status of a usage
+ * error. */
+static int parse_command(const struct command *cmd, int argc, char **argv, int first,
+			 const char *args[2], bool flag[2])
+{
+	int i, nargs = 0;
+	size_t k;
+
+	for (i = first; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (a[0] == '-' && a[1] == '-') {
@@ -751,31 +748,68 @@ int main(int argc, char **argv)
 				   cmd->name);
 	if (cmd->takes_user && !user_arg_ok(args[0]))
 		return EXIT_USAGE;
+	return -1;
+}
+
+/* Runs the command (its row in commands[]). */
+static int run_command(const struct command *cmd, const struct opts *o,
+		       const char *const args[2], const bool flag[2])
+{
+	switch (cmd - commands) {
+	case 0:
+		return cmd_init(o, flag[0]);
+	case 1:
+		return cmd_set(o, args[0], false, flag[0] ? USERDB_SYSTEM : USERDB_VIRTUAL);
+	case 2:
+		return cmd_set(o, args[0], true, USERDB_VIRTUAL);
+	case 3:
+		return cmd_delete(o, args[0]);
+	case 4:
+		return cmd_list(o, flag[0]);
+	case 5:
+		return cmd_show(o, args[0]);
+	case 6:
+		return cmd_check(o, args[0]);
+	case 7:
+		return cmd_import(o, args[0], flag[0], flag[1]);
+	case 8:
+		return cmd_export(o, args[0]);
+	default:
+		return cmd_verify(o);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER };
+	const struct command *cmd = NULL;
+	const char *args[2] = { NULL, NULL };
+	bool flag[2] = { false, false };
+	int rc;
+	size_t k;
+
+	umask(077);
+	log_open("apopdb", LOG_AUTH, LOG_TO_STDERR);
+	if (getuid() != geteuid() || getgid() != getegid()) {
+		log_error("refusing to run setuid or setgid (popauth is the setuid tool)");
+		return EXIT_SYSTEM;
+	}
+	rc = parse_global(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc)
+		return usage_error("no command given", NULL);
+	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[optind], commands[k].name) == 0)
+			cmd = &commands[k];
+	if (cmd == NULL)
+		return usage_error("unknown command", argv[optind]);
+	rc = parse_command(cmd, argc, argv, optind + 1, args, flag);
+	if (rc >= 0)
+		return rc;
 	if (!userdb_available()) {
 		log_error("%s: popper was built without GDBM", o.path);
 		return EXIT_SYSTEM;
 	}
-
-	switch (cmd - commands) {
-	case 0:
-		return cmd_init(&o, flag[0]);
-	case 1:
-		return cmd_set(&o, args[0], false, flag[0] ? USERDB_SYSTEM : USERDB_VIRTUAL);
-	case 2:
-		return cmd_set(&o, args[0], true, USERDB_VIRTUAL);
-	case 3:
-		return cmd_delete(&o, args[0]);
-	case 4:
-		return cmd_list(&o, flag[0]);
-	case 5:
-		return cmd_show(&o, args[0]);
-	case 6:
-		return cmd_check(&o, args[0]);
-	case 7:
-		return cmd_import(&o, args[0], flag[0], flag[1]);
-	case 8:
-		return cmd_export(&o, args[0]);
-	default:
-		return cmd_verify(&o);
-	}
+	return run_command(cmd, &o, args, flag);
 }

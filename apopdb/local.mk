@@ -2,10 +2,12 @@
 # Both stand on the user database alone: no PAM, SASL, Kerberos or TLS.
 sbin_PROGRAMS += apopdb/apopdb
 bin_PROGRAMS += apopdb/popauth
-apopdb_apopdb_SOURCES = apopdb/apopdb.c apopdb/secret.c apopdb/secret.h
-apopdb_apopdb_LDADD = $(USERDB_LDADD)
-apopdb_popauth_SOURCES = apopdb/popauth.c apopdb/secret.c apopdb/secret.h
-apopdb_popauth_LDADD = $(USERDB_LDADD)
+apopdb_apopdb_SOURCES = apopdb/apopdb.c apopdb/entry.c apopdb/entry.h \
+	apopdb/secret.c apopdb/secret.h
+apopdb_apopdb_LDADD = $(USERDB_BULK_LDADD)
+apopdb_popauth_SOURCES = apopdb/popauth.c apopdb/entry.c apopdb/entry.h \
+	apopdb/secret.c apopdb/secret.h
+apopdb_popauth_LDADD = $(USERDB_WRITE_LDADD)
 # popauth is setuid to the database owner ($(APOP_OWNER), never root), and the
 # database gets a directory of its own that only the owner can write.  As
 # root with the account present this is done here; otherwise (a package
@@ -29,3 +31,12 @@ install-exec-hook:
 # The database directory goes only when empty: a database is never removed.
 uninstall-hook:
 	-@dbdir=`dirname "$(AUTH_DB_PATH)"`; rmdir "$(DESTDIR)$$dbdir" 2>/dev/null; :
+
+# ---- tests/unit/apopdb/ -------------------------------------------------------
+check_PROGRAMS += tests/unit/apopdb/test_secret tests/unit/apopdb/test_entry
+tests_unit_apopdb_test_secret_SOURCES = tests/unit/apopdb/test_secret.c \
+	apopdb/secret.c apopdb/secret.h
+tests_unit_apopdb_test_secret_LDADD = $(LIB_LDADD)
+tests_unit_apopdb_test_entry_SOURCES = tests/unit/apopdb/test_entry.c \
+	apopdb/entry.c apopdb/entry.h tests/unit/auth/testdir.c tests/unit/auth/testdir.h
+tests_unit_apopdb_test_entry_LDADD = $(USERDB_WRITE_LDADD)

@@ -20,8 +20,8 @@
  * file: the database path is compiled in (-f is for admins, or for a copy
  * that runs without privilege).  Secrets come from the terminal (echo off)
  * or one line of standard input, never from the command line.  Changes go
- * through auth/userdb/userdb.c's copy-and-rename with the catchable signals held,
- * so killing popauth never leaves a damaged database.
+ * through the copy-and-rename of auth/userdb/userdb_write.c with the catchable
+ * signals held, so killing popauth never leaves a damaged database.
  *
  * Exit status: 0 done, 1 refused (not permitted, unknown user, wrong old
  * secret, secrets differ or too weak, unchanged), 2 usage, 3 system or
@@ -45,10 +45,12 @@
 #include <sys/prctl.h>
 #endif
 
+#include "apopdb/entry.h"
 #include "apopdb/secret.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_write.h"
 #include "lib/username.h"
 
 #ifndef DEFAULT_AUTH_DB_OWNER
@@ -252,7 +254,8 @@ static struct userdb *open_db(const struct caller *c, const char *path,
 
 	rules.owner_set = c->owner_uid != (uid_t)-1;
 	rules.owner_uid = c->owner_uid;
-	db = userdb_open_with(path, mode, &rules, err, sizeof(err));
+	db = mode == USERDB_READ ? userdb_open_with(path, mode, &rules, err, sizeof(err))
+		: userdb_write_open(path, mode, &rules, err, sizeof(err));
 	if (db == NULL) {
 		if (errno == ENOENT)
 			log_error("%s (POP authentication DB not initialized: \"popauth -init\")",
@@ -350,16 +353,15 @@ static int read_new_secret(const char *user, const char *old, size_t oldlen,
 	return -EXIT_REFUSED;
 }
 
-/* Changes user's secret: the caller's own (self) or, for an admin, any
- * system account's (-user). */
-static int do_change(const struct caller *c, const char *path, const char *user, bool self)
+/* Before any prompt: is there a database, and may user's entry be changed
+ * here (not a virtual user; for -user, an account that exists)?  No lock
+ * is held while the user types.  Returns -1 to go on with *e_r (wipe it)
+ * and *existed_r, or the exit status. */
+static int check_target(const struct caller *c, const char *path, const char *user, bool self,
+			struct userdb_entry *e_r, bool *existed_r)
 {
-	char old[SECRET_BUF_SIZE], secret[SECRET_BUF_SIZE];
-	struct userdb_entry e, now;
 	struct userdb *db;
 	enum userdb_status st;
-	bool existed, need_old;
-	int n, rc = EXIT_DONE;
 
 	if (!username_valid(user)) {
 		char q[MAX_ARG_LEN * 4 + 8];
@@ -367,30 +369,90 @@ static int do_change(const struct caller *c, const char *path, const char *user,
 		log_error("the name \"%s\" cannot be used with popper", quoted(user, q, sizeof(q)));
 		return EXIT_REFUSED;
 	}
-	/* Before any prompt: is there a database, and may this entry be
-	 * changed here?  No lock is held while the user types. */
 	db = open_db(c, path, USERDB_READ);
 	if (db == NULL)
 		return EXIT_SYSTEM;
-	st = userdb_get_entry(db, user, &e);
-	if (st == USERDB_ERROR)
-		log_error("%s", userdb_error(db));
-	userdb_close(db);
+	st = entry_read_once(db, user, e_r);
 	if (st == USERDB_ERROR)
 		return EXIT_SYSTEM;
-	existed = st == USERDB_OK;
-	if (existed && e.kind == USERDB_VIRTUAL) {
-		userdb_entry_wipe(&e);
+	*existed_r = st == USERDB_OK;
+	if (*existed_r && e_r->kind == USERDB_VIRTUAL) {
+		userdb_entry_wipe(e_r);
 		log_error("\"%s\" is a virtual user of popper, not a system account; "
 			  "its secret is changed with apopdb", user);
 		return EXIT_REFUSED;
 	}
 	/* -user: Qpopper's rule, the account must exist (self: it does). */
 	if (!self && getpwnam(user) == NULL) {
-		userdb_entry_wipe(&e);
+		userdb_entry_wipe(e_r);
 		log_error("Sorry, don't know who user %s is.", user);
 		return EXIT_REFUSED;
 	}
+	return -1;
+}
+
+/* Stores secret (n bytes; "*": APOP off) as user's system entry in a
+ * copy of the database, provided the entry is still e (or still missing:
+ * !existed), and commits it; signals are held meanwhile.  Returns the exit
+ * status. */
+static int write_change(const struct caller *c, const char *path, const char *user,
+			const struct userdb_entry *e, bool existed, const char *secret, int n)
+{
+	struct userdb_entry now;
+	struct userdb *db;
+	enum userdb_status st;
+	int rc = EXIT_DONE;
+
+	hold_signals();
+	db = open_db(c, path, USERDB_UPDATE);
+	if (db == NULL) {
+		release_signals();
+		return EXIT_SYSTEM;
+	}
+	/* The entry must still be the one the user proved to know (or still
+	 * be missing); another change meanwhile means: start again. */
+	st = userdb_get_entry(db, user, &now);
+	if (st == USERDB_ERROR) {
+		log_error("%s", userdb_error(db));
+		rc = EXIT_SYSTEM;
+	} else if ((st == USERDB_OK) != existed ||
+		   (existed && (now.kind != e->kind ||
+				!ct_equal_str(now.secret, now.secret_len, e->secret, e->secret_len)))) {
+		log_error("the entry of %s changed meanwhile; nothing changed, try again", user);
+		rc = EXIT_REFUSED;
+	}
+	if (rc == EXIT_DONE) {
+		now.kind = USERDB_SYSTEM;
+		now.secret_len = 0;
+		if (!secret_is_disable(secret, (size_t)n)) {
+			memcpy(now.secret, secret, (size_t)n);
+			now.secret[n] = '\0';
+			now.secret_len = (size_t)n;
+		}
+		if (userdb_put_entry(db, user, &now) != USERDB_OK ||
+		    userdb_commit(db, (uid_t)-1, (gid_t)-1) != 0) {
+			log_error("%s; password unchanged.", userdb_error(db));
+			rc = EXIT_SYSTEM;
+		}
+	}
+	userdb_entry_wipe(&now);
+	userdb_close(db);
+	release_signals();
+	return rc;
+}
+
+/* Changes user's secret: the caller's own (self) or, for an admin, any
+ * system account's (-user). */
+static int do_change(const struct caller *c, const char *path, const char *user, bool self)
+{
+	char old[SECRET_BUF_SIZE], secret[SECRET_BUF_SIZE];
+	struct userdb_entry e;
+	bool existed = false, need_old;
+	int n, rc;
+
+	rc = check_target(c, path, user, self, &e, &existed);
+	if (rc >= 0)
+		return rc;
 	need_old = self && !c->admin && existed && e.secret_len > 0;
 	printf("%s APOP password for %s.\n", existed && e.secret_len > 0 ? "Changing" : "Adding",
 	       user);
@@ -412,43 +474,7 @@ static int do_change(const struct caller *c, const char *path, const char *user,
 		userdb_entry_wipe(&e);
 		return -n;
 	}
-
-	hold_signals();
-	db = open_db(c, path, USERDB_UPDATE);
-	if (db == NULL) {
-		rc = EXIT_SYSTEM;
-		goto out;
-	}
-	/* The entry must still be the one the user proved to know (or still
-	 * be missing); another change meanwhile means: start again. */
-	st = userdb_get_entry(db, user, &now);
-	if (st == USERDB_ERROR) {
-		log_error("%s", userdb_error(db));
-		rc = EXIT_SYSTEM;
-	} else if ((st == USERDB_OK) != existed ||
-		   (existed && (now.kind != e.kind ||
-				!ct_equal_str(now.secret, now.secret_len, e.secret, e.secret_len)))) {
-		log_error("the entry of %s changed meanwhile; nothing changed, try again", user);
-		rc = EXIT_REFUSED;
-	}
-	if (rc == EXIT_DONE) {
-		now.kind = USERDB_SYSTEM;
-		now.secret_len = 0;
-		if (!secret_is_disable(secret, (size_t)n)) {
-			memcpy(now.secret, secret, (size_t)n);
-			now.secret[n] = '\0';
-			now.secret_len = (size_t)n;
-		}
-		if (userdb_put_entry(db, user, &now) != USERDB_OK ||
-		    userdb_commit(db, (uid_t)-1, (gid_t)-1) != 0) {
-			log_error("%s; password unchanged.", userdb_error(db));
-			rc = EXIT_SYSTEM;
-		}
-	}
-	userdb_entry_wipe(&now);
-	userdb_close(db);
-out:
-	release_signals();
+	rc = write_change(c, path, user, &e, existed, secret, n);
 	ct_wipe(old, sizeof(old));
 	userdb_entry_wipe(&e);
 	if (rc == EXIT_DONE) {
@@ -565,29 +591,22 @@ static int do_list(const struct caller *c, const char *path, const char *who)
 
 enum action { ACT_CHANGE, ACT_LIST, ACT_USER, ACT_DELETE, ACT_INIT, ACT_VERSION, ACT_HELP };
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct request {
+	enum action act;
+	const char *path;   /* -f, or the compiled-in database */
+	const char *arg;    /* the action's argument, or NULL */
+	bool safe;          /* -safe (with -init) */
+	bool have_f;
+};
+
+/* Parses argv (already bounded in number and length) into *rq.  Returns
+ * -1 to go on, or the exit status of a usage error. */
+static int parse_args(int argc, char **argv, struct request *rq)
 {
-	enum action act = ACT_CHANGE;
-	const char *path = USERDB_DEFAULT_PATH;
-	const char *arg = NULL;
-	struct caller c;
-	bool safe = false, have_action = false, have_f = false;
+	bool have_action = false;
 	int i;
 
-	sanitize_process();   /* before anything reads the environment or opens a file */
-	log_open(progname, LOG_AUTH, LOG_TO_STDERR);
-	if (geteuid() == 0 && getuid() != 0) {
-		log_error("refusing to run setuid root: install popauth setuid to the "
-			  "database owner (%s)", DEFAULT_AUTH_DB_OWNER);
-		return EXIT_SYSTEM;
-	}
-	identify(&c);
-
-	if (argc > MAX_ARGS)
-		return usage_error("too many arguments", NULL, "");
-	for (i = 1; i < argc; i++)
-		if (strnlen(argv[i], MAX_ARG_LEN + 1) > MAX_ARG_LEN)
-			return usage_error("argument too long", NULL, "");
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		enum action next = ACT_CHANGE;
@@ -598,12 +617,12 @@ int main(int argc, char **argv)
 		if (strcmp(a, "-f") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("missing argument for ", a, "");
-			path = argv[++i];
-			have_f = true;
+			rq->path = argv[++i];
+			rq->have_f = true;
 			continue;
 		}
 		if (strcmp(a, "-safe") == 0) {
-			safe = true;
+			rq->safe = true;
 			continue;
 		}
 		if (strcmp(a, "-only") == 0)
@@ -633,32 +652,85 @@ int main(int argc, char **argv)
 		if (have_action)
 			return usage_error("only one action at a time (", a, ")");
 		have_action = true;
-		act = next;
+		rq->act = next;
 		if (takes_arg) {
 			if (i + 1 < argc && (argv[i + 1][0] != '-' || !optional_arg))
-				arg = argv[++i];
+				rq->arg = argv[++i];
 			else if (!optional_arg)
 				return usage_error("missing argument for ", a, "");
 			/* Qpopper's "-user USER PASSWORD": never here. */
-			if (act == ACT_USER && i + 1 < argc && argv[i + 1][0] != '-')
+			if (rq->act == ACT_USER && i + 1 < argc && argv[i + 1][0] != '-')
 				return usage_error("-user: the secret is never taken from the "
 						   "command line (ps shows it)", NULL, "");
 		}
 	}
-	if (safe && act != ACT_INIT)
+	if (rq->safe && rq->act != ACT_INIT)
 		return usage_error("-safe only goes with -init", NULL, "");
+	return -1;
+}
 
-	if (act == ACT_VERSION) {
+/* Runs a database action for caller c. */
+static int run_action(const struct caller *c, const struct request *rq)
+{
+	switch (rq->act) {
+	case ACT_INIT:
+		return do_init(c, rq->path, rq->safe);
+	case ACT_LIST:
+		return do_list(c, rq->path, rq->arg);
+	case ACT_DELETE:
+		return do_delete(c, rq->path, rq->arg);
+	case ACT_USER:
+		if (!c->admin)
+			return not_permitted(c, false);
+		return do_change(c, rq->path, rq->arg, false);
+	default:
+		if (!c->name_known) {
+			log_error("Sorry, don't know who you (uid %lu) are.", (unsigned long)c->ruid);
+			return EXIT_REFUSED;
+		}
+		if (c->ruid == 0) {
+			log_error("root cannot log in to popper; \"-user <user>\" sets a "
+				  "user's secret");
+			return EXIT_REFUSED;
+		}
+		return do_change(c, rq->path, c->name, true);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct request rq = { ACT_CHANGE, USERDB_DEFAULT_PATH, NULL, false, false };
+	struct caller c;
+	int i, rc;
+
+	sanitize_process();   /* before anything reads the environment or opens a file */
+	log_open(progname, LOG_AUTH, LOG_TO_STDERR);
+	if (geteuid() == 0 && getuid() != 0) {
+		log_error("refusing to run setuid root: install popauth setuid to the "
+			  "database owner (%s)", DEFAULT_AUTH_DB_OWNER);
+		return EXIT_SYSTEM;
+	}
+	identify(&c);
+
+	if (argc > MAX_ARGS)
+		return usage_error("too many arguments", NULL, "");
+	for (i = 1; i < argc; i++)
+		if (strnlen(argv[i], MAX_ARG_LEN + 1) > MAX_ARG_LEN)
+			return usage_error("argument too long", NULL, "");
+	rc = parse_args(argc, argv, &rq);
+	if (rc >= 0)
+		return rc;
+	if (rq.act == ACT_VERSION) {
 		printf("%s v%s\n", progname, PACKAGE_VERSION);
 		return EXIT_DONE;
 	}
-	if (act == ACT_HELP) {
-		usage(stdout, path);
+	if (rq.act == ACT_HELP) {
+		usage(stdout, rq.path);
 		return EXIT_DONE;
 	}
 	/* A privileged popauth only works on the compiled-in database unless
 	 * an admin asks: nobody else may point it at a file. */
-	if (have_f && c.privileged && !c.admin) {
+	if (rq.have_f && c.privileged && !c.admin) {
 		log_error("-f is only for root and \"%s\"", c.owner_name);
 		return EXIT_REFUSED;
 	}
@@ -666,28 +738,5 @@ int main(int argc, char **argv)
 		log_error("not available: popper was built without GDBM");
 		return EXIT_SYSTEM;
 	}
-
-	switch (act) {
-	case ACT_INIT:
-		return do_init(&c, path, safe);
-	case ACT_LIST:
-		return do_list(&c, path, arg);
-	case ACT_DELETE:
-		return do_delete(&c, path, arg);
-	case ACT_USER:
-		if (!c.admin)
-			return not_permitted(&c, false);
-		return do_change(&c, path, arg, false);
-	default:
-		if (!c.name_known) {
-			log_error("Sorry, don't know who you (uid %lu) are.", (unsigned long)c.ruid);
-			return EXIT_REFUSED;
-		}
-		if (c.ruid == 0) {
-			log_error("root cannot log in to popper; \"-user <user>\" sets a "
-				  "user's secret");
-			return EXIT_REFUSED;
-		}
-		return do_change(&c, path, c.name, true);
-	}
+	return run_action(&c, &rq);
 }

@@ -4,11 +4,14 @@
  * Runs as root, in the session before it drops privileges.  For every login
  * attempt:
  *   1. the name must pass username_valid(); the password must not be empty;
- *   2. the user database (auth_userdb.c) is asked first: a virtual user it
- *      holds is checked there and nowhere else, and the session runs as the
- *      mail-owner account (a system entry there only holds an APOP secret:
- *      for USER/PASS it is "not mine");
+ *   2. the backends (auth/backend.h) are asked in the order of the table
+ *      below, each operation walking it alike.  The user database
+ *      (auth_userdb.c) comes first: a virtual user it holds is checked
+ *      there and nowhere else, and the session runs as the mail-owner
+ *      account (a system entry there only holds an APOP secret: for
+ *      USER/PASS it is "not mine");
  *   3. any other name goes to PAM (auth_pam.c), if a PAM service is set;
+ *      APOP and the secret lookups skip PAM (it keeps no secrets);
  *   4. account policy, the same for every backend: the deny list
  *      (nonauth-file), the allow list (auth-file), never uid 0, and for
  *      system accounts uid >= min-uid and, optionally, a login shell listed
@@ -56,6 +59,8 @@
 #define AUTH_LIST_MAX (1024 * 1024)
 /* Longest line of /etc/shells we look at, and how many lines. */
 #define AUTH_SHELLS_MAX 1000
+/* Room for the log-only reason of a policy refusal. */
+#define POLICY_REASON_MAX 128
 /* Qpopper's /etc/shells entry that accepts every shell. */
 #define ANY_SHELL "/POPPER/ANY/SHELL/"
 
@@ -359,59 +364,71 @@ static enum auth_result finish_system_apop(const struct auth_config *cfg, const 
 	return AUTH_OK;
 }
 
+/* False (reason set) when user is no name anybody could log in as. */
+static bool name_ok(const char *user, char *reason, size_t reasonsize)
+{
+	if (user == NULL || !username_valid(user)) {
+		reason_copy(reason, reasonsize, "invalid user name");
+		return false;
+	}
+	return true;
+}
+
 static void start(struct auth_user *user_r, char *reason, size_t reasonsize)
 {
 	memset(user_r, 0, sizeof(*user_r));
 	reason_copy(reason, reasonsize, "");
 }
 
-enum auth_result auth_verify_plain(const struct auth_config *cfg,
-				   const char *user, const char *password,
-				   struct auth_user *user_r,
-				   char *reason, size_t reasonsize)
+/* The answer r of a backend that holds user (not BACKEND_NO_USER), under
+ * the lists' verdict: a virtual user running as account, or (is_system)
+ * the APOP secret of the system account named user. */
+static enum auth_result held_name(const struct auth_config *cfg, const char *user,
+				  enum backend_result r, bool is_system,
+				  enum auth_result lists, const char *policy_reason,
+				  const char *account, struct auth_user *user_r,
+				  char *reason, size_t reasonsize)
+{
+	if (r == BACKEND_OK && lists != AUTH_OK)
+		reason_copy(reason, reasonsize, policy_reason);
+	if (r == BACKEND_OK && is_system)
+		return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
+	return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+}
+
+/* The backends, in the order they are asked.  The user database comes
+ * first: a virtual user it holds is checked there and nowhere else (and a
+ * name it does not hold costs the same work as a wrong password).  PAM, a
+ * backend of system accounts, answers for every other name. */
+static const struct auth_backend *const backends[] = {
+	&auth_backend_userdb,
+	&auth_backend_pam,
+};
+#define BACKENDS_N (sizeof(backends) / sizeof(backends[0]))
+
+static bool backend_on(const struct auth_backend *b, const struct auth_config *cfg)
+{
+	return b->enabled == NULL || b->enabled(cfg);
+}
+
+/* USER/PASS against a backend of system accounts (PAM), whose answer is
+ * final.  The policy is evaluated first; a refused account still goes
+ * through the backend (with BACKEND_VERIFY_ONLY) so that a refusal costs
+ * the same work as a wrong password.  lists and policy_reason (size
+ * POLICY_REASON_MAX) are list_policy's verdict. */
+static enum auth_result plain_system(const struct auth_config *cfg,
+				     const struct auth_backend *b,
+				     const char *user, const char *password,
+				     enum auth_result lists, char *policy_reason,
+				     struct auth_user *user_r,
+				     char *reason, size_t reasonsize)
 {
 	char account[USERNAME_MAX + 1] = "";
-	char policy_reason[128] = "";
 	struct account acc;
-	enum auth_result lists, pol;
+	enum auth_result pol = lists;
 	enum backend_result r;
 	bool known = true;
 
-	start(user_r, reason, reasonsize);
-	if (user == NULL || !username_valid(user)) {
-		reason_copy(reason, reasonsize, "invalid user name");
-		return AUTH_FAIL;
-	}
-	if (password == NULL || password[0] == '\0') {
-		reason_copy(reason, reasonsize, "empty password");
-		return AUTH_FAIL;
-	}
-	if (strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX) {
-		reason_copy(reason, reasonsize, "password too long");
-		return AUTH_FAIL;
-	}
-	/* The lists are global conditions: an unusable deny list stops every
-	 * login before any password is looked at. */
-	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
-	if (lists == AUTH_TEMPFAIL) {
-		reason_copy(reason, reasonsize, policy_reason);
-		return AUTH_TEMPFAIL;
-	}
-
-	r = auth_backend_userdb.verify_plain(cfg, user, password, 0,
-					     account, sizeof(account),
-					     reason, reasonsize);
-	if (r != BACKEND_NO_USER) {
-		if (r == BACKEND_OK && lists != AUTH_OK)
-			reason_copy(reason, reasonsize, policy_reason);
-		return finish_virtual(user, r, lists, account, user_r,
-				      reason, reasonsize);
-	}
-
-	if (cfg->pam_service == NULL || cfg->pam_service[0] == '\0')
-		return AUTH_FAIL;   /* reason: "unknown user" from the database */
-
-	pol = lists;
 	if (pol == AUTH_OK) {
 		pol = account_resolve(user, &acc);
 		if (pol == AUTH_TEMPFAIL) {
@@ -422,17 +439,16 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 		}
 		known = pol == AUTH_OK;
 		if (!known)
-			reason_copy(policy_reason, sizeof(policy_reason), "unknown user");
+			reason_copy(policy_reason, POLICY_REASON_MAX, "unknown user");
 		else
-			pol = system_policy(cfg, &acc, policy_reason, sizeof(policy_reason));
+			pol = system_policy(cfg, &acc, policy_reason, POLICY_REASON_MAX);
 	}
-	r = auth_backend_pam.verify_plain(cfg, user, password,
-					  pol == AUTH_OK ? 0 : BACKEND_VERIFY_ONLY,
-					  account, sizeof(account),
-					  reason, reasonsize);
+	r = b->verify_plain(cfg, user, password, pol == AUTH_OK ? 0 : BACKEND_VERIFY_ONLY,
+			    account, sizeof(account), reason, reasonsize);
 	if (pol != AUTH_OK) {
-		/* Refused whatever PAM said.  For an account that exists, a
-		 * wrong password is the more useful log reason (brute force). */
+		/* Refused whatever the backend said.  For an account that
+		 * exists, a wrong password is the more useful log reason
+		 * (brute force). */
 		if (r != BACKEND_FAIL || !known)
 			reason_copy(reason, reasonsize, policy_reason);
 		return AUTH_FAIL;
@@ -444,6 +460,63 @@ enum auth_result auth_verify_plain(const struct auth_config *cfg,
 	return AUTH_OK;
 }
 
+/* The lists, the first policy every entry point applies, into *lists_r
+ * and policy_reason (size POLICY_REASON_MAX).  They are global conditions:
+ * an unusable deny list stops every login before any password is looked
+ * at.  Returns AUTH_TEMPFAIL (reason set) for that, else AUTH_OK. */
+static enum auth_result lists_first(const struct auth_config *cfg, const char *user,
+				    enum auth_result *lists_r, char *policy_reason,
+				    char *reason, size_t reasonsize)
+{
+	*lists_r = list_policy(cfg, user, policy_reason, POLICY_REASON_MAX);
+	if (*lists_r == AUTH_TEMPFAIL) {
+		reason_copy(reason, reasonsize, policy_reason);
+		return AUTH_TEMPFAIL;
+	}
+	return AUTH_OK;
+}
+
+enum auth_result auth_verify_plain(const struct auth_config *cfg,
+				   const char *user, const char *password,
+				   struct auth_user *user_r,
+				   char *reason, size_t reasonsize)
+{
+	char account[USERNAME_MAX + 1] = "";
+	char policy_reason[POLICY_REASON_MAX] = "";
+	enum auth_result lists;
+	enum backend_result r;
+	size_t i;
+
+	start(user_r, reason, reasonsize);
+	if (!name_ok(user, reason, reasonsize))
+		return AUTH_FAIL;
+	if (password == NULL || password[0] == '\0') {
+		reason_copy(reason, reasonsize, "empty password");
+		return AUTH_FAIL;
+	}
+	if (strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX) {
+		reason_copy(reason, reasonsize, "password too long");
+		return AUTH_FAIL;
+	}
+	if (lists_first(cfg, user, &lists, policy_reason, reason, reasonsize) != AUTH_OK)
+		return AUTH_TEMPFAIL;
+	for (i = 0; i < BACKENDS_N; i++) {
+		const struct auth_backend *b = backends[i];
+
+		if (b->verify_plain == NULL || !backend_on(b, cfg))
+			continue;
+		if (b->system_accounts)
+			return plain_system(cfg, b, user, password, lists, policy_reason,
+					    user_r, reason, reasonsize);
+		r = b->verify_plain(cfg, user, password, 0, account, sizeof(account),
+				    reason, reasonsize);
+		if (r != BACKEND_NO_USER)
+			return held_name(cfg, user, r, false, lists, policy_reason, account,
+					 user_r, reason, reasonsize);
+	}
+	return AUTH_FAIL;   /* nobody holds the name; reason: "unknown user" from the database */
+}
+
 enum auth_result auth_verify_apop(const struct auth_config *cfg,
 				  const char *user, const char *timestamp,
 				  const char *digest_hex,
@@ -451,64 +524,88 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 				  char *reason, size_t reasonsize)
 {
 	char account[USERNAME_MAX + 1] = "";
-	char policy_reason[128] = "";
+	char policy_reason[POLICY_REASON_MAX] = "";
 	enum auth_result lists;
 	enum backend_result r;
 	bool is_system = false;
+	size_t i;
 
 	start(user_r, reason, reasonsize);
 	if (!auth_apop_available(cfg)) {
 		reason_copy(reason, reasonsize, "APOP not available");
 		return AUTH_FAIL;
 	}
-	if (user == NULL || !username_valid(user)) {
-		reason_copy(reason, reasonsize, "invalid user name");
+	if (!name_ok(user, reason, reasonsize))
 		return AUTH_FAIL;
-	}
 	if (digest_hex == NULL) {
 		reason_copy(reason, reasonsize, "malformed digest");
 		return AUTH_FAIL;
 	}
-	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
-	if (lists == AUTH_TEMPFAIL) {
-		reason_copy(reason, reasonsize, policy_reason);
+	if (lists_first(cfg, user, &lists, policy_reason, reason, reasonsize) != AUTH_OK)
 		return AUTH_TEMPFAIL;
+	/* Only a backend that keeps secrets can answer APOP. */
+	for (i = 0; i < BACKENDS_N; i++) {
+		const struct auth_backend *b = backends[i];
+
+		if (b->verify_apop == NULL || !backend_on(b, cfg))
+			continue;
+		r = b->verify_apop(cfg, user, timestamp, digest_hex, account, sizeof(account),
+				   &is_system, reason, reasonsize);
+		if (r != BACKEND_NO_USER)
+			return held_name(cfg, user, r, is_system, lists, policy_reason, account,
+					 user_r, reason, reasonsize);
 	}
-	r = auth_userdb_verify_apop(cfg, user, timestamp, digest_hex,
-				    account, sizeof(account), &is_system, reason, reasonsize);
-	if (r == BACKEND_OK && lists != AUTH_OK)
-		reason_copy(reason, reasonsize, policy_reason);
-	if (r == BACKEND_OK && is_system)
-		return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
-	return finish_virtual(user, r, lists, account, user_r, reason, reasonsize);
+	return AUTH_FAIL;   /* reason: "unknown user" from the database */
+}
+
+/* What the backends that keep secrets know of user: the first that holds
+ * the name answers (is it virtual, has it a secret).  BACKEND_NO_USER when
+ * none does; reason as the backend set it. */
+static enum backend_result lookup_known(const struct auth_config *cfg, const char *user,
+					bool *is_virtual_r, bool *has_secret_r,
+					char *reason, size_t reasonsize)
+{
+	char secret[USERDB_SECRET_MAX + 1];
+	enum backend_result r = BACKEND_NO_USER;
+	size_t i, len;
+
+	*is_virtual_r = *has_secret_r = false;
+	for (i = 0; i < BACKENDS_N; i++) {
+		const struct auth_backend *b = backends[i];
+		bool is_virtual = false;
+
+		if (b->lookup_secret == NULL || !backend_on(b, cfg))
+			continue;
+		len = 0;
+		r = b->lookup_secret(cfg, user, secret, sizeof(secret), &len, &is_virtual,
+				     reason, reasonsize);
+		ct_wipe(secret, sizeof(secret));
+		if (r == BACKEND_NO_USER)
+			continue;
+		*is_virtual_r = r == BACKEND_OK && is_virtual;
+		*has_secret_r = r == BACKEND_OK && len > 0;
+		return r;
+	}
+	return r;
 }
 
 enum auth_result auth_finish_login(const struct auth_config *cfg, const char *user,
 				   struct auth_user *user_r,
 				   char *reason, size_t reasonsize)
 {
-	char policy_reason[128] = "";
-	struct userdb_entry e;
+	char policy_reason[POLICY_REASON_MAX] = "";
 	enum auth_result lists;
 	enum backend_result r;
 	bool is_virtual, has_secret;
 
 	start(user_r, reason, reasonsize);
-	if (user == NULL || !username_valid(user)) {
-		reason_copy(reason, reasonsize, "invalid user name");
+	if (!name_ok(user, reason, reasonsize))
 		return AUTH_FAIL;
-	}
-	lists = list_policy(cfg, user, policy_reason, sizeof(policy_reason));
-	if (lists == AUTH_TEMPFAIL) {
-		reason_copy(reason, reasonsize, policy_reason);
+	if (lists_first(cfg, user, &lists, policy_reason, reason, reasonsize) != AUTH_OK)
 		return AUTH_TEMPFAIL;
-	}
 	/* A name the user database holds as a virtual user means that user,
 	 * here as for USER/PASS; any other name is a system account. */
-	r = auth_userdb_lookup_entry(cfg, user, &e, reason, reasonsize);
-	is_virtual = r == BACKEND_OK && e.kind == USERDB_VIRTUAL;
-	has_secret = r == BACKEND_OK && e.secret_len > 0;
-	userdb_entry_wipe(&e);
+	r = lookup_known(cfg, user, &is_virtual, &has_secret, reason, reasonsize);
 	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
 		return from_backend(r);
 	if (is_virtual) {
@@ -545,27 +642,27 @@ enum auth_result auth_finish_login(const struct auth_config *cfg, const char *us
 
 bool auth_apop_available(const struct auth_config *cfg)
 {
-	return cfg->userdb_path != NULL && cfg->userdb_path[0] != '\0' &&
-	       userdb_available() && auth_userdb_apop_built();
+	size_t i;
+
+	for (i = 0; i < BACKENDS_N; i++)
+		if (backends[i]->apop_available != NULL && backends[i]->apop_available(cfg))
+			return true;
+	return false;
 }
 
 enum auth_result auth_check_secret(const struct auth_config *cfg, const char *user,
 				   bool *has_r)
 {
-	char secret[USERDB_SECRET_MAX + 1];
 	char reason[128];
-	size_t len = 0;
 	enum backend_result r;
+	bool is_virtual;
 
 	*has_r = false;
 	if (user == NULL || !username_valid(user))
 		return AUTH_OK;
-	r = auth_backend_userdb.lookup_secret(cfg, user, secret, sizeof(secret), &len,
-					      reason, sizeof(reason));
-	ct_wipe(secret, sizeof(secret));
+	r = lookup_known(cfg, user, &is_virtual, has_r, reason, sizeof(reason));
 	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
 		return from_backend(r);
-	*has_r = r == BACKEND_OK && len > 0;
 	return AUTH_OK;
 }
 

@@ -242,8 +242,18 @@ static enum backend_result pam_verify_plain(const struct auth_config *cfg,
 
 #endif /* HAVE_PAM */
 
+/* PAM is on when a service is configured (pam-service). */
+static bool pam_enabled(const struct auth_config *cfg)
+{
+	return cfg->pam_service != NULL && cfg->pam_service[0] != '\0';
+}
+
 const struct auth_backend auth_backend_pam = {
 	.name = "pam",
+	.system_accounts = true,
+	.enabled = pam_enabled,
 	.verify_plain = pam_verify_plain,
 	.lookup_secret = NULL,   /* PAM keeps no secrets we could read */
+	.verify_apop = NULL,
+	.apop_available = NULL,
 };

@@ -1,6 +1,6 @@
 /*
  * auth_userdb: the user-database backend (popper's GDBM user database,
- * auth/userdb/userdb.c).
+ * auth/userdb/: userdb.h, read by userdb_read.c).
  *
  * Runs as root in the pre-login session, reading the database read-only.
  * The database holds two kinds of entries (auth/userdb/userdb.h):
@@ -179,7 +179,7 @@ static enum backend_result userdb_verify_plain(const struct auth_config *cfg,
 static enum backend_result userdb_lookup_secret(const struct auth_config *cfg,
 						const char *user,
 						char *secret_r, size_t secret_size,
-						size_t *len_r,
+						size_t *len_r, bool *is_virtual_r,
 						char *reason, size_t reasonsize)
 {
 	struct userdb_entry e;
@@ -188,9 +188,13 @@ static enum backend_result userdb_lookup_secret(const struct auth_config *cfg,
 	*len_r = 0;
 	if (secret_size > 0)
 		secret_r[0] = '\0';
+	if (is_virtual_r != NULL)
+		*is_virtual_r = false;
 	r = auth_userdb_lookup_entry(cfg, user, &e, reason, reasonsize);
 	if (r != BACKEND_OK)
 		return r;
+	if (is_virtual_r != NULL)
+		*is_virtual_r = e.kind == USERDB_VIRTUAL;
 	if (e.secret_len + 1 > secret_size) {
 		userdb_entry_wipe(&e);
 		snprintf(reason, reasonsize, "secret too long for the caller");
@@ -213,17 +217,11 @@ enum backend_result auth_userdb_lookup_entry(const struct auth_config *cfg, cons
 	return r;
 }
 
-const struct auth_backend auth_backend_userdb = {
-	.name = "userdb",
-	.verify_plain = userdb_verify_plain,
-	.lookup_secret = userdb_lookup_secret,
-};
-
 /* ---- APOP ---------------------------------------------------------------- */
 
 #ifdef HAVE_OPENSSL
 
-bool auth_userdb_apop_built(void)
+static bool apop_built(void)
 {
 	return true;
 }
@@ -278,12 +276,12 @@ static bool apop_md5(const char *timestamp, const char *secret, size_t len,
 	return ok;
 }
 
-enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
-					    const char *user, const char *timestamp,
-					    const char *digest_hex,
-					    char *account_r, size_t account_size,
-					    bool *is_system_r,
-					    char *reason, size_t reasonsize)
+static enum backend_result userdb_verify_apop(const struct auth_config *cfg,
+					      const char *user, const char *timestamp,
+					      const char *digest_hex,
+					      char *account_r, size_t account_size,
+					      bool *is_system_r,
+					      char *reason, size_t reasonsize)
 {
 	unsigned char want[APOP_DIGEST_LEN], got[APOP_DIGEST_LEN];
 	struct userdb_entry e;
@@ -344,17 +342,17 @@ enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 
 #else /* !HAVE_OPENSSL */
 
-bool auth_userdb_apop_built(void)
+static bool apop_built(void)
 {
 	return false;
 }
 
-enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
-					    const char *user, const char *timestamp,
-					    const char *digest_hex,
-					    char *account_r, size_t account_size,
-					    bool *is_system_r,
-					    char *reason, size_t reasonsize)
+static enum backend_result userdb_verify_apop(const struct auth_config *cfg,
+					      const char *user, const char *timestamp,
+					      const char *digest_hex,
+					      char *account_r, size_t account_size,
+					      bool *is_system_r,
+					      char *reason, size_t reasonsize)
 {
 	(void)cfg; (void)user; (void)timestamp; (void)digest_hex;
 	(void)account_r; (void)account_size;
@@ -364,3 +362,19 @@ enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
 }
 
 #endif /* HAVE_OPENSSL */
+
+/* APOP needs a database to hold the secrets and OpenSSL to hash them. */
+static bool userdb_apop_available(const struct auth_config *cfg)
+{
+	return userdb_configured(cfg) && apop_built();
+}
+
+const struct auth_backend auth_backend_userdb = {
+	.name = "userdb",
+	.system_accounts = false,   /* a name it proves with a password is virtual */
+	.enabled = NULL,            /* always asked: see the header */
+	.verify_plain = userdb_verify_plain,
+	.lookup_secret = userdb_lookup_secret,
+	.verify_apop = userdb_verify_apop,
+	.apop_available = userdb_apop_available,
+};

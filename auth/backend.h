@@ -1,17 +1,19 @@
 /*
- * backend: what auth/auth.c asks of one credential store.
+ * backend: what auth/auth.c asks of one credential store, and the table of
+ * stores it walks.
  *
- * Internal to auth/: the session engine only sees auth/auth.h.  A backend
+ * PRIVATE to auth/: the session engine only sees auth/auth.h.  A backend
  * answers two different questions (Dovecot's passdb split): "is this the
  * password?" (verify_plain; PAM and the user database can) and "what is the
- * stored secret?" (lookup_secret; only the user database can, APOP needs
- * it).  Account policy (deny/allow files, uid, shell) is not a backend's job:
- * auth.c applies it to every backend alike.  Runs as root, before the
- * session drops privileges.
+ * stored secret?" (lookup_secret and verify_apop; only the user database
+ * can, APOP needs it).  Account policy (deny/allow files, uid, shell) is not
+ * a backend's job: auth.c applies it to every backend alike.  Runs as root,
+ * before the session drops privileges.
  */
 #ifndef POPPER_AUTH_BACKEND_H
 #define POPPER_AUTH_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "auth/auth.h"
@@ -35,6 +37,19 @@ enum backend_result {
 struct auth_backend {
 	const char *name;   /* "userdb", "pam": for log lines */
 
+	/* True when the names this backend proves are system accounts: auth.c
+	 * applies the system-account policy before asking it (and asks with
+	 * BACKEND_VERIFY_ONLY when the policy refuses, so a refusal costs the
+	 * same work), and its answer to verify_plain is final.  False: a name
+	 * it proves with verify_plain is a virtual user, whose session runs as
+	 * the mail-owner account. */
+	bool system_accounts;
+
+	/* False when cfg turns the backend off: auth.c then skips it.  NULL:
+	 * always asked (the backend answers BACKEND_NO_USER itself, after the
+	 * same work as for a wrong password, when it has no store). */
+	bool (*enabled)(const struct auth_config *cfg);
+
 	/* Checks password for user.  On BACKEND_OK copies into account_r
 	 * (size account_size) the system account the session runs as.
 	 * reason gets a log-only text on every other result. */
@@ -46,37 +61,39 @@ struct auth_backend {
 
 	/* Copies user's stored secret into secret_r (NUL-terminated, length
 	 * in *len_r, 0 when the entry has none); the caller wipes it.  Any
-	 * entry (virtual or system) counts.  NULL when the backend keeps no
-	 * secrets (PAM). */
+	 * entry (virtual or system) counts; *is_virtual_r (may be NULL) tells
+	 * which.  NULL when the backend keeps no secrets (PAM). */
 	enum backend_result (*lookup_secret)(const struct auth_config *cfg,
 					     const char *user,
 					     char *secret_r, size_t secret_size,
-					     size_t *len_r,
+					     size_t *len_r, bool *is_virtual_r,
 					     char *reason, size_t reasonsize);
+
+	/* APOP: checks that digest_hex is MD5(timestamp || secret).  An
+	 * unknown user (or one without a secret) costs the same MD5 and
+	 * compare (with a dummy secret) and answers BACKEND_NO_USER /
+	 * BACKEND_FAIL.  On BACKEND_OK copies the account to run as into
+	 * account_r and sets *is_system_r: false for a virtual user (the
+	 * account is mail-owner), true for the APOP secret of the system
+	 * account named user (the account is user; auth.c applies the system
+	 * policy).  NULL when the backend keeps no secrets (PAM). */
+	enum backend_result (*verify_apop)(const struct auth_config *cfg,
+					   const char *user, const char *timestamp,
+					   const char *digest_hex,
+					   char *account_r, size_t account_size,
+					   bool *is_system_r,
+					   char *reason, size_t reasonsize);
+
+	/* True when verify_apop can work with cfg (built with what it needs,
+	 * a store configured).  NULL with verify_apop. */
+	bool (*apop_available)(const struct auth_config *cfg);
 };
 
 extern const struct auth_backend auth_backend_userdb;   /* auth_userdb.c */
 extern const struct auth_backend auth_backend_pam;      /* auth_pam.c */
 
-/* APOP against the user database (auth_userdb.c): checks that digest_hex is
- * MD5(timestamp || secret).  An unknown user (or one without a secret) costs
- * the same MD5 and compare (with a dummy secret) and answers
- * BACKEND_NO_USER / BACKEND_FAIL.  On BACKEND_OK copies the account to run
- * as into account_r and sets *is_system_r: false for a virtual user (the
- * account is mail-owner), true for the APOP secret of the system account
- * named user (the account is user; auth.c applies the system policy). */
-enum backend_result auth_userdb_verify_apop(const struct auth_config *cfg,
-					    const char *user, const char *timestamp,
-					    const char *digest_hex,
-					    char *account_r, size_t account_size,
-					    bool *is_system_r,
-					    char *reason, size_t reasonsize);
-
-/* True when this build can compute APOP digests (OpenSSL). */
-bool auth_userdb_apop_built(void);
-
 /* user's whole entry (kind and secret) into *e_r, for SASL's auxprop
- * plugin and auth_finish_login(); the caller wipes it (userdb_entry_wipe).
+ * plugin (auth/sasl_auxprop.c); the caller wipes it (userdb_entry_wipe).
  * BACKEND_NO_USER when no database is configured, the file does not exist
  * or the name is not in it; TEMPFAIL/PERMFAIL as for the other lookups.
  * (Needs auth/userdb/userdb.h for struct userdb_entry.) */

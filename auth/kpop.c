@@ -1,6 +1,7 @@
 /*
  * kpop: Kerberos 5 for popper -- the KPOP handshake (Qpopper's -k) and the
- * principal-to-user rule that GSSAPI shares (see auth/kpop.h).
+ * principal-to-user rule that GSSAPI shares (the handshake is declared in
+ * auth/auth.h, the rest in auth/kpop.h, private to auth/).
  *
  * Runs as root, before the session drops privileges: the keytab is
  * normally readable by root only, and krb5_kuserok() reads the target
@@ -337,6 +338,33 @@ static bool ticket_for_service(const krb5_ticket *ticket, const char *service)
 	       memcmp(c->data, service, c->length) == 0;
 }
 
+/* krb5_recvauth with KPOP_VERSION on fd.  server NULL: any key of kt may
+ * decrypt the ticket (so the host part of the name need not match what
+ * gethostname says); the caller checks the service.  Bounded in memory and,
+ * as a whole, in time (twice the per-read timeout). */
+static krb5_error_code bounded_recvauth(int fd, krb5_keytab kt, unsigned timeout_s,
+					krb5_auth_context *actx_r, krb5_ticket **ticket_r)
+{
+	krb5_pointer fdp = &fd;
+	struct sigaction sa, old_sa;
+	struct rlimit old_lim;
+	krb5_error_code code;
+	bool capped;
+
+	capped = cap_memory(&old_lim);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = handshake_expired;
+	sigaction(SIGALRM, &sa, &old_sa);
+	alarm(timeout_s > 0 ? 2 * timeout_s : 120);
+	code = krb5_recvauth(kctx, actx_r, fdp, KPOP_VERSION, NULL, 0, kt, ticket_r);
+	alarm(0);
+	sigaction(SIGALRM, &old_sa, NULL);
+	if (capped)
+		(void)setrlimit(RLIMIT_DATA, &old_lim);
+	return code;
+}
+
 int kpop_handshake(int fd, const char *service, const char *keytab, unsigned timeout_s,
 		   char *user_r, size_t usersize, char *principal_r, size_t principalsize,
 		   char *reason, size_t reasonsize)
@@ -347,10 +375,6 @@ int kpop_handshake(int fd, const char *service, const char *keytab, unsigned tim
 	krb5_error_code code;
 	char *name = NULL;
 	int flags, rc = -1;
-	krb5_pointer fdp = &fd;
-	struct sigaction sa, old_sa;
-	struct rlimit old_lim;
-	bool capped;
 
 	if (usersize > 0)
 		user_r[0] = '\0';
@@ -378,21 +402,7 @@ int kpop_handshake(int fd, const char *service, const char *keytab, unsigned tim
 	}
 	if (!hello_ok(fd, timeout_s, reason, reasonsize))
 		goto out;
-	/* server NULL: any key of the keytab may decrypt the ticket (so the
-	 * host part of the name need not match what gethostname says); the
-	 * service is checked below.  Bounded in memory and, as a whole, in
-	 * time (twice the per-read timeout). */
-	capped = cap_memory(&old_lim);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = handshake_expired;
-	sigaction(SIGALRM, &sa, &old_sa);
-	alarm(timeout_s > 0 ? 2 * timeout_s : 120);
-	code = krb5_recvauth(kctx, &actx, fdp, KPOP_VERSION, NULL, 0, kt, &ticket);
-	alarm(0);
-	sigaction(SIGALRM, &old_sa, NULL);
-	if (capped)
-		(void)setrlimit(RLIMIT_DATA, &old_lim);
+	code = bounded_recvauth(fd, kt, timeout_s, &actx, &ticket);
 	if (code != 0) {
 		krb_reason(reason, reasonsize, "krb5_recvauth", code);
 		goto out;

@@ -1,7 +1,12 @@
 /*
- * kpop: Kerberos 5 for popper (MIT krb5): the KPOP handshake that Qpopper's
- * -k runs at connection start (krb5_recvauth with the application version
- * "KPOPV1.0", as fetchmail's "auth kerberos_v5" speaks it), and the one rule
+ * kpop: what auth/kpop.c offers the rest of auth/ (SASL's GSSAPI in
+ * auth/sasl.c).  PRIVATE to auth/: the session engine calls the handshake
+ * through auth/auth.h only.
+ *
+ * auth/kpop.c is Kerberos 5 for popper (MIT krb5): the KPOP handshake that
+ * Qpopper's -k runs at connection start (krb5_recvauth with the application
+ * version "KPOPV1.0", as fetchmail's "auth kerberos_v5" speaks it; declared
+ * in auth/auth.h), and the one rule
  * that turns a Kerberos principal into a local user name, shared with
  * GSSAPI (auth/sasl.c): krb5's own krb5_aname_to_localname() and
  * krb5_kuserok() (auth_to_local rules and ~/.k5login), so a principal of a
@@ -17,12 +22,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth/auth.h"
+
 /* The application version string of the KPOP handshake. */
 #define KPOP_VERSION "KPOPV1.0"
 /* The conventional TCP port of kpop (services(5)); only documentation. */
 #define KPOP_PORT 1109
-/* Longest principal name we handle (text form). */
-#define KPOP_PRINCIPAL_MAX 256
 
 /* True when popper was built with MIT krb5. */
 bool kpop_built(void);
@@ -46,19 +51,5 @@ int kpop_use_keytab(const char *keytab, char *reason, size_t reasonsize);
  * Returns 0 with user_r filled, or -1 with a log-only reason. */
 int kpop_principal_user(const char *principal, const char *requested,
 			char *user_r, size_t usersize, char *reason, size_t reasonsize);
-
-/* The KPOP handshake on the connected socket fd, before the greeting:
- * krb5_recvauth() with KPOP_VERSION, accepting any key of keytab (NULL =
- * krb5's default) whose principal is service/HOST (kerberos-service).
- * A peer whose first bytes are not krb5_sendauth's is refused before the
- * library reads anything; every read and write is bounded by timeout_s
- * seconds, the whole handshake by twice that (the process ends if it is
- * exceeded) and its memory by a fixed headroom.  On success returns 0
- * with the local user the client's principal maps to (kpop_principal_user
- * with no requested name) in user_r and the principal in principal_r; else
- * -1 with a log-only reason. */
-int kpop_handshake(int fd, const char *service, const char *keytab, unsigned timeout_s,
-		   char *user_r, size_t usersize, char *principal_r, size_t principalsize,
-		   char *reason, size_t reasonsize);
 
 #endif

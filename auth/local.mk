@@ -11,8 +11,19 @@ auth_libpopauth_a_CFLAGS = $(AUTH_CFLAGS)
 AUTH_LDADD = auth/libpopauth.a $(USERDB_LDADD) \
 	$(PAM_LIBS) $(OPENSSL_LIBS) $(SASL_LIBS) $(KRB5_LIBS)
 
-check_PROGRAMS += tests/unit/auth/test_auth tests/unit/auth/test_sasl
+check_PROGRAMS += tests/unit/auth/test_auth tests/unit/auth/test_auth_pam \
+	tests/unit/auth/test_kpop tests/unit/auth/test_sasl
+# test_auth and test_auth_pam run under pam_wrapper (pamwrap.c).
+TESTDIR = tests/unit/auth/testdir.c tests/unit/auth/testdir.h
+PAMWRAP = tests/unit/auth/pamwrap.c tests/unit/auth/pamwrap.h $(TESTDIR)
+tests_unit_auth_test_auth_SOURCES = tests/unit/auth/test_auth.c $(PAMWRAP)
 tests_unit_auth_test_auth_CFLAGS = $(AUTH_CFLAGS)
-tests_unit_auth_test_auth_LDADD = $(AUTH_LDADD)
+tests_unit_auth_test_auth_pam_SOURCES = tests/unit/auth/test_auth_pam.c $(PAMWRAP)
+tests_unit_auth_test_auth_pam_CFLAGS = $(AUTH_CFLAGS)
+tests_unit_auth_test_auth_pam_LDADD = $(AUTH_LDADD)
+tests_unit_auth_test_auth_LDADD = auth/userdb/libuserdb_write.a $(AUTH_LDADD)
 tests_unit_auth_test_sasl_CFLAGS = $(AUTH_CFLAGS)
-tests_unit_auth_test_sasl_LDADD = $(AUTH_LDADD)
+tests_unit_auth_test_sasl_LDADD = auth/userdb/libuserdb_write.a $(AUTH_LDADD)
+tests_unit_auth_test_kpop_SOURCES = tests/unit/auth/test_kpop.c $(TESTDIR)
+tests_unit_auth_test_kpop_CFLAGS = $(AUTH_CFLAGS)
+tests_unit_auth_test_kpop_LDADD = $(AUTH_LDADD)

@@ -1,5 +1,6 @@
 /*
- * sasl: the AUTH start/step object over Cyrus SASL (see auth/sasl.h).
+ * sasl: the AUTH start/step object over Cyrus SASL (declared in auth/auth.h;
+ * auth/sasl.h holds what it shares with auth/sasl_auxprop.c).
  *
  * Runs as root, in the session before it drops privileges.  One process
  * serves one connection, so the library is set up once per process, lazily

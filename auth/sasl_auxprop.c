@@ -19,6 +19,17 @@
  *     the library falls back to its own "auxprop" check; the plugin then
  *     serves nothing, so that check can only fail too.
  *
+ * The one loop between modules that auth/ allows: auth/sasl.c calls down
+ * into libsasl2, and the library calls back up into this file (the plugin's
+ * lookup and the checkpass callback, registered by sasl.c through
+ * sasl_auxprop_register() and the SASL_CB_SERVER_USERDB_CHECKPASS entry of
+ * its callback table), which asks the user database (auth_userdb.c) and
+ * auth_verify_plain() (auth.c).  It cannot be a downward call: Cyrus SASL
+ * runs the mechanism and decides when it needs a secret, so the secret can
+ * only be handed over from a callback.  The callbacks keep to the current
+ * session (sasl_active_session()) and record what they found in its
+ * findings for sasl.c to read after the library returns.
+ *
  * Runs as root, in the session before it drops privileges.
  */
 #include "config.h"
@@ -86,12 +97,36 @@ static void serve(sasl_server_params_t *sparams, const char *name, const char *v
 	sparams->utils->prop_set(sparams->propctx, name, value, (int)len);
 }
 
+/* The name of our property ("*userPassword") when the request asks for it
+ * and it may be (re)set now (erasing a value set before when the library
+ * asks us to override it), or NULL. */
+static const char *requested_prop(sasl_server_params_t *sparams, unsigned flags)
+{
+	const struct propval *to_fetch, *cur;
+	const char *want = NULL;
+
+	to_fetch = sparams->utils->prop_get(sparams->propctx);
+	if (to_fetch == NULL)
+		return NULL;
+	for (cur = to_fetch; cur->name != NULL; cur++) {
+		if (cur->name[0] != '*' || strcmp(cur->name + 1, PROP_PASSWORD) != 0)
+			continue;
+		if (cur->values != NULL && !(flags & SASL_AUXPROP_OVERRIDE))
+			continue;
+		if (cur->values != NULL)
+			sparams->utils->prop_erase(sparams->propctx, cur->name);
+		want = cur->name;
+	}
+	return want;
+}
+
+/* The plugin's lookup: called by libsasl2 (see the header: the one upward
+ * call) when a mechanism needs the secret of user. */
 static int auxprop_lookup(void *glob_context, sasl_server_params_t *sparams,
 			  unsigned flags, const char *user, unsigned ulen)
 {
 	struct sasl_session *ss = sasl_active_session();
-	const struct propval *to_fetch, *cur;
-	const char *want = NULL;
+	const char *want;
 	struct sasl_findings *f;
 	struct userdb_entry e;
 	char name[USERNAME_MAX + 1], reason[256] = "", dummy[2 * DUMMY_BYTES + 1];
@@ -110,19 +145,7 @@ static int auxprop_lookup(void *glob_context, sasl_server_params_t *sparams,
 	if (flags & SASL_AUXPROP_AUTHZID)
 		return SASL_OK;
 	f = sasl_session_findings(ss);
-
-	to_fetch = sparams->utils->prop_get(sparams->propctx);
-	if (to_fetch == NULL)
-		return SASL_OK;
-	for (cur = to_fetch; cur->name != NULL; cur++) {
-		if (cur->name[0] != '*' || strcmp(cur->name + 1, PROP_PASSWORD) != 0)
-			continue;
-		if (cur->values != NULL && !(flags & SASL_AUXPROP_OVERRIDE))
-			continue;
-		if (cur->values != NULL)
-			sparams->utils->prop_erase(sparams->propctx, cur->name);
-		want = cur->name;
-	}
+	want = requested_prop(sparams, flags);
 	if (want == NULL)
 		return SASL_OK;   /* nothing of ours was asked for */
 	/* The library's own plaintext check after our checkpass callback

@@ -31,8 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/kpop.h"
-#include "auth/sasl.h"
+#include "auth/auth.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "server/commands.h"

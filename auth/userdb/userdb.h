@@ -1,7 +1,15 @@
 /*
  * userdb: popper's GDBM user database (virtual users, and APOP secrets of
- * virtual and system users; SASL verifiers later).  The one module that
- * knows the record format; the server, apopdb and popauth all go through it.
+ * virtual and system users; SASL verifiers later).  A small library in three
+ * parts, each with its own header, so that a program links only what it uses:
+ *   - this header: the record format and reading (userdb_format.c,
+ *     userdb_read.c), all the server needs;
+ *   - auth/userdb/userdb_write.h: the copy-sync-rename writer (userdb_write.c),
+ *     for apopdb and popauth;
+ *   - auth/userdb/userdb_bulk.h: export, import and verify (userdb_bulk.c), for
+ *     apopdb alone.
+ * The one module that knows the record format; the server, apopdb and
+ * popauth all go through it.
  *
  * Record (format v1, the reference is apopdb(8), "DATABASE FORMAT"):
  * key = the user name (no trailing NUL); value = "v1\n" followed by
@@ -39,6 +47,8 @@
 #define USERDB_DEFAULT_PATH SYSCONFDIR "/popper/auth/pop.auth"
 #endif
 
+/* How a handle was opened.  userdb_open() takes USERDB_READ only; the other
+ * modes are the writer's (userdb_write_open(), auth/userdb/userdb_write.h). */
 enum userdb_mode {
 	USERDB_READ,    /* read only, shared lock */
 	USERDB_WRITE,   /* in place, exclusive lock (not crash-safe: GDBM has no journal) */
@@ -75,27 +85,21 @@ struct userdb;
 /* True when popper was built with GDBM. */
 bool userdb_available(void);
 
-/* Opens the database with the built-in rules.  Returns NULL with err filled
- * ("PATH: reason") on failure; errno is then ENOENT when the file does not
- * exist, EPERM when the file breaks a safety rule (symlink, links, type,
- * owner, mode), EAGAIN when it stays locked, EINVAL when it is not a usable
- * database, or the system's errno. */
+/* Opens the database for reading (mode must be USERDB_READ; any other mode
+ * is refused with EINVAL: writers use userdb_write_open()) with the built-in
+ * rules.  Returns NULL with err filled ("PATH: reason") on failure; errno is
+ * then ENOENT when the file does not exist, EPERM when the file breaks a
+ * safety rule (symlink, links, type, owner, mode), EAGAIN when it stays
+ * locked, EINVAL when it is not a usable database, or the system's errno. */
 struct userdb *userdb_open(const char *path, enum userdb_mode mode,
 			   char *err, size_t errsize);
 /* The same with extra rules (may be NULL). */
 struct userdb *userdb_open_with(const char *path, enum userdb_mode mode,
 				const struct userdb_rules *rules,
 				char *err, size_t errsize);
-/* Closes db; an UPDATE or REPLACE handle that was not committed is thrown
- * away (its temporary file removed, the database untouched). */
+/* Closes db (any mode); an UPDATE or REPLACE handle that was not committed
+ * is thrown away (its temporary file removed, the database untouched). */
 void userdb_close(struct userdb *db);
-
-/* For UPDATE and REPLACE handles: syncs the new copy, gives it mode 0600 and
- * an owner, renames it over the database and syncs the directory.  The owner
- * is uid:gid unless uid is (uid_t)-1: then an UPDATE keeps the old file's
- * owner and a REPLACE keeps the creator.  Returns 0, or -1 with
- * userdb_error() set and the database untouched.  db must still be closed. */
-int userdb_commit(struct userdb *db, uid_t uid, gid_t gid);
 
 /* Looks up user's secret into secret_r (size secret_size, NUL-terminated,
  * length in *len_r; length 0 when the entry has no secret).  A record that
@@ -103,10 +107,6 @@ int userdb_commit(struct userdb *db, uid_t uid, gid_t gid);
 enum userdb_status userdb_get_secret(struct userdb *db, const char *user,
 				     char *secret_r, size_t secret_size,
 				     size_t *len_r);
-/* Adds or replaces user's secret (a new entry is a virtual user). */
-enum userdb_status userdb_set_secret(struct userdb *db, const char *user,
-				     const char *secret, size_t len);
-enum userdb_status userdb_delete(struct userdb *db, const char *user);
 /* Calls fn for each user name (in GDBM order); stops early if fn returns non-zero. */
 enum userdb_status userdb_foreach(struct userdb *db,
 				  int (*fn)(const char *user, void *ctx), void *ctx);
@@ -120,50 +120,14 @@ enum userdb_status userdb_foreach(struct userdb *db,
  * USERDB_LIST_MAX names); on error nothing is left to free. */
 enum userdb_status userdb_sorted_names(struct userdb *db, char ***names_r, size_t *count_r,
 				       bool *oom_r);
+/* Frees what userdb_sorted_names() returned. */
 void userdb_names_free(char **names, size_t count);
 
 /* Reads user's whole entry into *e_r (wipe it with userdb_entry_wipe). */
 enum userdb_status userdb_get_entry(struct userdb *db, const char *user,
 				    struct userdb_entry *e_r);
-/* Stores e as user's entry, keeping fields of an existing record that this
- * version does not interpret.  A damaged existing record is an error (delete
- * it first). */
-enum userdb_status userdb_put_entry(struct userdb *db, const char *user,
-				    const struct userdb_entry *e);
+/* Wipes e (it may hold a secret). */
 void userdb_entry_wipe(struct userdb_entry *e);
-
-/* ---- bulk operations (apopdb) ------------------------------------------- */
-
-struct userdb_import_stats {
-	unsigned long added, replaced, skipped;
-};
-
-/* Writes every record in the export text format (apopdb(8), "EXPORT
- * FORMAT"), secrets included, to out.  *count_r gets the number written. */
-enum userdb_status userdb_export(struct userdb *db, FILE *out, unsigned long *count_r);
-
-/* Reads the export text format from in (named in_name in messages) into db,
- * a writable handle; an entry replaces a record of the same name.  Any
- * syntax error, invalid name or record, or a name given twice stops the
- * import with USERDB_ERROR (the message names the line). */
-enum userdb_status userdb_import_text(struct userdb *db, FILE *in, const char *in_name,
-				      struct userdb_import_stats *st);
-
-/* Reads a Qpopper pop.auth (GDBM; key "user\0", value APOP secret XOR 0xff,
- * "\0", SCRAM field) into db as system entries.  Keys that are not valid
- * user names and values that cannot be decoded are skipped with a warning
- * (counted in st->skipped); a SCRAM field is kept as qpopper-scram-md5. */
-enum userdb_status userdb_import_qpopper(struct userdb *db, const char *qpath,
-					 struct userdb_import_stats *st);
-
-struct userdb_verify_report {
-	unsigned long records, virtual_users, system_users, with_secret;
-	unsigned long problems;   /* each one logged with log_error */
-};
-
-/* Checks GDBM's own structures, every key and every record.  Returns
- * USERDB_OK when no problem was found. */
-enum userdb_status userdb_verify(struct userdb *db, struct userdb_verify_report *r);
 
 /* Last error text of db for messages. */
 const char *userdb_error(const struct userdb *db);

@@ -5,68 +5,51 @@
  * accounts (uids, homes, shells) so getpwnam() sees exactly what a test
  * needs.
  *
- * The program runs twice: the first run finds the wrappers (the loader
- * finds libpam_wrapper.so and libnss_wrapper.so; pam_matrix.so sits in the
- * "pam_wrapper" directory beside libpam_wrapper.so, or $PAM_MATRIX_MODULE),
- * writes passwd/group files and PAM service files into a temporary
- * directory, re-executes itself with LD_PRELOAD and the wrappers'
- * variables, waits, and removes the directory.  Without the wrappers the
- * tests that need them are skipped with the reason, and the rest run.
+ * The program runs twice (tests/unit/auth/pamwrap.h): the first run writes
+ * passwd/group files and PAM service files into a temporary directory and
+ * re-executes itself under the wrappers.  Without the wrappers the tests
+ * that need them are skipped with the reason, and the rest run.
  */
 #include "config.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_write.h"
+#include "tests/unit/auth/pamwrap.h"
+#include "tests/unit/auth/testdir.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_GDBM
 #include <gdbm.h>
 #endif
 
-#define ENV_DIR "POPPER_TEST_AUTH_DIR"
-
-static char dir[512];
 static bool have_accounts;   /* nss_wrapper is active */
 static bool have_pam;        /* pam_wrapper is active */
 static bool have_pam_exec;   /* Linux-PAM's pam_exec.so, to see PAM_RHOST */
 static const char *why_no_accounts = "needs libpam-wrapper and libnss-wrapper (not found)";
 static const char *why_no_pam = "needs libpam-wrapper and libnss-wrapper (not found)";
 
-/* A path in the test directory.  The result stays valid for the next 63
- * calls: configurations keep pointers to these. */
+/* A path in the test directory (valid for the next 63 calls). */
 static const char *tpath(const char *name)
 {
-	static char buf[64][600];
-	static int slot;
-
-	slot = (slot + 1) % 64;
-	snprintf(buf[slot], sizeof(buf[slot]), "%s/%s", dir, name);
-	return buf[slot];
+	return testdir_path(name);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-	chmod(path, mode);
+	testdir_write(path, text, strlen(text), mode);
 }
 
 static bool contains(const char *hay, const char *needle)
@@ -74,42 +57,7 @@ static bool contains(const char *hay, const char *needle)
 	return hay != NULL && strstr(hay, needle) != NULL;
 }
 
-/* ---- the first run: find the wrappers, write the files, re-execute ------- */
-
-/* dl_iterate_phdr callback: the path of a loaded ASan runtime. */
-struct found_path {
-	char *buf;
-	size_t size;
-};
-
-static int find_asan_runtime(struct dl_phdr_info *info, size_t size, void *data)
-{
-	struct found_path *out = data;
-	const char *base = strrchr(info->dlpi_name, '/');
-
-	(void)size;
-	if (base == NULL || strncmp(base + 1, "libasan.so", 10) != 0)
-		return 0;
-	snprintf(out->buf, out->size, "%s", info->dlpi_name);
-	return 1;
-}
-
-/* The file the loader would use for soname, or false. */
-static bool loaded_path(const char *soname, char *out, size_t outsize)
-{
-	struct link_map *lm = NULL;
-	void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
-	bool found = false;
-
-	if (h == NULL)
-		return false;
-	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm != NULL && lm->l_name[0] == '/') {
-		snprintf(out, outsize, "%s", lm->l_name);
-		found = true;
-	}
-	dlclose(h);
-	return found;
-}
+/* ---- the made-up accounts and passwords (tests/unit/auth/pamwrap.h) ------- */
 
 static const char passwd_text[] =
 	"root:x:0:0:root:/root:/bin/sh\n"
@@ -134,113 +82,6 @@ static const char passdb_text[] =
 	"echoer:echoer:popper-echo\nnoisy:noisypw:popper-verbose\n"
 	"dora:dorapw:popper-rhost\n";
 
-static int run_wrapped(char **argv)
-{
-	char pamlib[512], nsslib[512], matrix[600], svc[2048], pamexec[600], *slash;
-	const char *env_matrix = getenv("PAM_MATRIX_MODULE");
-	char preload[1800], asanlib[512];
-	struct found_path asan;
-	pid_t pid;
-	int status;
-
-	if (!loaded_path("libpam_wrapper.so", pamlib, sizeof(pamlib)))
-		return -1;
-	if (!loaded_path("libnss_wrapper.so", nsslib, sizeof(nsslib)))
-		return -1;
-	if (env_matrix != NULL && env_matrix[0] != '\0') {
-		snprintf(matrix, sizeof(matrix), "%s", env_matrix);
-	} else {
-		slash = strrchr(pamlib, '/');
-		*slash = '\0';
-		snprintf(matrix, sizeof(matrix), "%s/pam_wrapper/pam_matrix.so", pamlib);
-		*slash = '/';
-	}
-	if (access(matrix, R_OK) != 0) {
-		why_no_pam = why_no_accounts =
-			"pam_matrix.so not found beside libpam_wrapper.so (set PAM_MATRIX_MODULE)";
-		return -1;
-	}
-
-	write_file(tpath("passwd"), passwd_text, 0644);
-	write_file(tpath("group"), group_text, 0644);
-	write_file(tpath("passdb"), passdb_text, 0600);
-	mkdir(tpath("pam.d"), 0700);
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s\naccount required %s passdb=%s\n",
-		 matrix, tpath("passdb"), matrix, tpath("passdb"));
-	write_file(tpath("pam.d/popper"), svc, 0644);
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s echo\naccount required %s passdb=%s\n",
-		 matrix, tpath("passdb"), matrix, tpath("passdb"));
-	write_file(tpath("pam.d/popper-echo"), svc, 0644);
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s verbose\naccount required %s passdb=%s\n",
-		 matrix, tpath("passdb"), matrix, tpath("passdb"));
-	write_file(tpath("pam.d/popper-verbose"), svc, 0644);
-	/* Linux-PAM's fallback for unknown services: cannot authenticate. */
-	snprintf(svc, sizeof(svc), "auth required %s passdb=%s\naccount required %s passdb=%s\n",
-		 matrix, tpath("no-such-passdb"), matrix, tpath("no-such-passdb"));
-	write_file(tpath("pam.d/other"), svc, 0644);
-	/* A passdb that does not exist: PAM_AUTHINFO_UNAVAIL. */
-	snprintf(svc, sizeof(svc),
-		 "auth required %s passdb=%s\naccount required %s passdb=%s\n",
-		 matrix, tpath("no-such-passdb"), matrix, tpath("no-such-passdb"));
-	write_file(tpath("pam.d/popper-broken"), svc, 0644);
-	/* pam_exec (in libpam's "security" directory) shows what PAM_RHOST
-	 * the modules see. */
-	if (loaded_path("libpam.so.0", pamexec, sizeof(pamexec)) &&
-	    (slash = strrchr(pamexec, '/')) != NULL) {
-		snprintf(slash, sizeof(pamexec) - (size_t)(slash - pamexec),
-			 "/security/pam_exec.so");
-		if (access(pamexec, R_OK) == 0) {
-			write_file(tpath("rhost.sh"),
-				   "#!/bin/sh\nprintf '%s' \"$PAM_RHOST\" > \"$0.out\"\n", 0755);
-			snprintf(svc, sizeof(svc),
-				 "auth required %s quiet %s\nauth required %s passdb=%s\n"
-				 "account required %s passdb=%s\n",
-				 pamexec, tpath("rhost.sh"), matrix, tpath("passdb"),
-				 matrix, tpath("passdb"));
-			write_file(tpath("pam.d/popper-rhost"), svc, 0644);
-			setenv("POPPER_TEST_PAM_EXEC", "1", 1);
-		}
-	}
-
-	/* Under gcc's -fsanitize=address the shared ASan runtime must come
-	 * first in LD_PRELOAD or it refuses to start; seeing it there, the
-	 * wrappers also leave out RTLD_DEEPBIND, which ASan cannot work with. */
-	asan.buf = asanlib;
-	asan.size = sizeof(asanlib);
-	if (dl_iterate_phdr(find_asan_runtime, &asan) != 0)
-		snprintf(preload, sizeof(preload), "%s:%s:%s", asanlib, pamlib, nsslib);
-	else
-		snprintf(preload, sizeof(preload), "%s:%s", pamlib, nsslib);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		setenv("LD_PRELOAD", preload, 1);
-		setenv("PAM_WRAPPER", "1", 1);
-		setenv("PAM_WRAPPER_SERVICE_DIR", tpath("pam.d"), 1);
-		setenv("NSS_WRAPPER_PASSWD", tpath("passwd"), 1);
-		setenv("NSS_WRAPPER_GROUP", tpath("group"), 1);
-		setenv(ENV_DIR, dir, 1);
-		/* argv[0] first: under valgrind /proc/self/exe is valgrind */
-		if (strchr(argv[0], '/') != NULL)
-			execv(argv[0], argv);
-		execv("/proc/self/exe", argv);
-		perror("re-executing under the wrappers");
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status)) {
-		printf("# the wrapped run died of signal %d\n", WTERMSIG(status));
-		return 1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
-
 /* ---- helpers for the checks ---------------------------------------------- */
 
 static struct auth_config base_cfg(void)
@@ -250,7 +91,7 @@ static struct auth_config base_cfg(void)
 	static char db_path[600];
 
 	memset(&c, 0, sizeof(c));
-	snprintf(db_path, sizeof(db_path), "%s/pop.auth", dir);
+	snprintf(db_path, sizeof(db_path), "%s", tpath("pop.auth"));
 	c.userdb_path = db_path;
 	c.mail_owner = "vmail";
 	c.min_uid = 1000;
@@ -267,7 +108,7 @@ static enum auth_result plain(const struct auth_config *c, const char *user,
 static void make_db(void)
 {
 	char err[512];
-	struct userdb *db = userdb_open(tpath("pop.auth"), USERDB_CREATE, err, sizeof(err));
+	struct userdb *db = userdb_write_open(tpath("pop.auth"), USERDB_CREATE, NULL, err, sizeof(err));
 
 	if (db == NULL) {
 		fprintf(stderr, "%s\n", err);
@@ -577,7 +418,7 @@ static void test_system_apop(void)
 	tap_skip("built without OpenSSL", "APOP for system entries");
 	return;
 #endif
-	db = userdb_open(tpath("sys.auth"), USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(tpath("sys.auth"), USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		ok(0, "create sys.auth: %s", err);
 		return;
@@ -716,11 +557,110 @@ static enum auth_result plain_logged(const struct auth_config *c, const char *us
 	return r;
 }
 
-static void test_pam(void)
+/* The deny and allow lists apply to PAM users too. */
+static void pam_lists(void)
+{
+	struct auth_config c = base_cfg();
+	struct auth_user u;
+	char reason[256];
+
+	c.pam_service = "popper";
+	write_file(tpath("deny-pam"), "carl\n", 0644);
+	c.deny_file = tpath("deny-pam");
+	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user on the deny list: FAIL");
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  others pass");
+	c.deny_file = NULL;
+	/* Its own file: test_lists (which writes "allow") needs GDBM. */
+	write_file(tpath("allow-pam"), "carol@example.org\nalice\n", 0644);
+	c.allow_file = tpath("allow-pam");
+	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user not on the allow list: FAIL");
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  alice is on it: OK");
+	c.allow_file = NULL;
+}
+
+/* Service faults, the conversation and PAM_RHOST. */
+static void pam_services(void)
 {
 	struct auth_config c = base_cfg();
 	struct auth_user u;
 	char reason[256], logbuf[4096];
+	enum auth_result r;
+
+	c.pam_service = "popper-broken";
+	r = plain(&c, "alice", "alicepw", &u, reason);
+	is_int(r, AUTH_TEMPFAIL, "PAM cannot reach its data (AUTHINFO_UNAVAIL): TEMPFAIL (%s)", reason);
+	c.pam_service = "no-such-service";
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_TEMPFAIL,
+	       "an unknown PAM service (falls back to \"other\"): TEMPFAIL here");
+	c.pam_service = "popper-echo";
+	is_int(plain(&c, "echoer", "not-the-name", &u, reason), AUTH_OK,
+	       "an echo-on prompt is answered with the user name");
+	c.pam_service = "popper-verbose";
+	is_int(plain_logged(&c, "noisy", "noisypw", &u, reason, logbuf, sizeof(logbuf)), AUTH_OK,
+	       "module info text is ignored: OK");
+	r = plain_logged(&c, "noisy", "wrong", &u, reason, logbuf, sizeof(logbuf));
+	ok(r == AUTH_FAIL && contains(logbuf, "PAM error message"),
+	   "a module's error text goes to the log only");
+	ok(!contains(logbuf, "wrong\"") && !contains(logbuf, "noisypw"), "  the log has no password");
+	c.pam_service = "popper-rhost";
+	if (!have_pam_exec) {
+		tap_skip("pam_exec.so not found beside libpam", "PAM_RHOST");
+	} else if (plain(&c, "dora", "dorapw", &u, reason) == AUTH_OK) {
+		char got[64] = "";
+		FILE *f = fopen(tpath("rhost.sh.out"), "r");
+
+		if (f != NULL) {
+			if (fgets(got, sizeof(got), f) == NULL)
+				got[0] = '\0';
+			fclose(f);
+			is_str(got, "192.0.2.7", "PAM_RHOST is the client address");
+		} else {
+			tap_skip("pam_exec.so did not run", "PAM_RHOST");
+		}
+	} else {
+		ok(0, "PAM_RHOST: the pam_exec service fails (%s)", reason);
+	}
+}
+
+/* The user database comes first for names it holds; PAM off or alone. */
+static void pam_after_userdb(void)
+{
+	struct auth_config c = base_cfg();
+	struct auth_user u;
+	char reason[256];
+	enum auth_result r;
+
+	c.pam_service = "popper";
+	if (userdb_available()) {
+		char err[512];
+		struct userdb *db = userdb_write_open(tpath("pop.auth"), USERDB_WRITE, NULL,
+						      err, sizeof(err));
+
+		if (db != NULL) {
+			userdb_set_secret(db, "carl", "virtual-carl", 12);
+			userdb_close(db);
+		}
+		is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL,
+		       "a name in the database is not tried against PAM");
+		r = plain(&c, "carl", "virtual-carl", &u, reason);
+		ok(r == AUTH_OK && u.is_virtual && strcmp(u.account, "vmail") == 0,
+		   "  its database secret logs it in as a virtual user");
+	} else {
+		tap_skip("built without GDBM", "a name in the user database is not tried against PAM");
+	}
+
+	c.pam_service = "";
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_FAIL, "pam-service empty: PAM off");
+	c.pam_service = "popper";
+	c.userdb_path = NULL;
+	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "no user database: PAM only");
+}
+
+static void test_pam(void)
+{
+	struct auth_config c = base_cfg();
+	struct auth_user u;
+	char reason[256];
 	enum auth_result r;
 
 	if (!have_pam || !have_accounts) {
@@ -769,78 +709,9 @@ static void test_pam(void)
 	r = plain(&c, "other", "otherpw", &u, reason);
 	is_int(r, AUTH_FAIL, "pam_acct_mgmt refuses (expired, not allowed): FAIL");
 	ok(contains(reason, "pam_acct_mgmt"), "  reason names pam_acct_mgmt (%s)", reason);
-
-	write_file(tpath("deny-pam"), "carl\n", 0644);
-	c.deny_file = tpath("deny-pam");
-	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user on the deny list: FAIL");
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  others pass");
-	c.deny_file = NULL;
-	/* Its own file: test_lists (which writes "allow") needs GDBM. */
-	write_file(tpath("allow-pam"), "carol@example.org\nalice\n", 0644);
-	c.allow_file = tpath("allow-pam");
-	is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL, "PAM user not on the allow list: FAIL");
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "  alice is on it: OK");
-	c.allow_file = NULL;
-
-	c.pam_service = "popper-broken";
-	r = plain(&c, "alice", "alicepw", &u, reason);
-	is_int(r, AUTH_TEMPFAIL, "PAM cannot reach its data (AUTHINFO_UNAVAIL): TEMPFAIL (%s)", reason);
-	c.pam_service = "no-such-service";
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_TEMPFAIL,
-	       "an unknown PAM service (falls back to \"other\"): TEMPFAIL here");
-	c.pam_service = "popper-echo";
-	is_int(plain(&c, "echoer", "not-the-name", &u, reason), AUTH_OK,
-	       "an echo-on prompt is answered with the user name");
-	c.pam_service = "popper-verbose";
-	is_int(plain_logged(&c, "noisy", "noisypw", &u, reason, logbuf, sizeof(logbuf)), AUTH_OK,
-	       "module info text is ignored: OK");
-	r = plain_logged(&c, "noisy", "wrong", &u, reason, logbuf, sizeof(logbuf));
-	ok(r == AUTH_FAIL && contains(logbuf, "PAM error message"),
-	   "a module's error text goes to the log only");
-	ok(!contains(logbuf, "wrong\"") && !contains(logbuf, "noisypw"), "  the log has no password");
-	c.pam_service = "popper-rhost";
-	if (!have_pam_exec) {
-		tap_skip("pam_exec.so not found beside libpam", "PAM_RHOST");
-	} else if (plain(&c, "dora", "dorapw", &u, reason) == AUTH_OK) {
-		char got[64] = "";
-		FILE *f = fopen(tpath("rhost.sh.out"), "r");
-
-		if (f != NULL) {
-			if (fgets(got, sizeof(got), f) == NULL)
-				got[0] = '\0';
-			fclose(f);
-			is_str(got, "192.0.2.7", "PAM_RHOST is the client address");
-		} else {
-			tap_skip("pam_exec.so did not run", "PAM_RHOST");
-		}
-	} else {
-		ok(0, "PAM_RHOST: the pam_exec service fails (%s)", reason);
-	}
-
-	/* The user database comes first for names it holds. */
-	c.pam_service = "popper";
-	if (userdb_available()) {
-		char err[512];
-		struct userdb *db = userdb_open(tpath("pop.auth"), USERDB_WRITE, err, sizeof(err));
-
-		if (db != NULL) {
-			userdb_set_secret(db, "carl", "virtual-carl", 12);
-			userdb_close(db);
-		}
-		is_int(plain(&c, "carl", "carlpw", &u, reason), AUTH_FAIL,
-		       "a name in the database is not tried against PAM");
-		r = plain(&c, "carl", "virtual-carl", &u, reason);
-		ok(r == AUTH_OK && u.is_virtual && strcmp(u.account, "vmail") == 0,
-		   "  its database secret logs it in as a virtual user");
-	} else {
-		tap_skip("built without GDBM", "a name in the user database is not tried against PAM");
-	}
-
-	c.pam_service = "";
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_FAIL, "pam-service empty: PAM off");
-	c.pam_service = "popper";
-	c.userdb_path = NULL;
-	is_int(plain(&c, "alice", "alicepw", &u, reason), AUTH_OK, "no user database: PAM only");
+	pam_lists();
+	pam_services();
+	pam_after_userdb();
 }
 
 static void test_lookup_account(void)
@@ -863,17 +734,22 @@ static void test_lookup_account(void)
 	is_int(auth_lookup_account("", &uid, &gid, home, sizeof(home)), -1, "empty name: -1");
 }
 
-static void run_tests(void)
+static void run_tests(const char *d, const char *why)
 {
-	struct passwd *pw = getpwnam("vmail");
+	struct passwd *pw;
+
+	(void)d;   /* testdir() */
+	if (why != NULL)
+		why_no_pam = why_no_accounts = why;
+	pw = getpwnam("vmail");
 
 	have_accounts = pw != NULL && pw->pw_uid == 1600;
 	have_pam_exec = getenv("POPPER_TEST_PAM_EXEC") != NULL;
-	if (getenv(ENV_DIR) != NULL && !have_accounts)
+	if (getenv(PAMWRAP_ENV_DIR) != NULL && !have_accounts)
 		why_no_accounts = "nss_wrapper did not take effect";
 #ifdef HAVE_PAM
 	have_pam = dlopen("libpam_wrapper.so", RTLD_LAZY | RTLD_NOLOAD) != NULL;
-	if (getenv(ENV_DIR) != NULL && !have_pam)
+	if (getenv(PAMWRAP_ENV_DIR) != NULL && !have_pam)
 		why_no_pam = "pam_wrapper did not take effect";
 #else
 	why_no_pam = "built without PAM";
@@ -896,35 +772,12 @@ static void run_tests(void)
 
 int main(int argc, char **argv)
 {
-	const char *wrapped = getenv(ENV_DIR);
-	const char *tmp = getenv("TMPDIR");
-	int rc;
+	static const struct pamwrap_setup setup = {
+		"test_auth", passwd_text, group_text, passdb_text, run_tests,
+	};
 
 	(void)argc;
 	log_open("test_auth", LOG_USER, LOG_TO_STDERR);
 	umask(022);
-	if (wrapped != NULL) {
-		snprintf(dir, sizeof(dir), "%s", wrapped);
-		run_tests();
-		return tap_done();
-	}
-	snprintf(dir, sizeof(dir), "%s/test_auth.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
-	rc = run_wrapped(argv);
-	if (rc < 0) {
-		/* No wrappers: what needs no fake accounts still runs. */
-		run_tests();
-		rc = tap_done();
-	}
-	{
-		char cmd[700];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
-	}
-	return rc;
+	return pamwrap_main(argv, &setup, tap_done);
 }

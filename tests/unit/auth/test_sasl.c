@@ -23,6 +23,7 @@
 #include "auth/sasl.h"
 #include "lib/log.h"
 #include "auth/userdb/userdb.h"
+#include "auth/userdb/userdb_write.h"
 #include "tests/unit/tap.h"
 
 #ifdef HAVE_SASL
@@ -143,6 +144,31 @@ struct result {
 
 /* One whole exchange.  with_initial: the client's first message goes with
  * AUTH (RFC 5034's initial response); otherwise after an empty challenge. */
+/* libsasl2's client for mech, started (no security layer): its first
+ * message in *out_r.  Returns 0, or -1 with res->reason set. */
+static int client_start(sasl_callback_t *cbs, const char *mech, sasl_conn_t **cc_r,
+			const char **out_r, unsigned *outlen_r, struct result *res)
+{
+	sasl_security_properties_t sp;
+	const char *chosen = NULL;
+	int r;
+
+	if (sasl_client_new("pop", "localhost", NULL, NULL, cbs, 0, cc_r) != SASL_OK) {
+		snprintf(res->reason, sizeof(res->reason), "sasl_client_new failed");
+		return -1;
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.max_ssf = 0;
+	sasl_setprop(*cc_r, SASL_SEC_PROPS, &sp);
+	r = sasl_client_start(*cc_r, mech, NULL, out_r, outlen_r, &chosen);
+	if (r != SASL_OK && r != SASL_CONTINUE) {
+		snprintf(res->reason, sizeof(res->reason), "client start: %s",
+			 sasl_errdetail(*cc_r));
+		return -1;
+	}
+	return 0;
+}
+
 static struct result exchange(const struct sasl_params *p, const char *mech,
 			      const char *authname, const char *authz, const char *password,
 			      bool with_initial)
@@ -154,11 +180,10 @@ static struct result exchange(const struct sasl_params *p, const char *mech,
 		{ SASL_CB_PASS, SASL_CB(cb_pass), &cr },
 		{ SASL_CB_LIST_END, NULL, NULL },
 	};
-	sasl_security_properties_t sp;
 	struct result res;
 	struct sasl_session *ss;
 	sasl_conn_t *cc = NULL;
-	const char *out = NULL, *chosen = NULL;
+	const char *out = NULL;
 	unsigned outlen = 0;
 	const unsigned char *chal = NULL;
 	size_t chal_len = 0;
@@ -173,18 +198,8 @@ static struct result exchange(const struct sasl_params *p, const char *mech,
 		snprintf(res.reason, sizeof(res.reason), "create: %s", reason);
 		return res;
 	}
-	if (sasl_client_new("pop", "localhost", NULL, NULL, cbs, 0, &cc) != SASL_OK) {
-		snprintf(res.reason, sizeof(res.reason), "sasl_client_new failed");
+	if (client_start(cbs, mech, &cc, &out, &outlen, &res) < 0)
 		goto out;
-	}
-	memset(&sp, 0, sizeof(sp));
-	sp.max_ssf = 0;
-	sasl_setprop(cc, SASL_SEC_PROPS, &sp);
-	r = sasl_client_start(cc, mech, NULL, &out, &outlen, &chosen);
-	if (r != SASL_OK && r != SASL_CONTINUE) {
-		snprintf(res.reason, sizeof(res.reason), "client start: %s", sasl_errdetail(cc));
-		goto out;
-	}
 	pending = out != NULL && !with_initial;
 	res.st = sasl_session_start(ss, mech,
 				    with_initial && out != NULL ? (const unsigned char *)out : NULL,
@@ -250,7 +265,7 @@ static int make_db(void)
 	struct userdb *db;
 
 	snprintf(db_path, sizeof(db_path), "%s", tpath("pop.auth"));
-	db = userdb_open(db_path, USERDB_CREATE, err, sizeof(err));
+	db = userdb_write_open(db_path, USERDB_CREATE, NULL, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
