@@ -115,6 +115,36 @@ static unsigned split_args(struct cmd_call *call, char *p)
 	return n;
 }
 
+/* The last checks of cmd_prepare: the message number and TOP's line
+ * count, where the row has them. */
+static bool check_numbers(struct cmd_call *call, const struct cmd_msgview *msgs,
+			  char *err, size_t errsize)
+{
+	const struct command *cmd = call->cmd;
+
+	if ((cmd->flags & CMD_F_MSGNUM) && call->argc >= 1) {
+		switch (cmd_parse_msgnum(call->argv[0], msgs, &call->msg)) {
+		case CMD_NUM_OK:
+			break;
+		case CMD_NUM_SYNTAX:
+			snprintf(err, errsize, "Invalid message number.");
+			return false;
+		case CMD_NUM_RANGE:
+			snprintf(err, errsize, "No such message.");
+			return false;
+		case CMD_NUM_DELETED:
+			snprintf(err, errsize, "Message %u has been deleted.", call->msg);
+			return false;
+		}
+	}
+	if ((cmd->flags & CMD_F_LINECOUNT) && call->argc >= 2 &&
+	    !cmd_parse_linecount(call->argv[1], &call->lines)) {
+		snprintf(err, errsize, "Invalid line count.");
+		return false;
+	}
+	return true;
+}
+
 bool cmd_prepare(const char *line, size_t len, enum session_state state,
 		 const struct cmd_msgview *msgs, struct cmd_call *call,
 		 char *err, size_t errsize)
@@ -177,27 +207,7 @@ bool cmd_prepare(const char *line, size_t len, enum session_state state,
 	}
 	call->argc = n > CMD_MAX_ARGS ? CMD_MAX_ARGS : n;
 
-	if ((cmd->flags & CMD_F_MSGNUM) && call->argc >= 1) {
-		switch (cmd_parse_msgnum(call->argv[0], msgs, &call->msg)) {
-		case CMD_NUM_OK:
-			break;
-		case CMD_NUM_SYNTAX:
-			snprintf(err, errsize, "Invalid message number.");
-			return false;
-		case CMD_NUM_RANGE:
-			snprintf(err, errsize, "No such message.");
-			return false;
-		case CMD_NUM_DELETED:
-			snprintf(err, errsize, "Message %u has been deleted.", call->msg);
-			return false;
-		}
-	}
-	if ((cmd->flags & CMD_F_LINECOUNT) && call->argc >= 2 &&
-	    !cmd_parse_linecount(call->argv[1], &call->lines)) {
-		snprintf(err, errsize, "Invalid line count.");
-		return false;
-	}
-	return true;
+	return check_numbers(call, msgs, err, errsize);
 }
 
 static bool view_deleted(const void *ctx, unsigned index0)

@@ -34,7 +34,8 @@ check_PROGRAMS += \
 	tests/unit/server/test_engine tests/unit/server/test_policy \
 	tests/unit/server/test_login tests/unit/server/test_session \
 	tests/unit/server/test_cmd_any tests/unit/server/test_cmd_auth \
-	tests/unit/server/test_cmd_trans
+	tests/unit/server/test_cmd_trans tests/unit/server/test_cmd_kpop \
+	tests/unit/server/test_cmd_stls tests/unit/server/test_cmd_sasl
 tests_unit_server_test_engine_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_engine_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_policy_CFLAGS = $(SERVER_CFLAGS)
@@ -49,6 +50,12 @@ tests_unit_server_test_cmd_auth_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_cmd_auth_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_cmd_trans_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_cmd_trans_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_kpop_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_kpop_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_stls_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_stls_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_sasl_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_sasl_LDADD = $(SERVER_LDADD)
 EXTRA_DIST += tests/unit/server/testsession.h
 tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)

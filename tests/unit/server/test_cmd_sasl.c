@@ -1,0 +1,48 @@
+/*
+ * test_cmd_sasl: AUTH (server/cmd_sasl.c) through the dispatcher on a real
+ * session, on the paths that need no SASL exchange: the clear-text policy
+ * for PLAIN and LOGIN, a malformed initial response (a failed login), the
+ * state and arity checks, and "not supported" in a build without SASL.
+ * Exchanges with real mechanisms run in the integration tests.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "tests/unit/server/testsession.h"
+
+static struct tsess t;
+
+static void expect(const char *line, const char *want)
+{
+	is_str(ts_cmd(&t, line), want, "%s", line);
+}
+
+static void test_auth(void)
+{
+	ts_init(&t);
+	t.set.max_auth_failures = 5;
+	expect("AUTH a b c", "-ERR Too many arguments for the AUTH command.\r\n");
+#ifdef HAVE_SASL
+	expect("AUTH PLAIN !!!notbase64", "-ERR [AUTH] Authentication failed.\r\n");
+	ok(t.s.auth_failures == 1, "a malformed initial response is a failed login");
+	t.s.cleartext_ok = false;
+	t.set.cleartext = CLEARTEXT_NEVER;
+	expect("AUTH plain dGVzdA==", "-ERR [AUTH] You must use stronger authentication such "
+	       "as APOP to connect to this server.\r\n");
+	ok(t.s.auth_failures == 1, "a refusal by policy is not a failed login");
+#else
+	expect("AUTH PLAIN", "-ERR AUTH is not supported by this server.\r\n");
+#endif
+	engine_user_accepted(&t.s, "bob");
+	expect("AUTH PLAIN", "-ERR Command not valid in this state.\r\n");
+	ts_done(&t);
+}
+
+int main(void)
+{
+	ts_setup_root("test_cmd_sasl");
+	test_auth();
+	ts_cleanup_root();
+	return tap_done();
+}
