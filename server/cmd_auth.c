@@ -6,9 +6,9 @@
  *
  * Runs as root (before login).  The engine (server/commands.c) has already
  * checked state and arity.  An answer from the auth layer goes down to the
- * login module (server/login.c): a success to login_complete(), every
- * failure to login_failed(), which gives all of them the same delay and the
- * same words.
+ * login module (server/login.c, login_answer): a success becomes the login,
+ * every failure the one failed-login sequence, which gives all of them the
+ * same delay and the same words.
  */
 #include "config.h"
 
@@ -67,11 +67,7 @@ void cmd_pass(struct session *s, const struct cmd_call *c)
 	memcpy(user, s->pending_user, sizeof(user));
 	memset(&u, 0, sizeof(u));
 	r = auth_verify_plain(&s->authcfg, user, c->argv[0], &u, reason, sizeof(reason));
-	if (r == AUTH_OK) {
-		login_complete(s, &u, "PASS");
-		return;
-	}
-	login_failed(s, "PASS", user, r, NULL, reason);
+	login_answer(s, "PASS", user, r, &u, reason);
 }
 
 static bool digest_format_ok(const char *d)
@@ -112,9 +108,5 @@ void cmd_apop(struct session *s, const struct cmd_call *c)
 	memset(&u, 0, sizeof(u));
 	r = auth_verify_apop(&s->authcfg, name, s->timestamp, c->argv[1], &u,
 			     reason, sizeof(reason));
-	if (r == AUTH_OK) {
-		login_complete(s, &u, "APOP");
-		return;
-	}
-	login_failed(s, "APOP", name, r, NULL, reason);
+	login_answer(s, "APOP", name, r, &u, reason);
 }

@@ -80,9 +80,5 @@ void cmd_kpop_pass(struct session *s, const struct cmd_call *c)
 	memcpy(user, s->pending_user, sizeof(user));
 	memset(&u, 0, sizeof(u));
 	r = auth_finish_login(&s->authcfg, user, &u, reason, sizeof(reason));
-	if (r == AUTH_OK) {
-		login_complete(s, &u, "KPOP");
-		return;
-	}
-	login_failed(s, "KPOP", user, r, NULL, reason);
+	login_answer(s, "KPOP", user, r, &u, reason);
 }

@@ -33,7 +33,7 @@
  * authenticated (KPOP), USER and PASS mean something else (cmd_kpop.c).
  */
 static const struct command command_table[] = {
-	/* name    states              min max           flags                    handler  KPOP connection */
+	/* name, states, min and max arguments, flags, handler, handler on KPOP */
 	{ "USER", ST_AUTH1, 1, 1, 0, cmd_user, cmd_kpop_user },
 	{ "PASS", ST_AUTH2, 1, 1, CMD_F_REST | CMD_F_SECRET, cmd_pass, cmd_kpop_pass },
 	{ "APOP", ST_AUTH1, 2, 2, CMD_F_SECRET, cmd_apop, NULL },

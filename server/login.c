@@ -114,6 +114,15 @@ void login_failed(struct session *s, const char *method, const char *user,
 	}
 }
 
+void login_answer(struct session *s, const char *method, const char *user,
+		  enum auth_result r, const struct auth_user *u, const char *detail)
+{
+	if (r == AUTH_OK)
+		login_complete(s, u, method);
+	else
+		login_failed(s, method, user, r, NULL, detail);
+}
+
 /* ---- the end of a session: UPDATE or abort ---- */
 
 /* Messages and octets of the whole maildrop, deletion marks ignored. */

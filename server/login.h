@@ -40,6 +40,12 @@ void login_complete(struct session *s, const struct auth_user *u, const char *me
 void login_failed(struct session *s, const char *method, const char *user,
 		  enum auth_result r, const char *kind, const char *detail);
 
+/* The auth layer's answer r for user (client text; u filled on AUTH_OK):
+ * login_complete() on AUTH_OK, else login_failed() with the kind r stands
+ * for and detail, the backend's log-only reason. */
+void login_answer(struct session *s, const char *method, const char *user,
+		  enum auth_result r, const struct auth_user *u, const char *detail);
+
 /* QUIT in TRANSACTION: UPDATE, the commit, the reply, END. */
 void login_update(struct session *s);
 

@@ -16,28 +16,23 @@
 
 static struct tsess t;
 
-static void expect(const char *line, const char *want)
-{
-	is_str(ts_cmd(&t, line), want, "%s", line);
-}
-
 static void test_user(void)
 {
 	ts_init(&t);
-	expect("USER", "-ERR Too few arguments for the USER command.\r\n");
-	expect("USER a b", "-ERR Too many arguments for the USER command.\r\n");
-	expect("PASS secret", BAD_STATE);
-	expect("USER a/b", "-ERR [AUTH] Invalid user name.\r\n");
-	expect("USER ../../etc/passwd", "-ERR [AUTH] Invalid user name.\r\n");
+	ts_expect(&t, "USER", "-ERR Too few arguments for the USER command.\r\n");
+	ts_expect(&t, "USER a b", "-ERR Too many arguments for the USER command.\r\n");
+	ts_expect(&t, "PASS secret", BAD_STATE);
+	ts_expect(&t, "USER a/b", "-ERR [AUTH] Invalid user name.\r\n");
+	ts_expect(&t, "USER ../../etc/passwd", "-ERR [AUTH] Invalid user name.\r\n");
 	ok(t.s.state == STATE_AUTH1, "still AUTH1");
-	expect("USER bob", "+OK Password required for bob.\r\n");
+	ts_expect(&t, "USER bob", "+OK Password required for bob.\r\n");
 	ok(t.s.state == STATE_AUTH2, "AUTH2");
 	is_str(t.s.pending_user, "bob", "the name waits for PASS");
-	expect("USER carol", BAD_STATE);
-	expect("APOP bob 0123456789abcdef0123456789abcdef", BAD_STATE);
-	expect("AUTH PLAIN", BAD_STATE);
-	expect("STLS", BAD_STATE);
-	expect("PASS", "-ERR Too few arguments for the PASS command.\r\n");
+	ts_expect(&t, "USER carol", BAD_STATE);
+	ts_expect(&t, "APOP bob 0123456789abcdef0123456789abcdef", BAD_STATE);
+	ts_expect(&t, "AUTH PLAIN", BAD_STATE);
+	ts_expect(&t, "STLS", BAD_STATE);
+	ts_expect(&t, "PASS", "-ERR Too few arguments for the PASS command.\r\n");
 	ok(t.s.state == STATE_AUTH2, "argument errors keep AUTH2");
 	ts_done(&t);
 
@@ -45,7 +40,7 @@ static void test_user(void)
 	ts_init(&t);
 	t.set.downcase_user = true;
 	t.set.trim_domain = true;
-	expect("USER Bob@Example.ORG", "+OK Password required for bob.\r\n");
+	ts_expect(&t, "USER Bob@Example.ORG", "+OK Password required for bob.\r\n");
 	ts_done(&t);
 }
 
@@ -59,16 +54,16 @@ static void test_cleartext(void)
 	ts_init(&t);
 	t.set.cleartext = CLEARTEXT_NEVER;
 	t.s.cleartext_ok = false;
-	expect("USER bob", never);
+	ts_expect(&t, "USER bob", never);
 	ok(t.s.state == STATE_AUTH1, "refused: still AUTH1");
 #ifdef HAVE_SASL
-	expect("AUTH PLAIN", never);
-	expect("AUTH login", never);
+	ts_expect(&t, "AUTH PLAIN", never);
+	ts_expect(&t, "AUTH login", never);
 #endif
 	t.set.cleartext = CLEARTEXT_TLS;
-	expect("USER bob", tls);
+	ts_expect(&t, "USER bob", tls);
 #ifdef HAVE_SASL
-	expect("AUTH PLAIN", tls);
+	ts_expect(&t, "AUTH PLAIN", tls);
 #endif
 	ts_done(&t);
 }
@@ -78,11 +73,11 @@ static void test_apop(void)
 	ts_init(&t);
 	t.set.apop = true;
 	t.s.authcfg.userdb_path = NULL;
-	expect("APOP", "-ERR Too few arguments for the APOP command.\r\n");
-	expect("APOP bob", "-ERR Too few arguments for the APOP command.\r\n");
-	expect("APOP bob d x", "-ERR Too many arguments for the APOP command.\r\n");
-	expect("APOP bob 0123456789abcdef0123456789abcdef",
-	       "-ERR APOP is not available on this server.\r\n");
+	ts_expect(&t, "APOP", "-ERR Too few arguments for the APOP command.\r\n");
+	ts_expect(&t, "APOP bob", "-ERR Too few arguments for the APOP command.\r\n");
+	ts_expect(&t, "APOP bob d x", "-ERR Too many arguments for the APOP command.\r\n");
+	ts_expect(&t, "APOP bob 0123456789abcdef0123456789abcdef",
+	              "-ERR APOP is not available on this server.\r\n");
 	ok(t.s.auth_failures == 0, "APOP not offered is not a failed login");
 	ts_done(&t);
 
@@ -97,14 +92,14 @@ static void test_apop(void)
 		ts_done(&t);
 		return;
 	}
-	expect("APOP a/b 0123456789abcdef0123456789abcdef", AUTH_FAILED);
-	expect("APOP bob 0123456789ABCDEF0123456789ABCDEF", AUTH_FAILED);
-	expect("APOP bob 0123456789abcdef", AUTH_FAILED);
-	expect("APOP bob 0123456789abcdef0123456789abcdef0", AUTH_FAILED);
+	ts_expect(&t, "APOP a/b 0123456789abcdef0123456789abcdef", AUTH_FAILED);
+	ts_expect(&t, "APOP bob 0123456789ABCDEF0123456789ABCDEF", AUTH_FAILED);
+	ts_expect(&t, "APOP bob 0123456789abcdef", AUTH_FAILED);
+	ts_expect(&t, "APOP bob 0123456789abcdef0123456789abcdef0", AUTH_FAILED);
 	is_int(t.s.auth_failures, 4, "each one counted");
 	ok(t.s.state == STATE_AUTH1, "still AUTH1 below max-auth-failures");
 	t.set.max_auth_failures = 5;
-	expect("APOP bob zz", AUTH_FAILED);
+	ts_expect(&t, "APOP bob zz", AUTH_FAILED);
 	ok(t.s.state == STATE_END, "the fifth failure ends the session");
 	ts_done(&t);
 }

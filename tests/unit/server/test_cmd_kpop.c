@@ -12,13 +12,9 @@
 #include "tests/unit/server/testsession.h"
 
 #define AUTH_FAILED "-ERR [AUTH] Authentication failed.\r\n"
+#define ALICE_OK "+OK alice is authenticated by Kerberos; PASS completes the login.\r\n"
 
 static struct tsess t;
-
-static void expect(const char *line, const char *want)
-{
-	is_str(ts_cmd(&t, line), want, "%s", line);
-}
 
 static void test_user(void)
 {
@@ -26,14 +22,14 @@ static void test_user(void)
 	t.set.max_auth_failures = 5;
 	snprintf(t.s.kpop_user, sizeof(t.s.kpop_user), "alice");
 	t.s.cleartext_ok = false;   /* the policy does not apply: no password is sent */
-	expect("USER a/b", "-ERR [AUTH] Invalid user name.\r\n");
+	ts_expect(&t, "USER a/b", "-ERR [AUTH] Invalid user name.\r\n");
 	ok(t.s.auth_failures == 0, "an invalid name is not a failed login");
-	expect("USER bob", AUTH_FAILED);
+	ts_expect(&t, "USER bob", AUTH_FAILED);
 	ok(t.s.auth_failures == 1 && t.s.state == STATE_AUTH1,
 	   "another user than the principal's: a failed login");
-	expect("USER", "-ERR Too few arguments for the USER command.\r\n");
-	expect("PASS x", "-ERR Command not valid in this state.\r\n");
-	expect("USER alice", "+OK alice is authenticated by Kerberos; PASS completes the login.\r\n");
+	ts_expect(&t, "USER", "-ERR Too few arguments for the USER command.\r\n");
+	ts_expect(&t, "PASS x", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "USER alice", ALICE_OK);
 	ok(t.s.state == STATE_AUTH2, "AUTH2");
 	is_str(t.s.pending_user, "alice", "the name waits for PASS");
 	ts_done(&t);
@@ -42,7 +38,7 @@ static void test_user(void)
 	ts_init(&t);
 	t.set.downcase_user = true;
 	snprintf(t.s.kpop_user, sizeof(t.s.kpop_user), "alice");
-	expect("USER ALICE", "+OK alice is authenticated by Kerberos; PASS completes the login.\r\n");
+	ts_expect(&t, "USER ALICE", ALICE_OK);
 	ts_done(&t);
 }
 
@@ -51,10 +47,10 @@ static void test_pass(void)
 	ts_init(&t);
 	t.set.max_auth_failures = 5;
 	snprintf(t.s.kpop_user, sizeof(t.s.kpop_user), "nosuchuser9z");
-	expect("USER nosuchuser9z", "+OK nosuchuser9z is authenticated by Kerberos; PASS "
-	       "completes the login.\r\n");
+	ts_expect(&t, "USER nosuchuser9z", "+OK nosuchuser9z is authenticated by Kerberos; PASS "
+	              "completes the login.\r\n");
 	/* No such account: the login fails like any other. */
-	expect("PASS krb_ticket", AUTH_FAILED);
+	ts_expect(&t, "PASS krb_ticket", AUTH_FAILED);
 	ok(t.s.state == STATE_AUTH1 && t.s.pending_user[0] == '\0', "back to AUTH1");
 	ts_done(&t);
 }
@@ -64,9 +60,9 @@ static void test_auth_refused(void)
 	ts_init(&t);
 	snprintf(t.s.kpop_user, sizeof(t.s.kpop_user), "alice");
 #ifdef HAVE_SASL
-	expect("AUTH PLAIN", "-ERR This connection is authenticated by Kerberos; use USER.\r\n");
+	ts_expect(&t, "AUTH PLAIN", "-ERR This connection is authenticated by Kerberos; use USER.\r\n");
 #else
-	expect("AUTH PLAIN", "-ERR AUTH is not supported by this server.\r\n");
+	ts_expect(&t, "AUTH PLAIN", "-ERR AUTH is not supported by this server.\r\n");
 #endif
 	ts_done(&t);
 }

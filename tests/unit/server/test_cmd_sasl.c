@@ -13,29 +13,24 @@
 
 static struct tsess t;
 
-static void expect(const char *line, const char *want)
-{
-	is_str(ts_cmd(&t, line), want, "%s", line);
-}
-
 static void test_auth(void)
 {
 	ts_init(&t);
 	t.set.max_auth_failures = 5;
-	expect("AUTH a b c", "-ERR Too many arguments for the AUTH command.\r\n");
+	ts_expect(&t, "AUTH a b c", "-ERR Too many arguments for the AUTH command.\r\n");
 #ifdef HAVE_SASL
-	expect("AUTH PLAIN !!!notbase64", "-ERR [AUTH] Authentication failed.\r\n");
+	ts_expect(&t, "AUTH PLAIN !!!notbase64", "-ERR [AUTH] Authentication failed.\r\n");
 	ok(t.s.auth_failures == 1, "a malformed initial response is a failed login");
 	t.s.cleartext_ok = false;
 	t.set.cleartext = CLEARTEXT_NEVER;
-	expect("AUTH plain dGVzdA==", "-ERR [AUTH] You must use stronger authentication such "
-	       "as APOP to connect to this server.\r\n");
+	ts_expect(&t, "AUTH plain dGVzdA==", "-ERR [AUTH] You must use stronger authentication such "
+	              "as APOP to connect to this server.\r\n");
 	ok(t.s.auth_failures == 1, "a refusal by policy is not a failed login");
 #else
-	expect("AUTH PLAIN", "-ERR AUTH is not supported by this server.\r\n");
+	ts_expect(&t, "AUTH PLAIN", "-ERR AUTH is not supported by this server.\r\n");
 #endif
 	engine_user_accepted(&t.s, "bob");
-	expect("AUTH PLAIN", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "AUTH PLAIN", "-ERR Command not valid in this state.\r\n");
 	ts_done(&t);
 }
 

@@ -18,37 +18,32 @@ static char fake_context;
 
 static struct tsess t;
 
-static void expect(const char *line, const char *want)
-{
-	is_str(ts_cmd(&t, line), want, "%s", line);
-}
-
 static void test_stls(void)
 {
 	ts_init(&t);
 	t.set.tls_support = TLS_SUPPORT_NONE;
-	expect("STLS", "-ERR STLS is not supported by this server.\r\n");
+	ts_expect(&t, "STLS", "-ERR STLS is not supported by this server.\r\n");
 	t.set.tls_support = TLS_SUPPORT_STLS;
-	expect("STLS", "-ERR STLS is not supported by this server.\r\n");   /* no context */
+	ts_expect(&t, "STLS", "-ERR STLS is not supported by this server.\r\n");   /* no context */
 	t.set.tls = (struct tls_server *)&fake_context;
-	expect("STLS now", "-ERR Too many arguments for the STLS command.\r\n");
+	ts_expect(&t, "STLS now", "-ERR Too many arguments for the STLS command.\r\n");
 	ok(t.s.state == STATE_AUTH1, "still AUTH1");
 	t.s.tls = (struct tls_conn *)&fake_context;
-	expect("STLS", "-ERR Command not permitted when TLS active.\r\n");
+	ts_expect(&t, "STLS", "-ERR Command not permitted when TLS active.\r\n");
 	t.s.tls = NULL;
 
 	/* The client did not wait for the answer: whatever it sent stays
 	 * unread, and the session ends. */
 	if (write(t.peer, "USER mallory\r\n", 14) != 14)
 		die("write");
-	expect("STLS", "-ERR Data after STLS; closing connection.\r\n");
+	ts_expect(&t, "STLS", "-ERR Data after STLS; closing connection.\r\n");
 	ok(t.s.state == STATE_END, "the session ends");
 	t.set.tls = NULL;
 	ts_done(&t);
 
 	ts_init(&t);
 	engine_user_accepted(&t.s, "bob");
-	expect("STLS", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "STLS", "-ERR Command not valid in this state.\r\n");
 	ts_done(&t);
 }
 

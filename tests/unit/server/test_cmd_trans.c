@@ -19,25 +19,19 @@
 
 static struct tsess t;
 
-/* Expects line to be answered with want, byte for byte. */
-static void expect(const char *line, const char *want)
-{
-	is_str(ts_cmd(&t, line), want, "%s", line);
-}
-
 static void test_stat_list(void)
 {
 	ts_init(&t);
 	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
-	expect("STAT", "+OK 2 95\r\n");
-	expect("STAT 1", "-ERR Too many arguments for the STAT command.\r\n");
-	expect("LIST", "+OK 2 messages (95 octets)\r\n1 " TS_SIZE1 "\r\n2 " TS_SIZE2 "\r\n.\r\n");
-	expect("LIST 1", "+OK 1 " TS_SIZE1 "\r\n");
-	expect("list 2", "+OK 2 " TS_SIZE2 "\r\n");
-	expect("LIST 3", "-ERR No such message.\r\n");
-	expect("LIST 0", "-ERR No such message.\r\n");
-	expect("LIST x", "-ERR Invalid message number.\r\n");
-	expect("LIST 1 2", "-ERR Too many arguments for the LIST command.\r\n");
+	ts_expect(&t, "STAT", "+OK 2 95\r\n");
+	ts_expect(&t, "STAT 1", "-ERR Too many arguments for the STAT command.\r\n");
+	ts_expect(&t, "LIST", "+OK 2 messages (95 octets)\r\n1 " TS_SIZE1 "\r\n2 " TS_SIZE2 "\r\n.\r\n");
+	ts_expect(&t, "LIST 1", "+OK 1 " TS_SIZE1 "\r\n");
+	ts_expect(&t, "list 2", "+OK 2 " TS_SIZE2 "\r\n");
+	ts_expect(&t, "LIST 3", "-ERR No such message.\r\n");
+	ts_expect(&t, "LIST 0", "-ERR No such message.\r\n");
+	ts_expect(&t, "LIST x", "-ERR Invalid message number.\r\n");
+	ts_expect(&t, "LIST 1 2", "-ERR Too many arguments for the LIST command.\r\n");
 	ts_done(&t);
 }
 
@@ -45,25 +39,25 @@ static void test_retr_top(void)
 {
 	ts_init(&t);
 	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
-	expect("LAST", "+OK 0\r\n");
-	expect("TOP 1 0", "+OK Message follows.\r\nX-UIDL: uid-one\r\nSubject: one\r\n\r\n.\r\n");
-	expect("TOP 1 1", "+OK Message follows.\r\nX-UIDL: uid-one\r\nSubject: one\r\n\r\n"
-	       "line 1\r\n.\r\n");
-	expect("LAST", "+OK 0\r\n");   /* TOP is not a retrieval */
-	expect("TOP 1", "-ERR Too few arguments for the TOP command.\r\n");
-	expect("TOP 1 x", "-ERR Invalid line count.\r\n");
-	expect("TOP 3 1", "-ERR No such message.\r\n");
-	expect("TOP 1 2 3", "-ERR Too many arguments for the TOP command.\r\n");
-	expect("RETR 2", "+OK " TS_SIZE2 " octets\r\nX-UIDL: uid-two\r\nSubject: two\r\n\r\n"
-	       "hello\r\n.\r\n");
-	expect("RETR 1", "+OK " TS_SIZE1 " octets\r\nX-UIDL: uid-one\r\nSubject: one\r\n\r\n"
-	       "line 1\r\nline 2\r\n..dot\r\n.\r\n");
-	expect("LAST", "+OK 2\r\n");   /* the highest retrieved, not the last */
-	expect("LAST 1", "-ERR Too many arguments for the LAST command.\r\n");
-	expect("RETR", "-ERR Too few arguments for the RETR command.\r\n");
-	expect("RETR 1 2", "-ERR Too many arguments for the RETR command.\r\n");
-	expect("RETR 3", "-ERR No such message.\r\n");
-	expect("RETR -1", "-ERR Invalid message number.\r\n");
+	ts_expect(&t, "LAST", "+OK 0\r\n");
+	ts_expect(&t, "TOP 1 0", "+OK Message follows.\r\nX-UIDL: uid-one\r\nSubject: one\r\n\r\n.\r\n");
+	ts_expect(&t, "TOP 1 1", "+OK Message follows.\r\nX-UIDL: uid-one\r\nSubject: one\r\n\r\n"
+	              "line 1\r\n.\r\n");
+	ts_expect(&t, "LAST", "+OK 0\r\n");   /* TOP is not a retrieval */
+	ts_expect(&t, "TOP 1", "-ERR Too few arguments for the TOP command.\r\n");
+	ts_expect(&t, "TOP 1 x", "-ERR Invalid line count.\r\n");
+	ts_expect(&t, "TOP 3 1", "-ERR No such message.\r\n");
+	ts_expect(&t, "TOP 1 2 3", "-ERR Too many arguments for the TOP command.\r\n");
+	ts_expect(&t, "RETR 2", "+OK " TS_SIZE2 " octets\r\nX-UIDL: uid-two\r\nSubject: two\r\n\r\n"
+	              "hello\r\n.\r\n");
+	ts_expect(&t, "RETR 1", "+OK " TS_SIZE1 " octets\r\nX-UIDL: uid-one\r\nSubject: one\r\n\r\n"
+	              "line 1\r\nline 2\r\n..dot\r\n.\r\n");
+	ts_expect(&t, "LAST", "+OK 2\r\n");   /* the highest retrieved, not the last */
+	ts_expect(&t, "LAST 1", "-ERR Too many arguments for the LAST command.\r\n");
+	ts_expect(&t, "RETR", "-ERR Too few arguments for the RETR command.\r\n");
+	ts_expect(&t, "RETR 1 2", "-ERR Too many arguments for the RETR command.\r\n");
+	ts_expect(&t, "RETR 3", "-ERR No such message.\r\n");
+	ts_expect(&t, "RETR -1", "-ERR Invalid message number.\r\n");
 	ok(t.s.state == STATE_TRANS, "still in TRANSACTION");
 	ts_done(&t);
 }
@@ -72,25 +66,25 @@ static void test_dele_rset(void)
 {
 	ts_init(&t);
 	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
-	expect("RETR 2", "+OK " TS_SIZE2 " octets\r\nX-UIDL: uid-two\r\nSubject: two\r\n\r\n"
-	       "hello\r\n.\r\n");
-	expect("DELE 1", "+OK Message 1 deleted.\r\n");
-	expect("DELE 1", "-ERR Message 1 has been deleted.\r\n");
-	expect("RETR 1", "-ERR Message 1 has been deleted.\r\n");
-	expect("TOP 1 0", "-ERR Message 1 has been deleted.\r\n");
-	expect("LIST 1", "-ERR Message 1 has been deleted.\r\n");
-	expect("UIDL 1", "-ERR Message 1 has been deleted.\r\n");
-	expect("STAT", "+OK 1 " TS_SIZE2 "\r\n");
-	expect("LIST", "+OK 1 messages (" TS_SIZE2 " octets)\r\n2 " TS_SIZE2 "\r\n.\r\n");
-	expect("UIDL", "+OK Unique-ID listing follows.\r\n2 uid-two\r\n.\r\n");
-	expect("DELE", "-ERR Too few arguments for the DELE command.\r\n");
-	expect("DELE 1 2", "-ERR Too many arguments for the DELE command.\r\n");
-	expect("DELE 5", "-ERR No such message.\r\n");
-	expect("LAST", "+OK 2\r\n");
-	expect("RSET", "+OK Maildrop has 2 messages (95 octets).\r\n");
-	expect("LAST", "+OK 0\r\n");   /* back to the start of the session */
-	expect("STAT", "+OK 2 95\r\n");
-	expect("RSET x", "-ERR Too many arguments for the RSET command.\r\n");
+	ts_expect(&t, "RETR 2", "+OK " TS_SIZE2 " octets\r\nX-UIDL: uid-two\r\nSubject: two\r\n\r\n"
+	              "hello\r\n.\r\n");
+	ts_expect(&t, "DELE 1", "+OK Message 1 deleted.\r\n");
+	ts_expect(&t, "DELE 1", "-ERR Message 1 has been deleted.\r\n");
+	ts_expect(&t, "RETR 1", "-ERR Message 1 has been deleted.\r\n");
+	ts_expect(&t, "TOP 1 0", "-ERR Message 1 has been deleted.\r\n");
+	ts_expect(&t, "LIST 1", "-ERR Message 1 has been deleted.\r\n");
+	ts_expect(&t, "UIDL 1", "-ERR Message 1 has been deleted.\r\n");
+	ts_expect(&t, "STAT", "+OK 1 " TS_SIZE2 "\r\n");
+	ts_expect(&t, "LIST", "+OK 1 messages (" TS_SIZE2 " octets)\r\n2 " TS_SIZE2 "\r\n.\r\n");
+	ts_expect(&t, "UIDL", "+OK Unique-ID listing follows.\r\n2 uid-two\r\n.\r\n");
+	ts_expect(&t, "DELE", "-ERR Too few arguments for the DELE command.\r\n");
+	ts_expect(&t, "DELE 1 2", "-ERR Too many arguments for the DELE command.\r\n");
+	ts_expect(&t, "DELE 5", "-ERR No such message.\r\n");
+	ts_expect(&t, "LAST", "+OK 2\r\n");
+	ts_expect(&t, "RSET", "+OK Maildrop has 2 messages (95 octets).\r\n");
+	ts_expect(&t, "LAST", "+OK 0\r\n");   /* back to the start of the session */
+	ts_expect(&t, "STAT", "+OK 2 95\r\n");
+	ts_expect(&t, "RSET x", "-ERR Too many arguments for the RSET command.\r\n");
 	ts_done(&t);
 }
 
@@ -98,19 +92,19 @@ static void test_uidl_noop_xtnd(void)
 {
 	ts_init(&t);
 	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
-	expect("UIDL", "+OK Unique-ID listing follows.\r\n1 uid-one\r\n2 uid-two\r\n.\r\n");
-	expect("UIDL 2", "+OK 2 uid-two\r\n");
-	expect("UIDL 3", "-ERR No such message.\r\n");
-	expect("UIDL 1 2", "-ERR Too many arguments for the UIDL command.\r\n");
-	expect("NOOP", "+OK\r\n");
-	expect("NOOP x", "-ERR Too many arguments for the NOOP command.\r\n");
-	expect("XTND", "-ERR XTND is not supported by this server.\r\n");
-	expect("XTND XMIT a b c", "-ERR XTND is not supported by this server.\r\n");
+	ts_expect(&t, "UIDL", "+OK Unique-ID listing follows.\r\n1 uid-one\r\n2 uid-two\r\n.\r\n");
+	ts_expect(&t, "UIDL 2", "+OK 2 uid-two\r\n");
+	ts_expect(&t, "UIDL 3", "-ERR No such message.\r\n");
+	ts_expect(&t, "UIDL 1 2", "-ERR Too many arguments for the UIDL command.\r\n");
+	ts_expect(&t, "NOOP", "+OK\r\n");
+	ts_expect(&t, "NOOP x", "-ERR Too many arguments for the NOOP command.\r\n");
+	ts_expect(&t, "XTND", "-ERR XTND is not supported by this server.\r\n");
+	ts_expect(&t, "XTND XMIT a b c", "-ERR XTND is not supported by this server.\r\n");
 	/* AUTHORIZATION commands after login */
-	expect("USER bob", "-ERR Command not valid in this state.\r\n");
-	expect("PASS x", "-ERR Command not valid in this state.\r\n");
-	expect("APOP a b", "-ERR Command not valid in this state.\r\n");
-	expect("STLS", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "USER bob", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "PASS x", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "APOP a b", "-ERR Command not valid in this state.\r\n");
+	ts_expect(&t, "STLS", "-ERR Command not valid in this state.\r\n");
 	ts_done(&t);
 }
 
@@ -122,7 +116,7 @@ static void test_wrong_state(void)
 
 	ts_init(&t);   /* AUTHORIZATION, no maildrop */
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		expect(cmds[i], "-ERR Command not valid in this state.\r\n");
+		ts_expect(&t, cmds[i], "-ERR Command not valid in this state.\r\n");
 	ok(t.s.state == STATE_AUTH1, "state unchanged");
 	ts_done(&t);
 }
@@ -132,11 +126,11 @@ static void test_auto_delete(void)
 	ts_init(&t);
 	t.set.auto_delete = true;
 	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
-	expect("TOP 2 0", "+OK Message follows.\r\nX-UIDL: uid-two\r\nSubject: two\r\n\r\n.\r\n");
-	expect("STAT", "+OK 2 95\r\n");   /* TOP does not delete */
+	ts_expect(&t, "TOP 2 0", "+OK Message follows.\r\nX-UIDL: uid-two\r\nSubject: two\r\n\r\n.\r\n");
+	ts_expect(&t, "STAT", "+OK 2 95\r\n");   /* TOP does not delete */
 	(void)ts_cmd(&t, "RETR 2");
-	expect("STAT", "+OK 1 " TS_SIZE1 "\r\n");
-	expect("RETR 2", "-ERR Message 2 has been deleted.\r\n");
+	ts_expect(&t, "STAT", "+OK 1 " TS_SIZE1 "\r\n");
+	ts_expect(&t, "RETR 2", "-ERR Message 2 has been deleted.\r\n");
 	ts_done(&t);
 }
 
@@ -178,9 +172,9 @@ static void test_send_failures(void)
 	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
 	if (truncate(t.spool, 0) < 0)
 		die("truncate");
-	expect("RETR 1", "-ERR [SYS/TEMP] Unable to read the message; try again later.\r\n");
+	ts_expect(&t, "RETR 1", "-ERR [SYS/TEMP] Unable to read the message; try again later.\r\n");
 	ok(t.s.state == STATE_TRANS && !t.s.send_failed, "nothing sent: the session goes on");
-	expect("LAST", "+OK 0\r\n");
+	ts_expect(&t, "LAST", "+OK 0\r\n");
 	ts_done(&t);
 
 	/* A message far longer than a block, cut in the middle.  A child

@@ -43,6 +43,17 @@ static void test_failed(void)
 	ok(t.s.state == STATE_END, "max-auth-failures 0: the first failure ends the session");
 	ts_done(&t);
 
+	/* The answer of the auth layer: a failure takes the same path. */
+	ts_init(&t);
+	engine_user_accepted(&t.s, "bob");
+	login_answer(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "login_answer: FAIL");
+	ok(t.s.state == STATE_AUTH1 && t.s.auth_failures == 1, "counted, back to AUTH1");
+	login_answer(&t.s, "KPOP", "bob", AUTH_TEMPFAIL, NULL, "");
+	is_str(ts_output(&t), "-ERR [SYS/TEMP] Authentication is temporarily unavailable.\r\n",
+	       "login_answer: TEMPFAIL");
+	ts_done(&t);
+
 	ts_init(&t);
 	t.set.max_auth_failures = 2;
 	login_failed(&t.s, "PASS", "x", AUTH_FAIL, NULL, "");

@@ -187,6 +187,13 @@ static const char *ts_cmd(struct tsess *t, const char *line)
 	return ts_output(t);
 }
 
+/* Expects line to be answered with want, byte for byte. */
+static void ts_expect(struct tsess *t, const char *line, const char *want) __attribute__((unused));
+static void ts_expect(struct tsess *t, const char *line, const char *want)
+{
+	is_str(ts_cmd(t, line), want, "%s", line);
+}
+
 /* Closes what is left (an open maildrop without update) and frees. */
 static void ts_done(struct tsess *t) __attribute__((unused));
 static void ts_done(struct tsess *t)
