@@ -1,8 +1,7 @@
 /*
- * cmd_sasl: the AUTH command (RFC 5034), the SASL line of CAPA, and the
- * session's side of Kerberos KPOP (Qpopper's -k).  auth/sasl.c hides the
- * SASL library behind a start/step object; auth/kpop.c does the Kerberos
- * work.  This file speaks the protocol around them.
+ * cmd_sasl: the AUTH command (RFC 5034) and the SASL line of CAPA.
+ * auth/sasl.c hides the SASL library behind a start/step object; this file
+ * speaks the protocol around it.
  *
  * Runs as root (before login).  The AUTH exchange:
  *   C: AUTH MECH [initial-response | =]      ("=": an empty one)
@@ -14,18 +13,14 @@
  * limit goes back to the normal one before anything else is read.  Every
  * failure -- wrong proof, unknown user, malformed base64, an over-long
  * response, too many rounds -- goes through the same delay, counting and
- * log line as a failed PASS (cmd_auth_failed); a cancel or an unknown
- * mechanism is not an authentication attempt and is answered at once.
- *
- * KPOP: with "kerberos" set, the connection starts with the krb5_recvauth
- * handshake before the greeting; the mapped local user then names itself
- * with USER (anyone else is refused), and PASS with any text completes the
- * login, as fetchmail's "auth kerberos_v5" expects ("PASS krb_ticket").
+ * log line as a failed PASS (login_failed, server/login.c); a cancel or an
+ * unknown mechanism is not an authentication attempt and is answered at once.
+ * On a KPOP connection (cmd_kpop.c) AUTH is refused: Kerberos already
+ * authenticated it.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +30,8 @@
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "server/commands.h"
+#include "server/login.h"
+#include "server/policy.h"
 
 /* Longest base64 line of the exchange.  A Kerberos ticket with a Windows
  * PAC can make a GSSAPI token of about 12 KiB, 16 KiB in base64; twice
@@ -45,13 +42,6 @@
 /* Rounds of challenge and response: GSSAPI needs three, SCRAM two; more
  * is a confused or hostile peer. */
 #define SASL_ROUNDS_MAX 16
-/* The KPOP handshake's own deadline (the idle timeout applies if shorter). */
-#define KPOP_HANDSHAKE_TIMEOUT 60
-
-static const char *result_kind(enum auth_result r)
-{
-	return r == AUTH_TEMPFAIL ? "temporary" : r == AUTH_PERMFAIL ? "unavailable" : "rejected";
-}
 
 /* What auth/sasl.c needs to know about this connection, now. */
 static void params_fill(const struct session *s, struct sasl_params *p)
@@ -66,8 +56,7 @@ static void params_fill(const struct session *s, struct sasl_params *p)
 	/* The decision USER obeys (clear-text-password, TLS). */
 	p->cleartext_ok = s->cleartext_ok;
 	/* ... and what USER then refuses under policy "default". */
-	p->cleartext_refuses_secret_users = set->cleartext == CLEARTEXT_DEFAULT && set->apop &&
-					    auth_apop_available(&s->authcfg);
+	p->cleartext_refuses_secret_users = policy_secret_users_refused(s);
 	p->downcase_user = set->downcase_user;
 	p->trim_domain = set->trim_domain;
 	p->mechanisms = set->sasl_mechanisms;
@@ -93,15 +82,6 @@ void cmd_sasl_capa(struct session *s)
 
 /* One exchange's buffers (one session per process; wiped after use). */
 static unsigned char sasl_data[SASL_DATA_MAX];
-
-static int session_timeout_ms(const struct session *s)
-{
-	if (s->set->timeout == 0)
-		return -1;
-	if (s->set->timeout > INT_MAX / 1000)
-		return INT_MAX;
-	return (int)s->set->timeout * 1000;
-}
 
 /* Bare AUTH: one mechanism per line (Outlook's probe). */
 static void auth_list(struct session *s)
@@ -159,9 +139,9 @@ static enum read_outcome read_response(struct session *s, size_t *len_r)
 
 	*len_r = 0;
 	for (;;) {
-		if (session_terminating())
+		if (engine_stop_signal() != 0)
 			return READ_GONE;   /* the main loop says goodbye */
-		ns = netio_read_line(s->io, &line, &len, session_timeout_ms(s));
+		ns = netio_read_line(s->io, &line, &len, s->timeout_ms);
 		if (ns == NETIO_ERROR && errno == EINTR)
 			continue;
 		break;
@@ -175,16 +155,16 @@ static enum read_outcome read_response(struct session *s, size_t *len_r)
 		log_notice("timeout after %u seconds: client=%s user=(none)", s->set->timeout,
 			   s->p->client_addr);
 		reply_err(s, RESP_NONE, "Timeout; closing connection.");
-		session_set_state(s, STATE_END);
+		engine_end(s);
 		return READ_GONE;
 	case NETIO_EOF:
 		log_info("client closed the connection during AUTH: client=%s", s->p->client_addr);
-		session_set_state(s, STATE_END);
+		engine_end(s);
 		return READ_GONE;
 	case NETIO_ERROR:
 		log_notice("connection error during AUTH: client=%s: %s", s->p->client_addr,
 			   strerror(errno));
-		session_set_state(s, STATE_END);
+		engine_end(s);
 		return READ_GONE;
 	}
 	/* RFC 5034 section 4: a lone "*" cancels. */
@@ -263,15 +243,13 @@ static void run_exchange(struct session *s, struct sasl_session *ss, const char 
 	if (kind == NULL && st == SASL_S_OK) {
 		u = *sasl_session_user(ss);
 		netio_set_max_line(s->io, 0);
-		session_login(s, &u, method_name(ss));
+		login_complete(s, &u, method_name(ss));
 		ct_wipe(&u, sizeof(u));
 		return;
 	}
-	if (kind == NULL)
-		kind = result_kind(auth_result_of(st));
 	netio_set_max_line(s->io, 0);
-	cmd_auth_failed(s, method_name(ss), sasl_session_authid(ss), auth_result_of(st), kind,
-			sasl_session_reason(ss));
+	login_failed(s, method_name(ss), sasl_session_authid(ss), auth_result_of(st), kind,
+		     sasl_session_reason(ss));
 }
 
 void cmd_auth(struct session *s, const struct cmd_call *c)
@@ -294,12 +272,7 @@ void cmd_auth(struct session *s, const struct cmd_call *c)
 	 * policy, with USER's words (they are not announced either). */
 	if (!s->cleartext_ok &&
 	    (strcasecmp(c->argv[0], "PLAIN") == 0 || strcasecmp(c->argv[0], "LOGIN") == 0)) {
-		if (s->set->cleartext == CLEARTEXT_TLS)
-			reply_err(s, RESP_AUTH,
-				  "You must use TLS/SSL or stronger authentication such as APOP to connect to this server.");
-		else
-			reply_err(s, RESP_AUTH,
-				  "You must use stronger authentication such as APOP to connect to this server.");
+		policy_refuse_cleartext(s);
 		return;
 	}
 	/* The initial response: "=" is an empty one (RFC 5034 section 4). */
@@ -311,8 +284,8 @@ void cmd_auth(struct session *s, const struct cmd_call *c)
 						 sizeof(sasl_data));
 
 			if (n < 0) {
-				cmd_auth_failed(s, "AUTH", "", AUTH_FAIL, "bad-base64",
-						"malformed initial response");
+				login_failed(s, "AUTH", "", AUTH_FAIL, "bad-base64",
+					     "malformed initial response");
 				return;
 			}
 			initial = sasl_data;
@@ -344,68 +317,3 @@ void cmd_auth(struct session *s, const struct cmd_call *c)
 }
 
 #endif /* HAVE_SASL */
-
-/* ---- KPOP ---------------------------------------------------------------- */
-
-int cmd_kpop_start(struct session *s)
-{
-	char user[USERNAME_MAX + 1], principal[KPOP_PRINCIPAL_MAX + 1], reason[256] = "";
-	char qprincipal[KPOP_PRINCIPAL_MAX * 4 + 8], qreason[512];
-	unsigned timeout = s->set->timeout;
-
-	if (timeout == 0 || timeout > KPOP_HANDSHAKE_TIMEOUT)
-		timeout = KPOP_HANDSHAKE_TIMEOUT;
-	if (kpop_handshake(s->p->fd_in, s->set->kerberos_service, s->set->kerberos_keytab,
-			   timeout, user, sizeof(user), principal, sizeof(principal),
-			   reason, sizeof(reason)) != 0) {
-		/* The same fail2ban-safe line as every failed login; nothing
-		 * is said to a client that did not finish the handshake. */
-		log_quote(principal, strlen(principal), qprincipal, sizeof(qprincipal));
-		log_quote(reason, strlen(reason), qreason, sizeof(qreason));
-		log_notice("authentication failed: client=%s method=KPOP user=\"%s\" reason=rejected "
-			   "detail=\"%s\"", s->p->client_addr, qprincipal, qreason);
-		return -1;
-	}
-	memcpy(s->kpop_user, user, strlen(user) + 1);
-	log_quote(principal, strlen(principal), qprincipal, sizeof(qprincipal));
-	log_info("KPOP: client=%s principal=\"%s\" user=%s", s->p->client_addr, qprincipal, user);
-	return 0;
-}
-
-void cmd_kpop_user(struct session *s, const struct cmd_call *c)
-{
-	char name[USERNAME_MAX + 1];
-
-	if (!cmd_user_normalise(s->set, c->argv[0], name, sizeof(name))) {
-		reply_err(s, RESP_AUTH, "Invalid user name.");
-		return;
-	}
-	if (strcmp(name, s->kpop_user) != 0) {
-		/* Qpopper: "Wrong username supplied (<a> vs. <b>)"; here a
-		 * failed login like any other.  The client knows its own
-		 * principal, so nothing leaks either way. */
-		cmd_auth_failed(s, "KPOP", name, AUTH_FAIL, "rejected",
-				"USER is not the user the Kerberos principal maps to");
-		return;
-	}
-	memcpy(s->pending_user, name, sizeof(name));
-	reply_ok(s, "%s is authenticated by Kerberos; PASS completes the login.", name);
-	session_set_state(s, STATE_AUTH2);
-}
-
-void cmd_kpop_pass(struct session *s, const struct cmd_call *c)
-{
-	struct auth_user u;
-	char reason[256] = "", user[USERNAME_MAX + 1];
-	enum auth_result r;
-
-	(void)c;   /* fetchmail sends "PASS krb_ticket": never looked at */
-	memcpy(user, s->pending_user, sizeof(user));
-	memset(&u, 0, sizeof(u));
-	r = auth_finish_login(&s->authcfg, user, &u, reason, sizeof(reason));
-	if (r == AUTH_OK) {
-		session_login(s, &u, "KPOP");
-		return;
-	}
-	cmd_auth_failed(s, "KPOP", user, r, result_kind(r), reason);
-}

@@ -148,19 +148,19 @@ void cmd_stls(struct session *s, const struct cmd_call *c)
 		log_notice("STLS refused: more input was sent before the answer "
 			   "(command injection?); closing: client=%s", s->p->client_addr);
 		reply_err(s, RESP_NONE, "Data after STLS; closing connection.");
-		session_set_state(s, STATE_END);
+		engine_end(s);
 		return;
 	}
 	reply_ok(s, "Begin TLS negotiation");
 	if (netio_flush(s->io) < 0) {
-		session_set_state(s, STATE_END);
+		engine_end(s);
 		return;
 	}
 	/* Empty, as checked; said again so no clear-text byte can ever be
 	 * read once the transport is TLS. */
 	netio_discard_input(s->io);
 	if (start_tls(s, "stls") != 0) {
-		session_set_state(s, STATE_END);
+		engine_end(s);
 		return;
 	}
 	/* RFC 2595 §4: what was said in clear text counts for nothing.  STLS

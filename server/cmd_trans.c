@@ -1,6 +1,7 @@
 /*
  * cmd_trans: the TRANSACTION-state handlers (STAT LIST RETR TOP DELE NOOP
- * RSET UIDL LAST).  QUIT is in cmd_auth.c and hands over to session_update().
+ * RSET UIDL LAST, and the XTND row that is not built).  QUIT is in
+ * cmd_any.c and hands over to the login module's UPDATE (server/login.c).
  *
  * Runs as the user (after the privilege drop).  By the time a handler runs
  * the engine has checked its arguments: c->msg is a number between 1 and
@@ -79,7 +80,7 @@ static bool send_message(struct session *s, unsigned msg, uint64_t body_lines,
 		 * to close the connection (an abort, as if the client had
 		 * gone: update only with update-on-abort). */
 		s->send_failed = true;
-		session_set_state(s, STATE_END);
+		engine_end(s);
 	}
 	return false;
 }
@@ -153,4 +154,10 @@ void cmd_last(struct session *s, const struct cmd_call *c)
 {
 	(void)c;
 	reply_ok(s, "%u", s->last);
+}
+
+void cmd_xtnd(struct session *s, const struct cmd_call *c)
+{
+	(void)c;
+	reply_err(s, RESP_NONE, "XTND is not supported by this server.");
 }

@@ -1,6 +1,8 @@
 /*
  * commands: the one command table of the POP3 engine, the checks every line
- * goes through before a handler runs, and the one reply helper.
+ * goes through before a handler runs, and dispatch.  Called by the loop
+ * (server/session.c); calls the handlers (server/cmd_*.c) and, for its
+ * own -ERR, server/engine.c.
  *
  * Order of checks for a line (each failure is exactly one -ERR and the
  * state does not change): a NUL byte anywhere; length; empty line; keyword
@@ -15,7 +17,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,27 +29,28 @@
 /*
  * THE table.  Rows whose feature is not built keep their row and answer
  * "not supported" (Postfix's habit), so the client gets a reason instead of
- * "Unknown command".
+ * "Unknown command".  The last column: on a connection Kerberos has
+ * authenticated (KPOP), USER and PASS mean something else (cmd_kpop.c).
  */
 static const struct command command_table[] = {
-	/* name    states              min max           flags */
-	{ "USER", ST_AUTH1, 1, 1, 0, cmd_user },
-	{ "PASS", ST_AUTH2, 1, 1, CMD_F_REST | CMD_F_SECRET, cmd_pass },
-	{ "APOP", ST_AUTH1, 2, 2, CMD_F_SECRET, cmd_apop },
-	{ "AUTH", ST_AUTH1, 0, 2, CMD_F_SECRET, cmd_auth },
-	{ "STLS", ST_AUTH1, 0, CMD_ARGS_ANY, 0, cmd_stls },
-	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, 0, cmd_capa },
-	{ "QUIT", ST_AUTH | ST_TRANS, 0, 0, 0, cmd_quit },
-	{ "STAT", ST_TRANS, 0, 0, 0, cmd_stat },
-	{ "LIST", ST_TRANS, 0, 1, CMD_F_MSGNUM, cmd_list },
-	{ "RETR", ST_TRANS, 1, 1, CMD_F_MSGNUM, cmd_retr },
-	{ "TOP", ST_TRANS, 2, 2, CMD_F_MSGNUM | CMD_F_LINECOUNT, cmd_top },
-	{ "DELE", ST_TRANS, 1, 1, CMD_F_MSGNUM, cmd_dele },
-	{ "NOOP", ST_TRANS, 0, 0, 0, cmd_noop },
-	{ "RSET", ST_TRANS, 0, 0, 0, cmd_rset },
-	{ "UIDL", ST_TRANS, 0, 1, CMD_F_MSGNUM, cmd_uidl },
-	{ "LAST", ST_TRANS, 0, 0, 0, cmd_last },
-	{ "XTND", ST_TRANS, 0, CMD_ARGS_ANY, 0, cmd_xtnd_unsupported },
+	/* name, states, min and max arguments, flags, handler, handler on KPOP */
+	{ "USER", ST_AUTH1, 1, 1, 0, cmd_user, cmd_kpop_user },
+	{ "PASS", ST_AUTH2, 1, 1, CMD_F_REST | CMD_F_SECRET, cmd_pass, cmd_kpop_pass },
+	{ "APOP", ST_AUTH1, 2, 2, CMD_F_SECRET, cmd_apop, NULL },
+	{ "AUTH", ST_AUTH1, 0, 2, CMD_F_SECRET, cmd_auth, NULL },
+	{ "STLS", ST_AUTH1, 0, CMD_ARGS_ANY, 0, cmd_stls, NULL },
+	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, 0, cmd_capa, NULL },
+	{ "QUIT", ST_AUTH | ST_TRANS, 0, 0, 0, cmd_quit, NULL },
+	{ "STAT", ST_TRANS, 0, 0, 0, cmd_stat, NULL },
+	{ "LIST", ST_TRANS, 0, 1, CMD_F_MSGNUM, cmd_list, NULL },
+	{ "RETR", ST_TRANS, 1, 1, CMD_F_MSGNUM, cmd_retr, NULL },
+	{ "TOP", ST_TRANS, 2, 2, CMD_F_MSGNUM | CMD_F_LINECOUNT, cmd_top, NULL },
+	{ "DELE", ST_TRANS, 1, 1, CMD_F_MSGNUM, cmd_dele, NULL },
+	{ "NOOP", ST_TRANS, 0, 0, 0, cmd_noop, NULL },
+	{ "RSET", ST_TRANS, 0, 0, 0, cmd_rset, NULL },
+	{ "UIDL", ST_TRANS, 0, 1, CMD_F_MSGNUM, cmd_uidl, NULL },
+	{ "LAST", ST_TRANS, 0, 0, 0, cmd_last, NULL },
+	{ "XTND", ST_TRANS, 0, CMD_ARGS_ANY, 0, cmd_xtnd, NULL },
 };
 
 #define TABLE_SIZE (sizeof(command_table) / sizeof(command_table[0]))
@@ -113,6 +115,36 @@ static unsigned split_args(struct cmd_call *call, char *p)
 	return n;
 }
 
+/* The last checks of cmd_prepare: the message number and TOP's line
+ * count, where the row has them. */
+static bool check_numbers(struct cmd_call *call, const struct cmd_msgview *msgs,
+			  char *err, size_t errsize)
+{
+	const struct command *cmd = call->cmd;
+
+	if ((cmd->flags & CMD_F_MSGNUM) && call->argc >= 1) {
+		switch (cmd_parse_msgnum(call->argv[0], msgs, &call->msg)) {
+		case CMD_NUM_OK:
+			break;
+		case CMD_NUM_SYNTAX:
+			snprintf(err, errsize, "Invalid message number.");
+			return false;
+		case CMD_NUM_RANGE:
+			snprintf(err, errsize, "No such message.");
+			return false;
+		case CMD_NUM_DELETED:
+			snprintf(err, errsize, "Message %u has been deleted.", call->msg);
+			return false;
+		}
+	}
+	if ((cmd->flags & CMD_F_LINECOUNT) && call->argc >= 2 &&
+	    !cmd_parse_linecount(call->argv[1], &call->lines)) {
+		snprintf(err, errsize, "Invalid line count.");
+		return false;
+	}
+	return true;
+}
+
 bool cmd_prepare(const char *line, size_t len, enum session_state state,
 		 const struct cmd_msgview *msgs, struct cmd_call *call,
 		 char *err, size_t errsize)
@@ -175,27 +207,7 @@ bool cmd_prepare(const char *line, size_t len, enum session_state state,
 	}
 	call->argc = n > CMD_MAX_ARGS ? CMD_MAX_ARGS : n;
 
-	if ((cmd->flags & CMD_F_MSGNUM) && call->argc >= 1) {
-		switch (cmd_parse_msgnum(call->argv[0], msgs, &call->msg)) {
-		case CMD_NUM_OK:
-			break;
-		case CMD_NUM_SYNTAX:
-			snprintf(err, errsize, "Invalid message number.");
-			return false;
-		case CMD_NUM_RANGE:
-			snprintf(err, errsize, "No such message.");
-			return false;
-		case CMD_NUM_DELETED:
-			snprintf(err, errsize, "Message %u has been deleted.", call->msg);
-			return false;
-		}
-	}
-	if ((cmd->flags & CMD_F_LINECOUNT) && call->argc >= 2 &&
-	    !cmd_parse_linecount(call->argv[1], &call->lines)) {
-		snprintf(err, errsize, "Invalid line count.");
-		return false;
-	}
-	return true;
+	return check_numbers(call, msgs, err, errsize);
 }
 
 static bool view_deleted(const void *ctx, unsigned index0)
@@ -203,10 +215,26 @@ static bool view_deleted(const void *ctx, unsigned index0)
 	return maildrop_msg_deleted(ctx, index0);
 }
 
+/* The debug record of a command; the arguments of PASS/APOP/AUTH are
+ * secrets: the keyword only. */
+static void log_command(const struct cmd_call *call)
+{
+	char q[96];
+
+	if (!log_debug_enabled())
+		return;
+	log_debug("command: %s%s", call->cmd->name,
+		  (call->cmd->flags & CMD_F_SECRET) ? " (arguments hidden)" : "");
+	if (!(call->cmd->flags & CMD_F_SECRET) && call->argc >= 1)
+		log_debug("argument: \"%s\"", log_quote(call->argv[0],
+			  strlen(call->argv[0]), q, sizeof(q)));
+}
+
 void cmd_dispatch(struct session *s, const char *line, size_t len)
 {
 	struct cmd_call call;
 	struct cmd_msgview view = { 0, view_deleted, NULL };
+	cmd_handler *h;
 	char err[128];
 
 	if (s->md != NULL) {
@@ -217,94 +245,12 @@ void cmd_dispatch(struct session *s, const char *line, size_t len)
 			 &call, err, sizeof(err))) {
 		reply_err(s, RESP_NONE, "%s", err);
 	} else {
-		if (log_debug_enabled()) {
-			char q[96];
-			/* Arguments of PASS/APOP/AUTH are secrets: the keyword only. */
-			log_debug("command: %s%s", call.cmd->name,
-				  (call.cmd->flags & CMD_F_SECRET) ? " (arguments hidden)" : "");
-			if (!(call.cmd->flags & CMD_F_SECRET) && call.argc >= 1)
-				log_debug("argument: \"%s\"", log_quote(call.argv[0],
-					  strlen(call.argv[0]), q, sizeof(q)));
-		}
-		call.cmd->handler(s, &call);
+		log_command(&call);
+		h = call.cmd->handler;
+		if (s->kpop_user[0] != '\0' && call.cmd->kpop_handler != NULL)
+			h = call.cmd->kpop_handler;
+		h(s, &call);
 	}
 	/* The copy may hold a password. */
 	ct_wipe(&call, sizeof(call));
-}
-
-/* ---- replies ---- */
-
-static const char *resp_code_text(enum resp_code code)
-{
-	switch (code) {
-	case RESP_AUTH:
-		return "[AUTH] ";
-	case RESP_IN_USE:
-		return "[IN-USE] ";
-	case RESP_SYS_TEMP:
-		return "[SYS/TEMP] ";
-	case RESP_SYS_PERM:
-		return "[SYS/PERM] ";
-	case RESP_NONE:
-		break;
-	}
-	return "";
-}
-
-/* Formats prefix + text + CRLF into one bounded line and queues it.  Write
- * errors are sticky in netio; the main loop notices them on its next read. */
-static void reply_vsend(struct session *s, const char *prefix, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-static void reply_vsend(struct session *s, const char *prefix, const char *fmt, va_list ap)
-{
-	char buf[CMD_REPLY_MAX];
-	size_t plen, len;
-	int n;
-
-	plen = strlen(prefix);
-	if (plen > sizeof(buf) - 3)
-		plen = sizeof(buf) - 3;
-	memcpy(buf, prefix, plen);
-	n = vsnprintf(buf + plen, sizeof(buf) - plen - 2, fmt, ap);
-	if (n < 0)
-		n = 0;
-	len = plen + (size_t)n;
-	if (len > sizeof(buf) - 3)
-		len = sizeof(buf) - 3;
-	/* A reply is one line, whatever the data said. */
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\r' || buf[i] == '\n' || buf[i] == '\0')
-			buf[i] = ' ';
-	buf[len++] = '\r';
-	buf[len++] = '\n';
-	(void)netio_write(s->io, buf, len);
-}
-
-void reply_ok(struct session *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_vsend(s, "+OK ", fmt, ap);
-	va_end(ap);
-}
-
-void reply_err(struct session *s, enum resp_code code, const char *fmt, ...)
-{
-	char prefix[32];
-	va_list ap;
-
-	snprintf(prefix, sizeof(prefix), "-ERR %s", resp_code_text(code));
-	va_start(ap, fmt);
-	reply_vsend(s, prefix, fmt, ap);
-	va_end(ap);
-}
-
-void reply_line(struct session *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_vsend(s, "", fmt, ap);
-	va_end(ap);
 }

@@ -1,16 +1,28 @@
 /*
- * commands: the engine's private interface, shared by the session loop
- * (server/session.c), the command table and dispatcher (server/commands.c)
- * and the handlers (server/cmd_auth.c, server/cmd_trans.c).
+ * commands: the command table of the POP3 engine, the checks every line
+ * goes through before a handler runs, and dispatch; and the faces of the
+ * handler files, which the table (and, for the start of a connection,
+ * server/session.c) call.
  *
- * The shape comes from popa3d and OpenSMTPD: an explicit enum of session
- * states changed by one function (session_set_state), and ONE command table
- * {name, states, min/max arguments, flags, handler}.  The engine alone
- * checks a line (NUL, length), looks the keyword up, checks the state, the
- * arity and the syntax of message numbers and line counts, and only then
- * calls a handler, so a handler never sees an argument it has to distrust.
+ * The shape comes from popa3d and OpenSMTPD: ONE command table {name,
+ * states, min/max arguments, flags, handler}.  The engine alone checks a
+ * line (NUL, length), looks the keyword up, checks the state, the arity and
+ * the syntax of message numbers and line counts, and only then calls a
+ * handler, so a handler never sees an argument it has to distrust.
  * cmd_prepare() does all of that without a session or a network, which is
- * what tests/unit/server/test_commands.c exercises.
+ * what tests/unit/server/test_commands.c exercises.  States change only
+ * through the named transitions of server/engine.h.
+ *
+ * Where a handler lives: the file of the state it is valid in.
+ *   cmd_any.c    QUIT, CAPA: valid in every state
+ *   cmd_auth.c   USER, PASS, APOP: AUTHORIZATION
+ *   cmd_sasl.c   AUTH (RFC 5034) and CAPA's SASL line: AUTHORIZATION
+ *   cmd_stls.c   STLS (RFC 2595) and implicit TLS: AUTHORIZATION
+ *   cmd_kpop.c   Kerberos KPOP: the handshake before the greeting, USER and
+ *                PASS on such a connection (the table's KPOP column)
+ *   cmd_trans.c  STAT LIST RETR TOP DELE NOOP RSET UIDL LAST XTND: TRANSACTION
+ * The handlers call down into server/login.c (the end of an authentication,
+ * QUIT's update), server/policy.c and server/engine.c, never back up.
  *
  * Nothing here is exported outside server/.
  */
@@ -20,25 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
-#include "auth/auth.h"
-#include "lib/netio.h"
-#include "lib/tls.h"
-#include "lib/username.h"
-#include "server/maildrop/maildrop.h"
-#include "server/session.h"
-#include "server/settings.h"
-
-/* RFC 1939 states.  AUTHORIZATION is split in two, as in Qpopper: before
- * and after an accepted USER (PASS is only valid after one). */
-enum session_state {
-	STATE_AUTH1,   /* AUTHORIZATION: greeting sent, no user yet */
-	STATE_AUTH2,   /* AUTHORIZATION: USER accepted, waiting for PASS */
-	STATE_TRANS,   /* TRANSACTION: logged in, maildrop open */
-	STATE_UPDATE,  /* UPDATE: QUIT is committing the maildrop */
-	STATE_END      /* the loop stops; nothing more is read */
-};
+#include "server/engine.h"
 
 /* Bit masks of states for the command table. */
 #define ST_AUTH1 (1u << STATE_AUTH1)
@@ -53,9 +48,6 @@ enum session_state {
 /* Longest command line we accept, CRLF excluded: netio's limit (RFC 2449
  * allows 255 octets; we are generous, as popa3d). */
 #define CMD_MAX_LINE NETIO_MAX_LINE
-/* Longest reply line, CRLF included.  RFC 2449 says 512; the greeting may
- * exceed it with a very long host name, so the buffer has room for that. */
-#define CMD_REPLY_MAX 1024
 
 /* Row flags. */
 #define CMD_F_MSGNUM 0x01    /* argument 1 is a message number (checked) */
@@ -63,16 +55,6 @@ enum session_state {
 #define CMD_F_REST 0x04      /* the one argument is the rest of the line (PASS) */
 #define CMD_F_SECRET 0x08    /* never log the arguments (PASS) */
 
-/* RFC 2449 / RFC 3206 response codes; reply_err() spells them. */
-enum resp_code {
-	RESP_NONE,
-	RESP_AUTH,       /* [AUTH]: credentials or policy */
-	RESP_IN_USE,     /* [IN-USE]: maildrop locked */
-	RESP_SYS_TEMP,   /* [SYS/TEMP] */
-	RESP_SYS_PERM    /* [SYS/PERM] */
-};
-
-struct session;
 struct cmd_call;
 
 typedef void cmd_handler(struct session *s, const struct cmd_call *c);
@@ -83,6 +65,8 @@ struct command {
 	unsigned min_args, max_args;
 	unsigned flags;          /* CMD_F_* */
 	cmd_handler *handler;
+	cmd_handler *kpop_handler; /* instead of handler on a KPOP connection
+				    * (s->kpop_user set), if not NULL */
 };
 
 /* One validated command, ready for its handler. */
@@ -104,32 +88,7 @@ struct cmd_msgview {
 
 enum cmd_num_result { CMD_NUM_OK, CMD_NUM_SYNTAX, CMD_NUM_RANGE, CMD_NUM_DELETED };
 
-/* The session: everything one connection owns.  Only server/session.c
- * creates it; handlers read it and change it through the functions below. */
-struct session {
-	const struct session_params *p;
-	const struct settings *set;
-	struct netio *io;
-	enum session_state state;        /* changed only by session_set_state() */
-	bool cleartext_ok;               /* USER/PASS allowed on this connection */
-	struct tls_conn *tls;            /* non-NULL once the connection is encrypted
-					  * (STLS or implicit TLS); see cmd_stls.c */
-	char timestamp[320];             /* APOP banner timestamp, "<...>" */
-	struct auth_config authcfg;
-	char pending_user[USERNAME_MAX + 1]; /* STATE_AUTH2: the accepted USER name */
-	char kpop_user[USERNAME_MAX + 1];    /* KPOP: the user Kerberos proved ("" = none) */
-	unsigned auth_failures;
-	/* after login */
-	struct auth_user user;
-	const char *method;              /* "PASS" or "APOP" */
-	struct maildrop *md;             /* STATE_TRANS: the open maildrop */
-	unsigned last, last_at_start;    /* LAST high-water mark (RFC 1725) */
-	bool send_failed;                /* RETR/TOP broke off mid-message */
-	struct timespec t_start, t_auth, t_init;
-	int exit_status;
-};
-
-/* ---- commands.c: table, parsing, dispatch, replies ---- */
+/* ---- commands.c: table, parsing, dispatch ---- */
 
 /* The row for keyword (len bytes, any case), or NULL. */
 const struct command *cmd_lookup(const char *keyword, size_t len);
@@ -152,42 +111,17 @@ bool cmd_prepare(const char *line, size_t len, enum session_state state,
 		 const struct cmd_msgview *msgs, struct cmd_call *call,
 		 char *err, size_t errsize);
 
-/* Runs one client line: cmd_prepare, then the handler or the -ERR. */
+/* Runs one client line: cmd_prepare, then the row's handler (its KPOP
+ * handler on a KPOP connection) or the -ERR. */
 void cmd_dispatch(struct session *s, const char *line, size_t len);
 
-/* The one way replies go out.  fmt is always a literal; the text must not
- * contain CR or LF (they are replaced if it does). */
-void reply_ok(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void reply_err(struct session *s, enum resp_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* A raw line of a multi-line reply ("1 120", "TOP", "."). */
-void reply_line(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- cmd_any.c: valid in every state ---- */
 
-/* ---- cmd_auth.c: AUTHORIZATION handlers and helpers ---- */
+cmd_handler cmd_quit, cmd_capa;
 
-cmd_handler cmd_user, cmd_pass, cmd_apop, cmd_quit, cmd_capa;
-cmd_handler cmd_xtnd_unsupported;
-/* True when APOP can be used on this connection (configured, built, a user
- * database present); the greeting carries the timestamp only then. */
-bool cmd_apop_offered(const struct session *s);
+/* ---- cmd_auth.c: AUTHORIZATION, USER/PASS and APOP ---- */
 
-/* Every failed login (PASS, APOP, AUTH, KPOP) ends here: the log line, the
- * delay, the -ERR for r, the close after max-auth-failures.  kind: a short
- * log token; detail: the log-only reason; user: client text (quoted). */
-void cmd_auth_failed(struct session *s, const char *method, const char *user,
-		     enum auth_result r, const char *kind, const char *detail);
-
-/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 in numeric form. */
-bool cmd_addr_is_loopback(const char *addr);
-
-/* Whether USER/PASS may be used at all on a connection from client_addr
- * (policy default still refuses users with a stored secret later). */
-bool cmd_cleartext_allowed(enum cleartext_policy policy, const char *client_addr);
-
-/* Qpopper's name processing: downcase (if set), cut at '@' (if set), then
- * username_valid().  Writes the result into out.  False if invalid. */
-bool cmd_user_normalise(const struct settings *set, const char *in,
-			char *out, size_t outsize);
+cmd_handler cmd_user, cmd_pass, cmd_apop;
 
 /* ---- cmd_stls.c: TLS (STLS, RFC 2595; implicit TLS, RFC 8314) ---- */
 
@@ -202,47 +136,25 @@ int stls_start_implicit(struct session *s);
  * (one attempt) and free.  Harmless without TLS. */
 void stls_finish(struct session *s);
 
-/* ---- cmd_sasl.c: AUTH (RFC 5034), CAPA's SASL line, Kerberos KPOP ---- */
+/* ---- cmd_sasl.c: AUTH (RFC 5034), CAPA's SASL line ---- */
 
 /* AUTH; without SASL support it answers "not supported". */
 cmd_handler cmd_auth;
-/* Writes "SASL mech ..." for CAPA when mechanisms are offered. */
+/* Writes "SASL mech ..." for CAPA when mechanisms are offered (called by
+ * cmd_any.c's CAPA, across the handler floor; it calls nothing back). */
 void cmd_sasl_capa(struct session *s);
-/* kerberos: the KPOP handshake before the greeting; fills s->kpop_user.
- * Returns 0, or -1 (logged) when the session must end at once. */
+
+/* ---- cmd_kpop.c: Kerberos KPOP (Qpopper's -k) ---- */
+
+/* The KPOP handshake before the greeting; fills s->kpop_user.  Returns 0,
+ * or -1 (logged) when the session must end at once. */
 int cmd_kpop_start(struct session *s);
-/* USER and PASS on a KPOP connection (s->kpop_user set). */
+/* USER and PASS on a KPOP connection (the table's KPOP column). */
 cmd_handler cmd_kpop_user, cmd_kpop_pass;
 
-/* ---- cmd_trans.c: TRANSACTION handlers ---- */
+/* ---- cmd_trans.c: TRANSACTION ---- */
 
 cmd_handler cmd_stat, cmd_list, cmd_retr, cmd_top, cmd_dele, cmd_noop,
-	cmd_rset, cmd_uidl, cmd_last;
-
-/* ---- session.c: state, login, update ---- */
-
-/* The one function that changes s->state.  An illegal transition is a bug:
- * it is logged and the session ends. */
-void session_set_state(struct session *s, enum session_state next);
-
-/* After a successful auth: maildrop path, state directory, monitor and
- * privilege drop, maildrop_open, the +OK reply and TRANSACTION; or the
- * -ERR reply and STATE_END. */
-void session_login(struct session *s, const struct auth_user *u, const char *method);
-
-/* QUIT in TRANSACTION: the UPDATE state, reply, STATE_END. */
-void session_update(struct session *s);
-
-/* Sleeps up to seconds; returns false if a termination signal came. */
-bool session_sleep(unsigned seconds);
-
-/* True once SIGTERM/SIGHUP arrived. */
-bool session_terminating(void);
-
-/* Expands a log-login template: %0 version, %1 user, %2 host, %3 address,
- * %% a percent sign; anything else is copied as is (never a printf format).
- * Substituted values are passed through log_quote().  Returns out. */
-char *session_expand_login(const char *tmpl, const char *version, const char *user,
-			   const char *host, const char *addr, char *out, size_t outsize);
+	cmd_rset, cmd_uidl, cmd_last, cmd_xtnd;
 
 #endif

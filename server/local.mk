@@ -4,8 +4,11 @@ server_libpopserver_a_SOURCES = \
 	server/settings.h server/options.c \
 	server/session.c server/session.h \
 	server/commands.c server/commands.h \
-	server/cmd_auth.c server/cmd_trans.c \
-	server/cmd_stls.c server/cmd_sasl.c \
+	server/cmd_any.c server/cmd_auth.c server/cmd_trans.c \
+	server/cmd_stls.c server/cmd_sasl.c server/cmd_kpop.c \
+	server/login.c server/login.h \
+	server/policy.c server/policy.h \
+	server/engine.c server/engine.h \
 	server/spoolpath.c server/spoolpath.h \
 	server/lockreg.c server/lockreg.h \
 	server/monitor.c server/monitor.h \
@@ -26,6 +29,34 @@ check_PROGRAMS += \
 	tests/unit/server/test_commands tests/unit/server/test_settings \
 	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
 	tests/unit/server/test_monitor
+# the engine: one test per module, the handlers driven through dispatch
+check_PROGRAMS += \
+	tests/unit/server/test_engine tests/unit/server/test_policy \
+	tests/unit/server/test_login tests/unit/server/test_session \
+	tests/unit/server/test_cmd_any tests/unit/server/test_cmd_auth \
+	tests/unit/server/test_cmd_trans tests/unit/server/test_cmd_kpop \
+	tests/unit/server/test_cmd_stls tests/unit/server/test_cmd_sasl
+tests_unit_server_test_engine_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_engine_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_policy_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_policy_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_login_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_login_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_session_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_session_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_any_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_any_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_auth_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_auth_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_trans_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_trans_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_kpop_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_kpop_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_stls_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_stls_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_cmd_sasl_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_cmd_sasl_LDADD = $(SERVER_LDADD)
+EXTRA_DIST += tests/unit/server/testsession.h
 tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_settings_CFLAGS = $(SERVER_CFLAGS)

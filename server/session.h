@@ -2,8 +2,10 @@
  * session: one POP3 conversation, from greeting to sign-off (RFC 1939).
  *
  * Runs as root until a login succeeds (needed for PAM and to create the
- * per-user state directory), then forks the monitor (server/monitor.c),
- * drops to the user (server/privdrop.c) and only then opens the maildrop.
+ * per-user state directory); then the login module (server/login.c) forks
+ * the monitor (server/monitor.c), drops to the user (server/privdrop.c) and
+ * only then opens the maildrop.  This is the engine's public face, for
+ * main.c and daemon.c; its private record is in server/engine.h.
  */
 #ifndef POPPER_SESSION_H
 #define POPPER_SESSION_H

@@ -5,8 +5,9 @@
  * Covers: keyword lookup in any case, every command's arity errors, wrong
  * states, NUL and empty lines, overlong lines, the message-number parser
  * against the inputs of robustness notes §5.1 P6-P8, TOP's clamp, PASS's
- * rest-of-line argument, the loopback test of the clear-text policy, user
- * name processing and the log-login template.
+ * rest-of-line argument.  The clear-text policy and user-name processing
+ * are tested in test_policy.c, the log-login template in test_login.c; the
+ * handlers behind dispatch in test_cmd_*.c.
  */
 #include "config.h"
 
@@ -343,83 +344,6 @@ static void test_pass(void)
 	is_str(call.argv[0], "  ", "a password of two spaces");
 }
 
-static void test_loopback(void)
-{
-	ok(cmd_addr_is_loopback("127.0.0.1"), "127.0.0.1");
-	ok(cmd_addr_is_loopback("127.254.3.4"), "127.254.3.4");
-	ok(cmd_addr_is_loopback("::1"), "::1");
-	ok(cmd_addr_is_loopback("0:0:0:0:0:0:0:1"), "0:0:0:0:0:0:0:1");
-	ok(cmd_addr_is_loopback("::ffff:127.0.0.1"), "::ffff:127.0.0.1");
-	ok(cmd_addr_is_loopback("local"), "local (no socket)");
-	ok(!cmd_addr_is_loopback("128.0.0.1"), "128.0.0.1");
-	ok(!cmd_addr_is_loopback("10.0.0.1"), "10.0.0.1");
-	ok(!cmd_addr_is_loopback("::ffff:10.0.0.1"), "::ffff:10.0.0.1");
-	ok(!cmd_addr_is_loopback("::2"), "::2");
-	ok(!cmd_addr_is_loopback("fe80::1"), "fe80::1");
-	ok(!cmd_addr_is_loopback("127.0.0.1.evil"), "127.0.0.1.evil");
-	ok(!cmd_addr_is_loopback(""), "empty");
-	ok(!cmd_addr_is_loopback(NULL), "NULL");
-
-	ok(cmd_cleartext_allowed(CLEARTEXT_DEFAULT, "192.0.2.1"), "default allows");
-	ok(cmd_cleartext_allowed(CLEARTEXT_ALWAYS, "192.0.2.1"), "always allows");
-	ok(!cmd_cleartext_allowed(CLEARTEXT_NEVER, "127.0.0.1"), "never refuses");
-	ok(!cmd_cleartext_allowed(CLEARTEXT_TLS, "127.0.0.1"), "tls refuses before TLS (cmd_stls.c lifts it)");
-	ok(cmd_cleartext_allowed(CLEARTEXT_LOCAL, "::1"), "local allows ::1");
-	ok(!cmd_cleartext_allowed(CLEARTEXT_LOCAL, "192.0.2.1"), "local refuses 192.0.2.1");
-}
-
-static void test_username(void)
-{
-	struct settings set;
-	char out[USERNAME_MAX + 1], longname[200];
-
-	memset(&set, 0, sizeof(set));
-	ok(cmd_user_normalise(&set, "Alice@Example.COM", out, sizeof(out)), "kept as is");
-	is_str(out, "Alice@Example.COM", "no processing by default");
-	set.downcase_user = true;
-	ok(cmd_user_normalise(&set, "Alice@Example.COM", out, sizeof(out)), "downcased");
-	is_str(out, "alice@example.com", "downcase");
-	set.trim_domain = true;
-	ok(cmd_user_normalise(&set, "Alice@Example.COM", out, sizeof(out)), "trimmed");
-	is_str(out, "alice", "downcase + trim-domain");
-	set.downcase_user = false;
-	ok(cmd_user_normalise(&set, "Bob@x@y", out, sizeof(out)), "cut at the first @");
-	is_str(out, "Bob", "trim-domain alone");
-	ok(!cmd_user_normalise(&set, "@example.com", out, sizeof(out)), "nothing left after trim");
-	/* A long domain may go: only the result counts. */
-	memset(longname, 'd', sizeof(longname));
-	memcpy(longname, "carol@", 6);
-	longname[sizeof(longname) - 1] = '\0';
-	ok(cmd_user_normalise(&set, longname, out, sizeof(out)), "long domain trimmed");
-	is_str(out, "carol", "long domain trimmed: name");
-	set.trim_domain = false;
-	ok(!cmd_user_normalise(&set, longname, out, sizeof(out)), "long name refused untrimmed");
-	ok(!cmd_user_normalise(&set, "../../etc/passwd", out, sizeof(out)), "../../etc/passwd");
-	ok(!cmd_user_normalise(&set, "-oFoo", out, sizeof(out)), "-oFoo");
-	ok(!cmd_user_normalise(&set, "a/b", out, sizeof(out)), "a/b");
-	ok(!cmd_user_normalise(&set, "a\tb", out, sizeof(out)), "TAB");
-	ok(!cmd_user_normalise(&set, "\x1b[2J", out, sizeof(out)), "escape sequence");
-	ok(!cmd_user_normalise(&set, "%n%n%s", out, sizeof(out)), "format characters");
-	ok(!cmd_user_normalise(&set, "caf\xc3\xa9", out, sizeof(out)), "UTF-8");
-}
-
-static void test_log_login(void)
-{
-	char out[256];
-
-	session_expand_login("%1 from %2 [%3] (v%0)", "0.1.0", "bob", "host.example",
-			     "192.0.2.7", out, sizeof(out));
-	is_str(out, "bob from host.example [192.0.2.7] (v0.1.0)", "all four fields");
-	session_expand_login("100%% %s%n %x %4 %", "0.1.0", "bob", "h", "a", out, sizeof(out));
-	is_str(out, "100% %s%n %x %4 %", "no printf: other sequences copied");
-	session_expand_login("%2", "v", "u", "evil\"\nhost", "a", out, sizeof(out));
-	is_str(out, "evil\\x22\\x0ahost", "substituted values are quoted");
-	session_expand_login("%1%1%1%1", "v", "abcdefgh", "h", "a", out, 10);
-	is_str(out, "abcdefgha", "output bounded");
-	session_expand_login("", "v", "u", "h", "a", out, sizeof(out));
-	is_str(out, "", "empty template");
-}
-
 int main(void)
 {
 	test_lookup();
@@ -430,8 +354,5 @@ int main(void)
 	test_msgnum();
 	test_top_count();
 	test_pass();
-	test_loopback();
-	test_username();
-	test_log_login();
 	return tap_done();
 }

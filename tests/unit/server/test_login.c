@@ -1,0 +1,183 @@
+/*
+ * test_login: the login module (server/login.c) without a real login: the
+ * failed-login sequence (replies, counting, max-auth-failures, the way back
+ * from AUTH2), a login that fails before the monitor (no privilege change
+ * is ever attempted here), QUIT's UPDATE and the abort on a real mbox
+ * maildrop, and the log-login template.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "server/login.h"
+#include "tests/unit/server/testsession.h"
+
+static void test_failed(void)
+{
+	struct tsess t;
+
+	ts_init(&t);
+	t.set.max_auth_failures = 3;
+	engine_user_accepted(&t.s, "bob");
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "FAIL: [AUTH]");
+	ok(t.s.state == STATE_AUTH1, "back to AUTH1");
+	is_str(t.s.pending_user, "", "the USER name is forgotten");
+	is_int(t.s.auth_failures, 1, "one failure counted");
+	login_failed(&t.s, "APOP", "bob", AUTH_TEMPFAIL, NULL, "database busy");
+	is_str(ts_output(&t), "-ERR [SYS/TEMP] Authentication is temporarily unavailable.\r\n",
+	       "TEMPFAIL: [SYS/TEMP]");
+	ok(t.s.state == STATE_AUTH1, "two failures: still AUTH1");
+	login_failed(&t.s, "AUTH-PLAIN", "bob", AUTH_PERMFAIL, NULL, "unsafe database");
+	is_str(ts_output(&t), "-ERR [SYS/PERM] " LOGIN_PERMFAIL_TEXT "\r\n", "PERMFAIL: [SYS/PERM]");
+	is_int(t.s.auth_failures, 3, "three failures counted");
+	ok(t.s.state == STATE_END, "max-auth-failures 3: the third ends the session");
+	ok(t.s.exit_status == 0, "... as a normal end");
+	ts_done(&t);
+
+	/* 0 would mean unlimited: it means 1. */
+	ts_init(&t);
+	t.set.max_auth_failures = 0;
+	login_failed(&t.s, "APOP", "%s\r\n", AUTH_FAIL, "bad-digest-format", "");
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "client text is not a reply");
+	ok(t.s.state == STATE_END, "max-auth-failures 0: the first failure ends the session");
+	ts_done(&t);
+
+	/* The answer of the auth layer: a failure takes the same path. */
+	ts_init(&t);
+	engine_user_accepted(&t.s, "bob");
+	login_answer(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "login_answer: FAIL");
+	ok(t.s.state == STATE_AUTH1 && t.s.auth_failures == 1, "counted, back to AUTH1");
+	login_answer(&t.s, "KPOP", "bob", AUTH_TEMPFAIL, NULL, "");
+	is_str(ts_output(&t), "-ERR [SYS/TEMP] Authentication is temporarily unavailable.\r\n",
+	       "login_answer: TEMPFAIL");
+	ts_done(&t);
+
+	ts_init(&t);
+	t.set.max_auth_failures = 2;
+	login_failed(&t.s, "PASS", "x", AUTH_FAIL, NULL, "");
+	ok(t.s.state == STATE_AUTH1, "max 2, one failure: AUTH1");
+	login_failed(&t.s, "PASS", "x", AUTH_FAIL, NULL, "");
+	ok(t.s.state == STATE_END, "max 2, two failures: END");
+	ts_done(&t);
+}
+
+/* A login that cannot find the maildrop's path ends the session with
+ * [SYS/PERM] before anything else happens. */
+static void test_complete_fails(void)
+{
+	struct tsess t;
+	struct auth_user u;
+	char longdir[5000];
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "alice");
+	snprintf(u.account, sizeof(u.account), "alice");
+	u.uid = 12345;
+	u.gid = 12345;
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+
+	ts_init(&t);
+	free(t.set.spool_dir);
+	t.set.spool_dir = strdup(longdir);
+	t.set.home_dir_mail = NULL;
+	login_complete(&t.s, &u, "PASS");
+	is_str(ts_output(&t), "-ERR [SYS/PERM] The maildrop cannot be used; contact your "
+	       "administrator.\r\n", "maildrop path too long: [SYS/PERM]");
+	ok(t.s.state == STATE_END && t.s.md == NULL, "the session ends, no maildrop");
+	is_str(t.s.user.name, "alice", "the user is recorded (timing, log)");
+	is_str(t.s.method, "PASS", "and the method");
+	ts_done(&t);
+}
+
+static void test_update(void)
+{
+	struct tsess t;
+	struct buf b = { 0 };
+
+	ts_init(&t);
+	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
+	(void)ts_cmd(&t, "DELE 1");
+	login_update(&t.s);
+	is_str(ts_output(&t), "+OK Pop server at mail.example signing off.\r\n", "UPDATE: +OK");
+	ok(t.s.state == STATE_END && t.s.md == NULL, "END, maildrop closed");
+	ts_read_spool(&t, &b);
+	is_str(b.p, TS_MSG2, "the deleted message is gone, the other kept byte for byte");
+	ts_done(&t);
+	buf_free(&b);
+}
+
+static void test_abort(void)
+{
+	struct tsess t;
+	struct buf b = { 0 };
+
+	/* RFC 1939 §6: no QUIT, no update. */
+	ts_init(&t);
+	t.set.update_on_abort = true;
+	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
+	(void)ts_cmd(&t, "DELE 1");
+	login_abort(&t.s, false);
+	ok(t.s.md == NULL, "abort closes the maildrop");
+	ts_read_spool(&t, &b);
+	is_str(b.p, TS_MSG1 TS_MSG2, "abort (signal, timeout): nothing deleted");
+	is_str(ts_output(&t), "", "abort says nothing");
+	login_abort(&t.s, true);
+	ok(t.s.md == NULL, "abort without a maildrop is harmless");
+	ts_done(&t);
+
+	ts_init(&t);
+	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
+	(void)ts_cmd(&t, "DELE 1");
+	login_abort(&t.s, true);
+	ts_read_spool(&t, &b);
+	is_str(b.p, TS_MSG1 TS_MSG2, "client gone, update-on-abort off: nothing deleted");
+	ts_done(&t);
+
+	ts_init(&t);
+	t.set.update_on_abort = true;
+	ts_open_mbox(&t, TS_MSG1 TS_MSG2);
+	(void)ts_cmd(&t, "DELE 1");
+	login_abort(&t.s, true);
+	ok(t.s.md == NULL, "update-on-abort closes the maildrop");
+	ts_read_spool(&t, &b);
+	is_str(b.p, TS_MSG2, "client gone, update-on-abort on: the deletion is made");
+	ts_done(&t);
+	buf_free(&b);
+	login_release();
+	login_release();
+	ok(1, "login_release twice is harmless");
+}
+
+static void test_log_login(void)
+{
+	char out[256];
+
+	login_expand_template("%1 from %2 [%3] (v%0)", "0.1.0", "bob", "host.example",
+			     "192.0.2.7", out, sizeof(out));
+	is_str(out, "bob from host.example [192.0.2.7] (v0.1.0)", "all four fields");
+	login_expand_template("100%% %s%n %x %4 %", "0.1.0", "bob", "h", "a", out, sizeof(out));
+	is_str(out, "100% %s%n %x %4 %", "no printf: other sequences copied");
+	login_expand_template("%2", "v", "u", "evil\"\nhost", "a", out, sizeof(out));
+	is_str(out, "evil\\x22\\x0ahost", "substituted values are quoted");
+	login_expand_template("%1%1%1%1", "v", "abcdefgh", "h", "a", out, 10);
+	is_str(out, "abcdefgha", "output bounded");
+	login_expand_template("", "v", "u", "h", "a", out, sizeof(out));
+	is_str(out, "", "empty template");
+}
+
+
+int main(void)
+{
+	ts_setup_root("test_login");
+	test_failed();
+	test_complete_fails();
+	test_update();
+	test_abort();
+	test_log_login();
+	ts_cleanup_root();
+	return tap_done();
+}
