@@ -10,7 +10,7 @@ server_libpopserver_a_SOURCES = \
 	server/lockreg.c server/lockreg.h \
 	server/monitor.c server/monitor.h \
 	server/privdrop.c server/privdrop.h \
-	server/daemon.c server/daemon.h
+	server/daemon.c server/daemon.h server/daemon_parts.h
 SERVER_CFLAGS = $(AUTH_CFLAGS)
 server_libpopserver_a_CFLAGS = $(SERVER_CFLAGS)
 
@@ -25,7 +25,8 @@ server_popper_LDADD = $(SERVER_LDADD)
 check_PROGRAMS += \
 	tests/unit/server/test_commands tests/unit/server/test_settings \
 	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
-	tests/unit/server/test_monitor
+	tests/unit/server/test_monitor tests/unit/server/test_daemon \
+	tests/unit/server/test_privdrop
 tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_settings_CFLAGS = $(SERVER_CFLAGS)
@@ -36,3 +37,7 @@ tests_unit_server_test_lockreg_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_lockreg_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_monitor_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_monitor_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_daemon_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_daemon_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_privdrop_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_privdrop_LDADD = $(SERVER_LDADD)
