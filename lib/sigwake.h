@@ -4,7 +4,8 @@
  * The handler only writes the signal number into a non-blocking pipe; the
  * loop polls sigwake_fd() and handles the signals it reads back in its own
  * context.  Used by the standalone listener and by the monitor, each in its
- * own process (a child closes its parent's pipe before opening its own).
+ * own process (a child closes its parent's pipe before opening its own),
+ * both root.
  */
 #ifndef POPPER_SIGWAKE_H
 #define POPPER_SIGWAKE_H

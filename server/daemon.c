@@ -1,10 +1,13 @@
 /*
  * daemon: standalone mode (popper [address][:port] ...).
  *
- * This file runs as root.  The listener is the only long-lived root
- * process, so it stays small: it binds, accepts, counts, forks, reaps and
- * never reads a byte from a client (robustness §5.6).  Each connection gets
- * a child that runs session_run() exactly as inetd mode does.
+ * This file runs as root, in the listener process and, after each fork, in
+ * the connection's child until it calls session_run().  The listener is the
+ * only long-lived root process, so it stays small: it binds, accepts,
+ * counts, forks, reaps and never reads a byte from a client (robustness
+ * §5.6).  Each connection gets a child that runs session_run() exactly as
+ * inetd mode does.  Its place: main.c calls it; it calls down into the
+ * session engine (session_run) and the lock registry, never up.
  *
  *   - Signals only write their number into a self-pipe; the poll loop does
  *     the work, so reaping and counting never race with accept.
@@ -24,6 +27,13 @@
  *     monitor was killed; or the session's SIGKILL has not landed yet when
  *     the monitor is reaped), the sweep is repeated after 0.1, 0.2, 0.4 ...
  *     s, at most every 64 s.
+ *
+ * Reading order: the peer's description (also used by inetd mode); the
+ * small pieces with logic of their own, tested alone through
+ * server/daemon_parts.h; the listening sockets; start-up (pid file,
+ * detach); the listener: daemon_run -> listener_start, listener_signals, a
+ * loop of listener_turn (poll_set, handle_signals, accept_burst -> admit ->
+ * over_cap or serve_child), listener_stop.
  */
 #include "config.h"
 

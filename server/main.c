@@ -12,6 +12,23 @@
  * (server/lockreg.c): the dot-locks of sessions killed together with their
  * monitor are removed before the greeting.
  *
+ * Where root runs.  popper starts as root; these are the files whose code
+ * runs with root's privileges, and no others (keep this list true):
+ *   server/main.c, server/options.c      start-up (this process)
+ *   server/daemon.c                      the standalone listener, and each
+ *                                        connection's child until the login
+ *   the engine before login              server/session.c and the files that
+ *                                        serve AUTHORIZATION; all of auth/
+ *   server/spoolpath.c                   the login, before the drop
+ *   server/privdrop.c                    the login: the drop itself
+ *   server/monitor.c (its monitor half), server/lockreg.c,
+ *   server/maildrop/dotlock.c            the monitor; lockreg's sweeps also
+ *                                        in this process and the listener
+ *   lib/ (all of it)                     used by all of the above
+ * After the login fork the session runs as the user: server/maildrop/
+ * (but dot-locks made for it by the monitor) and the TRANSACTION commands
+ * never run as root.
+ *
  * In inetd mode descriptors 0 and 1 (often 2 too) are the client's socket,
  * so nothing is ever written to stderr there: start-up errors go to syslog
  * (and to stderr only when it is a terminal, i.e. a person ran it by hand).
@@ -21,15 +38,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +51,6 @@
 #include "lib/tls.h"
 #include "server/daemon.h"
 #include "server/lockreg.h"
-#include "server/session.h"
 #include "server/settings.h"
 
 #ifndef SYSCONFDIR

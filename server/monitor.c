@@ -1,7 +1,9 @@
 /*
  * monitor: the privileged half of a logged-in session (see monitor.h).
  *
- * This file runs as root.  It is OpenSSH's monitor shrunk to the one thing
+ * The monitor's side (below "the monitor's side") runs as root, in the
+ * monitor process; the child's side (client_*) runs in the session after
+ * the drop, as the user.  It is OpenSSH's monitor shrunk to the one thing
  * a POP3 session needs root for after login: a dot-lock in a spool
  * directory the user cannot write (root:mail 2775).  The protocol is one
  * byte each way over a socketpair:
@@ -29,6 +31,11 @@
  * that if the monitor and the session are both killed the next sweep (inetd:
  * next connection; standalone: the listener) removes the lock at once
  * instead of leaving procmail and dotlockfile to wait for its age.
+ *
+ * Reading order on the monitor's side: monitor_start forks and sets up;
+ * monitor_run is the wait loop; serve_request reads one byte and hands it
+ * to grant_lock, grant_unlock or refuse_illegal; monitor_finish cleans up
+ * and exits with the session's status.
  */
 #include "config.h"
 

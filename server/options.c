@@ -19,6 +19,9 @@
  *   OC_START  only at start-up: everything about logging, authentication,
  *             where maildrops live (the privileged monitor fixes the lock
  *             path before the option files are read) and the daemon.
+ *
+ * Runs as root at start-up (switches, popper.conf), and as the user in a
+ * session after the drop (settings_load_user_options).  Stands on lib/.
  */
 #include "config.h"
 
@@ -962,6 +965,42 @@ int settings_load_file(struct settings *s, const char *path,
 	return rc;
 }
 
+/* Reads what fd holds, to EOF but never past OPTION_FILE_MAX (the size
+ * may change while we read).  Returns a malloc'd buffer and its length in
+ * *len_r, or NULL with err filled ("PATH: why"). */
+static char *read_option_text(int fd, const char *path, size_t *len_r,
+			      char *err, size_t errsize)
+{
+	char *text = malloc(OPTION_FILE_MAX + 1);
+	size_t len = 0;
+	ssize_t r;
+
+	if (text == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		return NULL;
+	}
+	while (len <= OPTION_FILE_MAX) {
+		r = read(fd, text + len, OPTION_FILE_MAX + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errsize, "%s: %s", path, strerror(errno));
+			free(text);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > OPTION_FILE_MAX) {
+		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
+		free(text);
+		return NULL;
+	}
+	*len_r = len;
+	return text;
+}
+
 /* Reads one per-user option file at level (OC_ANY: the user's own file;
  * OC_ADMIN: the administrator's file in the spool directory). */
 static int load_option_file(struct settings *s, const char *path,
@@ -974,7 +1013,6 @@ static int load_option_file(struct settings *s, const char *path,
 	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
-	ssize_t r;
 	int fd, rc = -1;
 
 	fd = safe_open(path, O_RDONLY, 0, &rules, &st, &why);
@@ -1002,29 +1040,9 @@ static int load_option_file(struct settings *s, const char *path,
 		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
 		goto out;
 	}
-	text = malloc(OPTION_FILE_MAX + 1);
-	if (text == NULL) {
-		snprintf(err, errsize, "%s: out of memory", path);
+	text = read_option_text(fd, path, &len, err, errsize);
+	if (text == NULL)
 		goto out;
-	}
-	/* Read to EOF, but never past the limit: the size may change while
-	 * we read. */
-	while (len <= OPTION_FILE_MAX) {
-		r = read(fd, text + len, OPTION_FILE_MAX + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errsize, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len > OPTION_FILE_MAX) {
-		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
-		goto out;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		snprintf(err, errsize, "%s: out of memory", path);

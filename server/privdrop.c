@@ -1,7 +1,8 @@
 /*
  * privdrop: the one place where a session gives up root (STYLE §5).
  *
- * This file runs as root.  Order matters: the supplementary groups first
+ * This file runs as root, in the session process right after the login
+ * fork, and leaves it as the user.  Order matters: the supplementary groups first
  * (while we may still change them), then the gid, then the uid; the
  * result is then checked rather than trusted, because a setuid() that
  * "succeeded" but left a saved uid of 0 would let a compromised session

@@ -6,7 +6,8 @@
  * holds what Qpopper kept beside the spool (UID state, the update journal),
  * so the spool directory itself never needs to be writable by the session.
  *
- * spoolpath_state_dir() runs as root, before the privilege drop: it creates
+ * This file runs as root, in the session process at login.
+ * spoolpath_state_dir() runs before the privilege drop: it creates
  * <state-dir>/<name> (or <state-dir>/virtual/<name>) and hands it to the
  * account the session will run as.  Every step below state-dir works on
  * directory descriptors opened with O_NOFOLLOW, so a symlink planted at any
