@@ -868,16 +868,13 @@ static int listener_signals(struct listener *l)
 		log_error("pipe: %s", strerror(errno));
 		return -1;
 	}
+	sigwake_catch(SIGCHLD, SA_RESTART | SA_NOCLDSTOP);
+	sigwake_catch(SIGTERM, SA_RESTART | SA_NOCLDSTOP);
+	sigwake_catch(SIGINT, SA_RESTART | SA_NOCLDSTOP);
+	sigwake_catch(SIGHUP, SA_RESTART | SA_NOCLDSTOP);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sigwake_handler;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&l->block);
 	sigaddset(&l->block, SIGCHLD);

@@ -37,6 +37,8 @@ tests_unit_server_test_lockreg_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_lockreg_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_monitor_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_monitor_LDADD = $(SERVER_LDADD)
+# testlog.h is listed here so that it goes into the distribution.
+tests_unit_server_test_daemon_SOURCES = tests/unit/server/test_daemon.c tests/unit/testlog.h
 tests_unit_server_test_daemon_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_daemon_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_privdrop_CFLAGS = $(SERVER_CFLAGS)

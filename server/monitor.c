@@ -412,16 +412,13 @@ static void monitor_signals(const sigset_t *block)
 {
 	struct sigaction sa;
 
+	sigwake_catch(SIGTERM, SA_RESTART);
+	sigwake_catch(SIGINT, SA_RESTART);
+	sigwake_catch(SIGHUP, SA_RESTART);
+	sigwake_catch(SIGCHLD, SA_RESTART);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sigwake_handler;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);   /* a dead child must not kill us mid-answer */
 	sigaction(SIGALRM, &sa, NULL);
 	sigprocmask(SIG_UNBLOCK, block, NULL);

@@ -30,12 +30,10 @@ static void install(int sig)
 {
 	struct sigaction sa;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sigwake_handler;
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(sig, &sa, NULL) < 0)
-		die("sigaction");
+	sigwake_catch(sig, SA_RESTART);
+	if (sigaction(sig, NULL, &sa) < 0 || sa.sa_handler != sigwake_handler ||
+	    (sa.sa_flags & SA_RESTART) == 0)
+		die("sigwake_catch");
 }
 
 /* poll() as the loops use it: a signal caught while waiting ends the wait

@@ -29,24 +29,15 @@
 #include "server/daemon.h"
 #include "server/daemon_parts.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlog.h"
 
 static char root[256], logp[600];
-
-static void read_log(char *text, size_t size)
-{
-	int fd = open(logp, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, text, size - 1) : -1;
-
-	text[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
-}
 
 static bool log_has(const char *want)
 {
 	static char text[1 << 16];
 
-	read_log(text, sizeof(text));
+	testlog_read(logp, text, sizeof(text));
 	return strstr(text, want) != NULL;
 }
 
@@ -505,13 +496,7 @@ int main(void)
 		die("mkdtemp");
 	/* The log records go to a file the tests read, not into the TAP stream. */
 	snprintf(logp, sizeof(logp), "%s/log", root);
-	{
-		int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-
-		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
-			die(logp);
-		close(fd);
-	}
+	testlog_capture(logp);
 
 	test_addrspec();
 	test_listeners();

@@ -31,6 +31,7 @@
 #include "server/maildrop/dotlock.h"
 #include "server/lockreg.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlog.h"
 
 static char root[256], regdir[512], spool[512], lockp[600], logp[600];
 
@@ -71,14 +72,10 @@ static void write_file(const char *path, const char *text)
 		die(path);
 }
 
+/* A small file's text (the log helper reads any small file). */
 static void read_file(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
+	testlog_read(path, buf, size);
 }
 
 /* The lock popper's monitor would make for session. */
@@ -621,12 +618,8 @@ static void test_log(void)
 {
 	static char text[1 << 20];
 	char want[800];
-	int fd = open(logp, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
 
-	text[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
+	testlog_read(logp, text, sizeof(text));
 	snprintf(want, sizeof(want), "removed the dot-lock %s of a killed session", lockp);
 	ok(strstr(text, want) != NULL, "the log names each removed lock");
 	ok(strstr(text, "lock registry: damaged entry 12345 removed") != NULL,
@@ -653,13 +646,7 @@ int main(void)
 	/* The log records (thousands in the bound test) go to a file the
 	 * tests read, not into the TAP stream. */
 	snprintf(logp, sizeof(logp), "%s/log", root);
-	{
-		int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-
-		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
-			die(logp);
-		close(fd);
-	}
+	testlog_capture(logp);
 
 	test_format();
 	test_record();
