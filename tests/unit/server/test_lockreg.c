@@ -436,7 +436,7 @@ static void test_sweep_not_ours(void)
 {
 	struct lockreg_entry e;
 	struct lockreg_tally t;
-	char content[128], now[128], other[600], moved[600], olock[700], mlock[700];
+	char content[128], now[128], other[600];
 	pid_t session = dead_pid();
 	int fd;
 
@@ -480,6 +480,16 @@ static void test_sweep_not_ours(void)
 	   "a symlink in the lock's place is not followed, nor removed");
 	unlink(lockp);
 	unlink(other);
+}
+
+/* The path to the lock: a directory swapped since, an administrator's
+ * symlink that was there all along, a lock already gone. */
+static void test_sweep_paths(void)
+{
+	struct lockreg_entry e;
+	struct lockreg_tally t;
+	char content[128], other[600], moved[600], olock[700], mlock[700];
+	pid_t session = dead_pid();
 
 	/* The lock's directory swapped for a symlink to another directory
 	 * holding the same name and content. */
@@ -654,6 +664,7 @@ int main(void)
 	test_sweep_dead();
 	test_sweep_alive();
 	test_sweep_not_ours();
+	test_sweep_paths();
 	test_sweep_names();
 	test_sweep_bound();
 	test_log();

@@ -314,7 +314,15 @@ static void test_special_rows(void)
 	   "reset update-status-headers accepted");
 	e = settings_apply(&s, "update-status-headers", "true", false);
 	ok(contains(e, "not built yet"), "update-status-headers = true: %s", e ? e : "accepted");
-	/* temp-drop mode (Qpopper's normal mode) */
+	settings_free(&s);
+}
+
+/* temp-drop mode's rows (Qpopper's normal mode) and the rows without effect. */
+static void test_tempdrop_rows(void)
+{
+	struct settings s;
+
+	settings_init(&s);
 	ok(settings_apply(&s, "server-mode", NULL, true) == NULL && !s.server_mode,
 	   "reset server-mode: temp-drop mode");
 	ok(settings_apply(&s, "server-mode", NULL, false) == NULL && s.server_mode,
@@ -568,14 +576,13 @@ static void cleanup(const char *dir)
 }
 
 /* The exact text of every refusal option_apply can give, one per path:
- * the lookup, each admission check, each option type's parser, and the
- * no-effect and not-built rows that are accepted as they stand.  These
- * texts reach the administrator (stderr, syslog, FILE:LINE: prefixes), so
- * they are pinned byte for byte. */
+ * the lookup and each admission check here, each option type's parser and
+ * the no-effect and not-built rows in test_parse_messages.  These texts
+ * reach the administrator (stderr, syslog, FILE:LINE: prefixes), so they
+ * are pinned byte for byte. */
 static void test_apply_messages(void)
 {
 	struct settings s;
-	const char *e;
 
 	settings_init(&s);
 	is_str(settings_apply(&s, "no\001such", "1", false),
@@ -595,6 +602,16 @@ static void test_apply_messages(void)
 	       "option \"timeout\" needs a value (set timeout = VALUE)", "message: a value missing");
 	is_str(settings_apply(&s, "shy", "yes", true), "\"reset shy\" takes no value",
 	       "message: reset with a value");
+	settings_free(&s);
+}
+
+/* The same for each option type's parser. */
+static void test_parse_messages(void)
+{
+	struct settings s;
+	const char *e;
+
+	settings_init(&s);
 	is_str(settings_apply(&s, "shy", "maybe", false),
 	       "option \"shy\" needs a boolean value (true, false, 1 or 0)", "message: not a boolean");
 	is_str(settings_apply(&s, "min-uid", "4294967295", false),
@@ -672,7 +689,9 @@ int main(void)
 	test_strings();
 	test_mnemonics();
 	test_special_rows();
+	test_tempdrop_rows();
 	test_apply_messages();
+	test_parse_messages();
 	test_files();
 	test_user_files();
 	test_print_and_copy();

@@ -159,6 +159,23 @@ static void test_state_dir(void)
 	snprintf(want, sizeof(want), "%s/virtual/maida@example.org", state);
 	is_str(dir, want, "<state-dir>/virtual/<name>");
 
+	settings_free(&s);
+}
+
+/* What the state directory code refuses: symlinks, a group-writable
+ * state-dir, a foreign owner, bad names and short buffers. */
+static void test_state_dir_refusals(void)
+{
+	struct settings s;
+	struct auth_user u;
+	char state[1024], dir[PATH_MAX], reason[256], path[PATH_MAX];
+	bool root = geteuid() == 0;
+	uid_t owner = (uid_t)-1;
+
+	settings_init(&s);
+	snprintf(state, sizeof(state), "%s/var/lib/popper", tmpdir);
+	settings_apply(&s, "state-dir", state, false);
+
 	/* a symlink where the user's directory should be */
 	make_user(&u, "mallory", false);
 	if (root) {
@@ -221,8 +238,7 @@ static void test_state_dir(void)
 }
 
 /* A login killed part-way through making the state directories leaves
- * them half-made; the next login finishes the job.  And the exact reasons
- * (they reach the log). */
+ * them half-made; the next login finishes the job. */
 static void test_state_dir_resume(void)
 {
 	struct settings s;
@@ -286,7 +302,20 @@ static void test_state_dir_resume(void)
 		tap_skip("needs root", "resume: a root-owned directory with entries");
 	}
 
-	/* exact reasons of the checks on state-dir itself */
+	settings_free(&s);
+}
+
+/* The exact reasons of the checks on state-dir itself and on the name. */
+static void test_state_dir_reasons(void)
+{
+	struct settings s;
+	struct auth_user u;
+	char state[1024], dir[PATH_MAX], reason[256], path[1100], want[PATH_MAX];
+	bool root = geteuid() == 0;
+
+	settings_init(&s);
+	snprintf(state, sizeof(state), "%s/resume", tmpdir);
+	settings_apply(&s, "state-dir", state, false);
 	chmod(state, 0757);
 	make_user(&u, "maida", false);
 	if (root) {
@@ -338,7 +367,9 @@ int main(void)
 	test_hash();
 	test_maildrop();
 	test_state_dir();
+	test_state_dir_refusals();
 	test_state_dir_resume();
+	test_state_dir_reasons();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", tmpdir);
