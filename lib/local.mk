@@ -23,7 +23,8 @@ check_PROGRAMS += \
 	tests/unit/lib/test_username tests/unit/lib/test_netio \
 	tests/unit/lib/test_log tests/unit/lib/test_safeopen \
 	tests/unit/lib/test_confparse tests/unit/lib/test_tls \
-	tests/unit/lib/test_procinfo tests/unit/lib/test_reason
+	tests/unit/lib/test_procinfo tests/unit/lib/test_reason \
+	tests/unit/lib/test_sigwake
 tests_unit_lib_test_strnum_LDADD = $(LIB_LDADD)
 tests_unit_lib_test_ctcompare_LDADD = $(LIB_LDADD)
 tests_unit_lib_test_username_LDADD = $(LIB_LDADD)
@@ -35,3 +36,4 @@ tests_unit_lib_test_tls_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_lib_test_tls_LDADD = $(LIB_LDADD) $(OPENSSL_LIBS)
 tests_unit_lib_test_procinfo_LDADD = $(LIB_LDADD)
 tests_unit_lib_test_reason_LDADD = $(LIB_LDADD)
+tests_unit_lib_test_sigwake_LDADD = $(LIB_LDADD)

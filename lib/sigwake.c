@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/sigwake.h"
@@ -40,6 +42,17 @@ void sigwake_handler(int sig)
 		/* The pipe is full: a wake-up is pending anyway. */
 	}
 	errno = saved;
+}
+
+void sigwake_catch(int sig, int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = sigwake_handler;
+	sa.sa_flags = flags;
+	sigaction(sig, &sa, NULL);
 }
 
 size_t sigwake_read(unsigned char *sigs, size_t size)

@@ -1,10 +1,13 @@
 /*
  * daemon: standalone mode (popper [address][:port] ...).
  *
- * This file runs as root.  The listener is the only long-lived root
- * process, so it stays small: it binds, accepts, counts, forks, reaps and
- * never reads a byte from a client (robustness §5.6).  Each connection gets
- * a child that runs session_run() exactly as inetd mode does.
+ * This file runs as root, in the listener process and, after each fork, in
+ * the connection's child until it calls session_run().  The listener is the
+ * only long-lived root process, so it stays small: it binds, accepts,
+ * counts, forks, reaps and never reads a byte from a client (robustness
+ * §5.6).  Each connection gets a child that runs session_run() exactly as
+ * inetd mode does.  Its place: main.c calls it; it calls down into the
+ * session engine (session_run) and the lock registry, never up.
  *
  *   - Signals only write their number into a self-pipe; the poll loop does
  *     the work, so reaping and counting never race with accept.
@@ -24,6 +27,13 @@
  *     monitor was killed; or the session's SIGKILL has not landed yet when
  *     the monitor is reaped), the sweep is repeated after 0.1, 0.2, 0.4 ...
  *     s, at most every 64 s.
+ *
+ * Reading order: the peer's description (also used by inetd mode); the
+ * small pieces with logic of their own, tested alone through
+ * server/daemon_parts.h; the listening sockets; start-up (pid file,
+ * detach); the listener: daemon_run -> listener_start, listener_signals, a
+ * loop of listener_turn (poll_set, handle_signals, accept_burst -> admit ->
+ * over_cap or serve_child), listener_stop.
  */
 #include "config.h"
 
@@ -48,31 +58,20 @@
 #include "lib/sigwake.h"
 #include "lib/safeopen.h"
 #include "server/daemon.h"
+#include "server/daemon_parts.h"
 #include "server/lockreg.h"
 #include "server/session.h"
 
-#define DAEMON_DEFAULT_PORT "110"     /* RFC 1939 */
 #define DAEMON_MAX_LISTENERS 16       /* addresses one name may bind */
 #define DAEMON_BACKLOG 128
 #define DAEMON_ACCEPT_BURST 64        /* accepts per listener per wake-up */
 #define DAEMON_BACKOFF_MS 500         /* pause after EMFILE/ENFILE */
-#define DAEMON_LOG_INTERVAL 10        /* seconds between rate-limited records */
-#define DAEMON_HOST_MAX 256
-#define DAEMON_RESWEEP_FIRST_MS 100   /* first re-sweep after a kill */
-#define DAEMON_RESWEEP_MAX_MS 64000   /* longest pause between registry sweeps */
 
 static const char too_many[] = "-ERR [SYS/TEMP] Too many connections; try again later.\r\n";
 
 /* ---- peer description (shared with inetd mode) ------------------------ */
 
-/* An address as family + bytes, IPv4-mapped IPv6 folded into IPv4, so the
- * per-host count treats ::ffff:192.0.2.1 and 192.0.2.1 as one client. */
-struct peer_key {
-	int family;
-	unsigned char bytes[16];
-};
-
-static bool peer_key_from(const struct sockaddr *sa, struct peer_key *k)
+bool daemon_peer_key_from(const struct sockaddr *sa, struct daemon_peer_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	if (sa->sa_family == AF_INET) {
@@ -108,8 +107,7 @@ static void copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* A DNS answer is untrusted text: accept only what a host name can be. */
-static bool hostname_sane(const char *h)
+bool daemon_hostname_sane(const char *h)
 {
 	size_t i;
 
@@ -125,6 +123,31 @@ static bool hostname_sane(const char *h)
 	return i < DAEMON_HOST_MAX;
 }
 
+/* Whether the host name `name` resolves back to the address key: a PTR
+ * record is whatever the owner of the address block wants it to be
+ * (Berkeley popper 1.6), the forward lookup is the name owner's word. */
+static bool name_confirms(const char *name, const struct daemon_peer_key *key)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct daemon_peer_key other;
+	bool confirmed = false;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = key->family;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+		return false;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (daemon_peer_key_from(ai->ai_addr, &other) &&
+		    memcmp(key, &other, sizeof(*key)) == 0) {
+			confirmed = true;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	return confirmed;
+}
+
 void daemon_describe_peer(int fd, bool reverse_lookup, char *addr, size_t addrsize,
 			  char *host, size_t hostsize)
 {
@@ -132,15 +155,13 @@ void daemon_describe_peer(int fd, bool reverse_lookup, char *addr, size_t addrsi
 	socklen_t len = sizeof(ss);
 	struct sockaddr_in v4;
 	struct sockaddr *sa = (struct sockaddr *)&ss;
-	struct peer_key key, other;
-	struct addrinfo hints, *res = NULL, *ai;
+	struct daemon_peer_key key;
 	char name[NI_MAXHOST];
-	bool confirmed = false;
 
 	copy_str(addr, addrsize, "local");
 	copy_str(host, hostsize, "local");
 	memset(&ss, 0, sizeof(ss));
-	if (getpeername(fd, sa, &len) < 0 || !peer_key_from(sa, &key))
+	if (getpeername(fd, sa, &len) < 0 || !daemon_peer_key_from(sa, &key))
 		return;   /* not a socket, or AF_UNIX: a local client */
 	if (key.family == AF_INET && sa->sa_family == AF_INET6) {
 		/* Show a mapped address as the IPv4 address it is. */
@@ -157,46 +178,21 @@ void daemon_describe_peer(int fd, bool reverse_lookup, char *addr, size_t addrsi
 	if (!reverse_lookup)
 		return;
 
-	/* Reverse, then forward-confirm: a PTR record is whatever the owner
-	 * of the address block wants it to be (Berkeley popper 1.6). */
+	/* Reverse, then forward-confirm. */
 	if (getnameinfo(sa, len, name, sizeof(name), NULL, 0, NI_NAMEREQD) != 0)
 		return;
-	if (!hostname_sane(name)) {
+	if (!daemon_hostname_sane(name)) {
 		log_warning("reverse lookup of %s gave an invalid host name; using the address", addr);
 		return;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = key.family;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(name, NULL, &hints, &res) == 0) {
-		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			if (peer_key_from(ai->ai_addr, &other) &&
-			    memcmp(&key, &other, sizeof(key)) == 0) {
-				confirmed = true;
-				break;
-			}
-		}
-		freeaddrinfo(res);
-	}
-	if (confirmed)
+	if (name_confirms(name, &key))
 		copy_str(host, hostsize, name);
 	else
 		log_warning("reverse lookup of %s gave %s, which does not resolve back; using the address",
 			    addr, name);
 }
 
-/* ---- the listener ----------------------------------------------------- */
-
-struct child {
-	pid_t pid;
-	struct peer_key key;
-};
-
-struct ratelimit {
-	time_t last;
-	unsigned long suppressed;
-};
-
+/* ---- small pieces of the listener ------------------------------------- */
 
 static time_t now_mono(void)
 {
@@ -206,12 +202,16 @@ static time_t now_mono(void)
 	return ts.tv_sec;
 }
 
-/* True when a record of this kind may be logged now; *suppressed_r gets
- * how many were dropped since the last one. */
-static bool ratelimit_ok(struct ratelimit *r, unsigned long *suppressed_r)
+static long long now_ms(void)
 {
-	time_t now = now_mono();
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool daemon_ratelimit_ok(struct daemon_ratelimit *r, time_t now, unsigned long *suppressed_r)
+{
 	if (r->last != 0 && now - r->last < DAEMON_LOG_INTERVAL) {
 		r->suppressed++;
 		return false;
@@ -222,36 +222,109 @@ static bool ratelimit_ok(struct ratelimit *r, unsigned long *suppressed_r)
 	return true;
 }
 
-/* Splits "[addr][:port]", "[v6addr][:port]", "port" or a bare IPv6 address
- * into host ("" = all addresses) and port.  Returns 0 or -1. */
-static int parse_addrspec(const char *spec, char *host, size_t hostsize,
+void daemon_kids_add(struct daemon_kids *k, pid_t pid, const struct daemon_peer_key *key)
+{
+	if (k->n >= k->cap)
+		return;
+	k->v[k->n].pid = pid;
+	k->v[k->n].key = *key;
+	k->n++;
+}
+
+void daemon_kids_remove(struct daemon_kids *k, pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < k->n; i++) {
+		if (k->v[i].pid == pid) {
+			k->v[i] = k->v[--k->n];
+			return;
+		}
+	}
+}
+
+unsigned daemon_kids_count_host(const struct daemon_kids *k, const struct daemon_peer_key *key)
+{
+	unsigned i, same = 0;
+
+	for (i = 0; i < k->n; i++)
+		same += memcmp(&k->v[i].key, key, sizeof(*key)) == 0;
+	return same;
+}
+
+void daemon_resweep_schedule(struct daemon_resweep *r, unsigned waiting, long long now)
+{
+	if (waiting == 0) {
+		r->due = false;
+		r->interval_ms = DAEMON_RESWEEP_FIRST_MS;
+		return;
+	}
+	r->due = true;
+	r->at_ms = now + r->interval_ms;
+	if (r->interval_ms < DAEMON_RESWEEP_MAX_MS)
+		r->interval_ms *= 2;
+}
+
+int daemon_resweep_timeout(const struct daemon_resweep *r, int timeout, long long now)
+{
+	long long left;
+
+	if (!r->due)
+		return timeout;
+	left = r->at_ms - now;
+	if (left < 0)
+		left = 0;
+	return timeout < 0 || left < timeout ? (int)left : timeout;
+}
+
+/* ---- the listening sockets -------------------------------------------- */
+
+/* Whether spec is all digits (a bare port). */
+static bool all_digits(const char *spec)
+{
+	const char *p;
+
+	for (p = spec; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+	}
+	return true;
+}
+
+/* "[addr]" or "[addr]:port", spec[0] == '['. */
+static int parse_bracketed(const char *spec, char *host, size_t hostsize,
+			   char *port, size_t portsize)
+{
+	const char *close = strchr(spec, ']');
+	size_t hl;
+
+	if (close == NULL)
+		return -1;
+	hl = (size_t)(close - spec - 1);
+	if (hl == 0 || hl >= hostsize)
+		return -1;
+	memcpy(host, spec + 1, hl);
+	host[hl] = '\0';
+	if (close[1] == '\0')
+		return 0;
+	if (close[1] != ':' || close[2] == '\0' || strlen(close + 2) >= portsize)
+		return -1;
+	copy_str(port, portsize, close + 2);
+	return 0;
+}
+
+int daemon_parse_addrspec(const char *spec, char *host, size_t hostsize,
 			  char *port, size_t portsize)
 {
-	const char *colon, *p;
+	const char *colon;
 	size_t hl;
-	bool digits = true;
 
 	copy_str(port, portsize, DAEMON_DEFAULT_PORT);
 	host[0] = '\0';
 	if (spec == NULL || spec[0] == '\0')
 		return 0;
-	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-
-		if (close == NULL)
-			return -1;
-		hl = (size_t)(close - spec - 1);
-		if (hl == 0 || hl >= hostsize)
-			return -1;
-		memcpy(host, spec + 1, hl);
-		host[hl] = '\0';
-		if (close[1] == '\0')
-			return 0;
-		if (close[1] != ':' || close[2] == '\0' || strlen(close + 2) >= portsize)
-			return -1;
-		copy_str(port, portsize, close + 2);
-		return 0;
-	}
+	if (spec[0] == '[')
+		return parse_bracketed(spec, host, hostsize, port, portsize);
 	colon = strchr(spec, ':');
 	if (colon != NULL && strchr(colon + 1, ':') != NULL) {
 		/* Several colons: a bare IPv6 address, default port. */
@@ -261,17 +334,14 @@ static int parse_addrspec(const char *spec, char *host, size_t hostsize,
 		return 0;
 	}
 	if (colon == NULL) {
-		for (p = spec; *p != '\0'; p++)
-			digits = digits && *p >= '0' && *p <= '9';
-		if (digits) {
-			if (strlen(spec) >= portsize)
-				return -1;
+		bool digits = all_digits(spec);
+
+		if (strlen(spec) >= (digits ? portsize : hostsize))
+			return -1;
+		if (digits)
 			copy_str(port, portsize, spec);
-		} else {
-			if (strlen(spec) >= hostsize)
-				return -1;
+		else
 			copy_str(host, hostsize, spec);
-		}
 		return 0;
 	}
 	hl = (size_t)(colon - spec);
@@ -283,17 +353,50 @@ static int parse_addrspec(const char *spec, char *host, size_t hostsize,
 	return 0;
 }
 
-/* Binds and listens on every address of addrspec.  Returns the number of
- * listeners (>= 1), or after logging why -2 (addrspec does not parse: a
- * command-line error) or -1 (cannot listen). */
-static int open_listeners(const char *addrspec, int *fds, size_t max)
+/* One listening socket on ai.  Returns the descriptor; -2 to skip this
+ * address (no IPv6 on this host while listening on all addresses); -1
+ * after logging why. */
+static int listen_on(const struct addrinfo *ai, const char *host, const char *port)
 {
-	char host[DAEMON_HOST_MAX], port[64], shown[NI_MAXHOST], sport[NI_MAXSERV];
+	char shown[NI_MAXHOST], sport[NI_MAXSERV];
+	int one = 1;
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+
+	if (fd < 0) {
+		if (errno == EAFNOSUPPORT && host[0] == '\0')
+			return -2;   /* no IPv6 on this host: IPv4 alone will do */
+		log_error("socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6) {
+		/* One socket per family, so 0.0.0.0 and :: can both be bound
+		 * whatever net.ipv6.bindv6only says. */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, shown, sizeof(shown), sport,
+			sizeof(sport), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		copy_str(shown, sizeof(shown), "?");
+		copy_str(sport, sizeof(sport), port);
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, DAEMON_BACKLOG) < 0) {
+		log_error("cannot listen on %s port %s: %s", shown, sport, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	log_notice("listening on %s port %s", shown, sport);
+	return fd;
+}
+
+int daemon_open_listeners(const char *addrspec, int *fds, size_t max)
+{
+	char host[DAEMON_HOST_MAX], port[64];
 	struct addrinfo hints, *res, *ai;
 	size_t n = 0;
-	int rc, one = 1;
+	int rc;
 
-	if (parse_addrspec(addrspec, host, sizeof(host), port, sizeof(port)) < 0) {
+	if (daemon_parse_addrspec(addrspec, host, sizeof(host), port, sizeof(port)) < 0) {
 		log_error("cannot understand listen address \"%s\" (use [address][:port], "
 			  "[v6address]:port or port)", addrspec);
 		return -2;
@@ -308,32 +411,16 @@ static int open_listeners(const char *addrspec, int *fds, size_t max)
 		return -1;
 	}
 	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-				ai->ai_protocol);
+		int fd = listen_on(ai, host, port);
 
+		if (fd == -2)
+			continue;
 		if (fd < 0) {
-			if (errno == EAFNOSUPPORT && host[0] == '\0')
-				continue;   /* no IPv6 on this host: IPv4 alone will do */
-			log_error("socket: %s", strerror(errno));
-			goto fail;
+			freeaddrinfo(res);
+			while (n > 0)
+				close(fds[--n]);
+			return -1;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6) {
-			/* One socket per family, so 0.0.0.0 and :: can both
-			 * be bound whatever net.ipv6.bindv6only says. */
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		}
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, shown, sizeof(shown), sport,
-				sizeof(sport), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-			copy_str(shown, sizeof(shown), "?");
-			copy_str(sport, sizeof(sport), port);
-		}
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, DAEMON_BACKLOG) < 0) {
-			log_error("cannot listen on %s port %s: %s", shown, sport, strerror(errno));
-			close(fd);
-			goto fail;
-		}
-		log_notice("listening on %s port %s", shown, sport);
 		fds[n++] = fd;
 	}
 	freeaddrinfo(res);
@@ -342,16 +429,12 @@ static int open_listeners(const char *addrspec, int *fds, size_t max)
 		return -1;
 	}
 	return (int)n;
-
-fail:
-	freeaddrinfo(res);
-	while (n > 0)
-		close(fds[--n]);
-	return -1;
 }
 
-/* Writes the pid file (after any detach, so it names the real daemon). */
-static int write_pid_file(const char *path, char *err, size_t errsize)
+/* ---- start-up: pid file, detaching ------------------------------------ */
+
+/* Written after any detach, so it names the real daemon. */
+int daemon_write_pid_file(const char *path, char *err, size_t errsize)
 {
 	char buf[32];
 	const char *why = NULL;
@@ -373,15 +456,76 @@ static int write_pid_file(const char *path, char *err, size_t errsize)
 	return 0;
 }
 
+/* The original process of a detach: waits for the daemon's word on the
+ * pipe ("K", or the error text) and exits 0 or 1.  Never returns. */
+static void detach_wait(int rfd, pid_t pid) __attribute__((noreturn));
+static void detach_wait(int rfd, pid_t pid)
+{
+	char msg[512];
+	size_t got = 0;
+	ssize_t r;
+
+	for (;;) {
+		r = read(rfd, msg + got, sizeof(msg) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (got += (size_t)r) >= sizeof(msg) - 1)
+			break;
+	}
+	msg[got] = '\0';
+	waitpid(pid, NULL, 0);
+	if (got > 0 && msg[0] == 'K')
+		_exit(0);
+	if (got > 0)
+		log_error("%s", msg);
+	else
+		log_error("the daemon did not start");
+	_exit(1);
+}
+
+/* The daemon's side of a detach, after the first fork: new session,
+ * second fork, pid file, stdio on /dev/null, then "K" on the pipe.
+ * Returns in the daemon only. */
+static void detach_become_daemon(const struct settings *s, int wfd)
+{
+	char msg[512];
+	int devnull;
+	pid_t pid;
+
+	setsid();
+	pid = fork();
+	if (pid < 0) {
+		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
+		safe_write_all(wfd, msg, strlen(msg));
+		_exit(1);
+	}
+	if (pid > 0)
+		_exit(0);   /* the session leader goes; the daemon can't get a tty */
+	if (chdir("/") < 0) {
+		/* "/" always exists */
+	}
+	if (s->pid_file != NULL && daemon_write_pid_file(s->pid_file, msg, sizeof(msg)) < 0) {
+		safe_write_all(wfd, msg, strlen(msg));
+		_exit(1);
+	}
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	safe_write_all(wfd, "K", 1);
+	close(wfd);
+}
+
 /* Double fork, setsid, chdir /, stdio on /dev/null, pid file.  The
  * original process waits for the daemon to report the pid file and exits 0
  * (or 1, printing the error it was sent).  Returns 0 in the daemon. */
 static int detach(const struct settings *s)
 {
-	char msg[512];
-	int pfd[2], devnull;
-	ssize_t r;
-	size_t got = 0;
+	int pfd[2];
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -395,129 +539,58 @@ static int detach(const struct settings *s)
 	}
 	if (pid > 0) {
 		close(pfd[1]);
-		for (;;) {
-			r = read(pfd[0], msg + got, sizeof(msg) - 1 - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0 || (got += (size_t)r) >= sizeof(msg) - 1)
-				break;
-		}
-		msg[got] = '\0';
-		waitpid(pid, NULL, 0);
-		if (got > 0 && msg[0] == 'K')
-			_exit(0);
-		if (got > 0)
-			log_error("%s", msg);
-		else
-			log_error("the daemon did not start");
-		_exit(1);
+		detach_wait(pfd[0], pid);
 	}
 	close(pfd[0]);
-	setsid();
-	pid = fork();
-	if (pid < 0) {
-		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
-		safe_write_all(pfd[1], msg, strlen(msg));
-		_exit(1);
-	}
-	if (pid > 0)
-		_exit(0);   /* the session leader goes; the daemon can't get a tty */
-	if (chdir("/") < 0) {
-		/* "/" always exists */
-	}
-	if (s->pid_file != NULL && write_pid_file(s->pid_file, msg, sizeof(msg)) < 0) {
-		safe_write_all(pfd[1], msg, strlen(msg));
-		_exit(1);
-	}
-	devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		if (devnull > 2)
-			close(devnull);
-	}
-	safe_write_all(pfd[1], "K", 1);
-	close(pfd[1]);
+	detach_become_daemon(s, pfd[1]);
 	return 0;
 }
 
-/* Reaps every child that ended.  Returns true when one of them was killed
- * by a signal (a monitor among them may have left a dot-lock behind). */
-static bool reap(struct child *kids, unsigned *nkids)
+/* ---- the listener ----------------------------------------------------- */
+
+/* Everything the listener's loop works with. */
+struct listener {
+	const struct settings *s;
+	int fds[DAEMON_MAX_LISTENERS];
+	size_t nfds;
+	struct daemon_kids kids;
+	struct daemon_ratelimit rl_full, rl_host, rl_fd, rl_fork;
+	struct timespec paused_until;   /* accepting paused after EMFILE & co. */
+	struct daemon_resweep resweep;
+	sigset_t block;                 /* the signals held across a fork */
+	bool stopping;
+};
+
+/* Sweeps the registry; schedules the next sweep while an entry waits. */
+static void sweep_locks(struct listener *l)
+{
+	struct lockreg_tally t;
+
+	lockreg_sweep_state_dir(l->s->state_dir, &t);
+	daemon_resweep_schedule(&l->resweep, t.waiting, now_ms());
+}
+
+/* Reaps every child that ended.  When one of them was killed by a signal
+ * (a monitor among them may have left a dot-lock behind) the registry is
+ * swept now, and soon again if needed. */
+static void reap(struct listener *l)
 {
 	bool signalled = false;
 	pid_t pid;
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		unsigned i;
-
-		for (i = 0; i < *nkids; i++) {
-			if (kids[i].pid == pid) {
-				kids[i] = kids[--*nkids];
-				break;
-			}
-		}
+		daemon_kids_remove(&l->kids, pid);
 		if (WIFSIGNALED(status)) {
 			log_warning("session process %ld ended by signal %d", (long)pid,
 				    WTERMSIG(status));
 			signalled = true;
 		}
 	}
-	return signalled;
-}
-
-/* When the lock registry is swept again (see the header comment). */
-struct resweep {
-	bool due;
-	long long at_ms;        /* monotonic milliseconds */
-	long long interval_ms;
-};
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sweeps the registry; schedules the next sweep while an entry waits. */
-static void sweep_locks(const struct settings *s, struct resweep *r)
-{
-	struct lockreg_tally t;
-
-	lockreg_sweep_state_dir(s->state_dir, &t);
-	if (t.waiting == 0) {
-		r->due = false;
-		r->interval_ms = DAEMON_RESWEEP_FIRST_MS;
-		return;
+	if (signalled) {
+		l->resweep.interval_ms = DAEMON_RESWEEP_FIRST_MS;
+		sweep_locks(l);
 	}
-	r->due = true;
-	r->at_ms = now_ms() + r->interval_ms;
-	if (r->interval_ms < DAEMON_RESWEEP_MAX_MS)
-		r->interval_ms *= 2;
-}
-
-/* A child killed by a signal: sweep now, and soon again if needed. */
-static void sweep_after_kill(const struct settings *s, struct resweep *r)
-{
-	r->interval_ms = DAEMON_RESWEEP_FIRST_MS;
-	sweep_locks(s, r);
-}
-
-/* The poll timeout (ms, -1 = none) shortened to the next sweep. */
-static int sweep_timeout(const struct resweep *r, int timeout)
-{
-	long long left;
-
-	if (!r->due)
-		return timeout;
-	left = r->at_ms - now_ms();
-	if (left < 0)
-		left = 0;
-	return timeout < 0 || left < timeout ? (int)left : timeout;
 }
 
 /* Refuses a connection politely: one line, never blocking, then close. */
@@ -554,14 +627,15 @@ int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out)
 }
 
 /* The child's side of a connection.  Never returns. */
-static void serve_child(const struct settings *s, int fd, const int *listeners,
-			size_t nlisteners, const sigset_t *oldmask)
+static void serve_child(const struct listener *l, int fd, const sigset_t *oldmask)
+	__attribute__((noreturn));
+static void serve_child(const struct listener *l, int fd, const sigset_t *oldmask)
 {
 	struct sigaction sa;
 	size_t i;
 
-	for (i = 0; i < nlisteners; i++)
-		close(listeners[i]);
+	for (i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
 	sigwake_close();
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -576,45 +650,202 @@ static void serve_child(const struct settings *s, int fd, const int *listeners,
 	sigaction(SIGPIPE, &sa, NULL);
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 
-	exit(daemon_serve_connection(s, fd, fd));
+	exit(daemon_serve_connection(l->s, fd, fd));
 }
 
-int daemon_run(const struct settings *s, const char *addrspec)
+/* True (after refusing fd and logging, rate-limited) when a new client at
+ * ss/len would exceed max-sessions or max-sessions-per-host. */
+static bool over_cap(struct listener *l, int fd, const struct sockaddr_storage *ss,
+		     socklen_t len, const struct daemon_peer_key *key)
 {
-	int listeners[DAEMON_MAX_LISTENERS];
-	struct pollfd pfds[DAEMON_MAX_LISTENERS + 1];
-	struct ratelimit rl_full = { 0, 0 }, rl_host = { 0, 0 }, rl_fd = { 0, 0 },
-		rl_fork = { 0, 0 };
-	struct child *kids;
-	struct sigaction sa;
-	sigset_t block, oldmask;
-	struct timespec paused_until = { 0, 0 };
-	struct resweep resweep = { false, 0, DAEMON_RESWEEP_FIRST_MS };
-	unsigned nkids = 0;
+	const struct settings *s = l->s;
 	unsigned long supp;
-	bool stopping = false;
-	size_t nl, i;
-	int n;
+	char shown[NI_MAXHOST];
 
-	kids = calloc(s->max_sessions > 0 ? s->max_sessions : 1, sizeof(*kids));
-	if (kids == NULL) {
-		log_error("out of memory");
-		return 1;
+	if (l->kids.n >= s->max_sessions) {
+		if (daemon_ratelimit_ok(&l->rl_full, now_mono(), &supp))
+			log_warning("connection refused: max-sessions (%u) reached "
+				    "(%lu similar records suppressed)", s->max_sessions, supp);
+		refuse(fd);
+		return true;
 	}
-	n = open_listeners(addrspec, listeners, DAEMON_MAX_LISTENERS);
-	if (n < 0) {
-		free(kids);
+	if (daemon_kids_count_host(&l->kids, key) < s->max_sessions_per_host)
+		return false;
+	if (getnameinfo((const struct sockaddr *)ss, len, shown, sizeof(shown),
+			NULL, 0, NI_NUMERICHOST) != 0)
+		copy_str(shown, sizeof(shown), "?");
+	if (daemon_ratelimit_ok(&l->rl_host, now_mono(), &supp))
+		log_warning("connection refused: client=%s max-sessions-per-host "
+			    "(%u) reached (%lu similar records suppressed)",
+			    shown, s->max_sessions_per_host, supp);
+	refuse(fd);
+	return true;
+}
+
+/* Counts the new connection fd from ss/len against the caps and forks its
+ * session, or refuses it. */
+static void admit(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct daemon_peer_key key;
+	sigset_t oldmask;
+	unsigned long supp;
+	pid_t pid;
+
+	if (!daemon_peer_key_from((const struct sockaddr *)ss, &key))
+		memset(&key, 0, sizeof(key));
+	/* Reap before counting, so a session that just ended does not hold
+	 * a place. */
+	reap(l);
+	if (over_cap(l, fd, ss, len, &key))
+		return;
+
+	sigprocmask(SIG_BLOCK, &l->block, &oldmask);
+	pid = fork();
+	if (pid == 0)
+		serve_child(l, fd, &oldmask);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	if (pid < 0) {
+		if (daemon_ratelimit_ok(&l->rl_fork, now_mono(), &supp))
+			log_error("fork: %s (%lu similar records suppressed)", strerror(errno), supp);
+		refuse(fd);
+		return;
+	}
+	daemon_kids_add(&l->kids, pid, &key);
+	close(fd);
+}
+
+/* accept() failed with errno.  Returns true when the burst may go on (a
+ * connection that died in the queue); false to stop it, after pausing the
+ * listener when we ran out of descriptors or memory (logged once per
+ * interval instead of spinning on a listener that stays readable). */
+static bool accept_failed(struct listener *l)
+{
+	unsigned long supp;
+
+	if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+		return true;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return false;
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		if (daemon_ratelimit_ok(&l->rl_fd, now_mono(), &supp))
+			log_error("accept: %s; pausing (%lu similar records suppressed)",
+				  strerror(errno), supp);
+		clock_gettime(CLOCK_MONOTONIC, &l->paused_until);
+		l->paused_until.tv_nsec += (long)DAEMON_BACKOFF_MS * 1000000L;
+		l->paused_until.tv_sec += l->paused_until.tv_nsec / 1000000000L;
+		l->paused_until.tv_nsec %= 1000000000L;
+		return false;
+	}
+	log_error("accept: %s", strerror(errno));
+	return false;
+}
+
+/* Accepts up to DAEMON_ACCEPT_BURST connections from one listener. */
+static void accept_burst(struct listener *l, int lfd)
+{
+	unsigned burst;
+
+	for (burst = 0; burst < DAEMON_ACCEPT_BURST; burst++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+
+		if (fd >= 0)
+			admit(l, fd, &ss, len);
+		else if (!accept_failed(l))
+			break;
+	}
+}
+
+/* Handles the signals the self-pipe brought, then reaps. */
+static void handle_signals(struct listener *l)
+{
+	unsigned char sigs[64];
+	size_t r = sigwake_read(sigs, sizeof(sigs)), k;
+
+	for (k = 0; k < r; k++) {
+		if (sigs[k] == SIGTERM || sigs[k] == SIGINT)
+			l->stopping = true;
+		else if (sigs[k] == SIGHUP)
+			log_reopen();
+	}
+	reap(l);
+}
+
+/* Fills pfds with the self-pipe and, unless accepting is paused, the
+ * listeners.  Returns how many; *timeout_r gets the rest of the pause in
+ * ms, or -1. */
+static size_t poll_set(const struct listener *l, struct pollfd *pfds, int *timeout_r)
+{
+	const struct timespec *until = &l->paused_until;
+	struct timespec now;
+	size_t np = 1, i;
+
+	pfds[0].fd = sigwake_fd();
+	pfds[0].events = POLLIN;
+	*timeout_r = -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < until->tv_sec ||
+	    (now.tv_sec == until->tv_sec && now.tv_nsec < until->tv_nsec)) {
+		long ms = (until->tv_sec - now.tv_sec) * 1000 +
+			  (until->tv_nsec - now.tv_nsec) / 1000000;
+
+		*timeout_r = ms > 0 ? (int)ms : 1;
+		return np;
+	}
+	for (i = 0; i < l->nfds; i++) {
+		pfds[np].fd = l->fds[i];
+		pfds[np].events = POLLIN;
+		np++;
+	}
+	return np;
+}
+
+/* One wake-up of the listener: wait, then a registry sweep that is due,
+ * signals, new connections.  Returns -1 when poll failed (the listener
+ * then stops), else 0. */
+static int listener_turn(struct listener *l)
+{
+	struct pollfd pfds[DAEMON_MAX_LISTENERS + 1];
+	int timeout;
+	size_t np = poll_set(l, pfds, &timeout), i;
+
+	if (poll(pfds, np, daemon_resweep_timeout(&l->resweep, timeout, now_ms())) < 0) {
+		if (errno == EINTR)
+			return 0;
+		log_error("poll: %s", strerror(errno));
+		return -1;
+	}
+	if (l->resweep.due && now_ms() >= l->resweep.at_ms)
+		sweep_locks(l);
+	if ((pfds[0].revents & POLLIN) != 0)
+		handle_signals(l);
+	if (l->stopping)
+		return 0;
+	for (i = 1; i < np; i++) {
+		if ((pfds[i].revents & POLLIN) != 0)
+			accept_burst(l, pfds[i].fd);
+	}
+	return 0;
+}
+
+/* Listeners, then detach or pid file, then syslog and the first sweep.
+ * Returns 0, or the exit status after logging why. */
+static int listener_start(struct listener *l, const char *addrspec)
+{
+	const struct settings *s = l->s;
+	int n = daemon_open_listeners(addrspec, l->fds, DAEMON_MAX_LISTENERS);
+
+	if (n < 0)
 		return n == -2 ? 2 : 1;
-	}
-	nl = (size_t)n;
-
+	l->nfds = (size_t)n;
 	if (s->detach) {
 		if (detach(s) < 0)
 			return 1;
 	} else if (s->pid_file != NULL) {
 		char err[512];
 
-		if (write_pid_file(s->pid_file, err, sizeof(err)) < 0) {
+		if (daemon_write_pid_file(s->pid_file, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			return 1;
 		}
@@ -624,164 +855,46 @@ int daemon_run(const struct settings *s, const char *addrspec)
 	log_open("popper", s->log_facility, LOG_TO_SYSLOG);
 	log_notice("popper %s standalone daemon started (pid %ld)", PACKAGE_VERSION, (long)getpid());
 	/* Locks of sessions killed while no daemon ran (or with the last). */
-	sweep_locks(s, &resweep);
+	sweep_locks(l);
+	return 0;
+}
+
+/* The self-pipe and the handlers that write into it.  Returns 0 or -1. */
+static int listener_signals(struct listener *l)
+{
+	struct sigaction sa;
 
 	if (sigwake_open() < 0) {
 		log_error("pipe: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
+	sigwake_catch(SIGCHLD, SA_RESTART | SA_NOCLDSTOP);
+	sigwake_catch(SIGTERM, SA_RESTART | SA_NOCLDSTOP);
+	sigwake_catch(SIGINT, SA_RESTART | SA_NOCLDSTOP);
+	sigwake_catch(SIGHUP, SA_RESTART | SA_NOCLDSTOP);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sigwake_handler;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
+	sigemptyset(&l->block);
+	sigaddset(&l->block, SIGCHLD);
+	sigaddset(&l->block, SIGTERM);
+	sigaddset(&l->block, SIGINT);
+	sigaddset(&l->block, SIGHUP);
+	return 0;
+}
 
-	while (!stopping) {
-		int timeout = -1;
-		size_t np = 1;
-		struct timespec now;
+/* Orderly stop: close the listeners, SIGTERM every session, wait for all
+ * children, remove the pid file. */
+static void listener_stop(struct listener *l)
+{
+	size_t i;
 
-		pfds[0].fd = sigwake_fd();
-		pfds[0].events = POLLIN;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec < paused_until.tv_sec ||
-		    (now.tv_sec == paused_until.tv_sec && now.tv_nsec < paused_until.tv_nsec)) {
-			long ms = (paused_until.tv_sec - now.tv_sec) * 1000 +
-				  (paused_until.tv_nsec - now.tv_nsec) / 1000000;
-
-			timeout = ms > 0 ? (int)ms : 1;
-		} else {
-			for (i = 0; i < nl; i++) {
-				pfds[np].fd = listeners[i];
-				pfds[np].events = POLLIN;
-				np++;
-			}
-		}
-		if (poll(pfds, np, sweep_timeout(&resweep, timeout)) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			break;
-		}
-		if (resweep.due && now_ms() >= resweep.at_ms)
-			sweep_locks(s, &resweep);
-
-		if ((pfds[0].revents & POLLIN) != 0) {
-			unsigned char sigs[64];
-			size_t r = sigwake_read(sigs, sizeof(sigs)), k;
-
-			for (k = 0; k < r; k++) {
-				if (sigs[k] == SIGTERM || sigs[k] == SIGINT)
-					stopping = true;
-				else if (sigs[k] == SIGHUP)
-					log_reopen();
-			}
-			if (reap(kids, &nkids))
-				sweep_after_kill(s, &resweep);
-		}
-		if (stopping)
-			break;
-
-		for (i = 1; i < np; i++) {
-			unsigned burst;
-
-			if ((pfds[i].revents & POLLIN) == 0)
-				continue;
-			for (burst = 0; burst < DAEMON_ACCEPT_BURST; burst++) {
-				struct sockaddr_storage ss;
-				socklen_t len = sizeof(ss);
-				struct peer_key key;
-				unsigned same = 0, k;
-				pid_t pid;
-				int fd;
-
-				fd = accept4(pfds[i].fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-				if (fd < 0) {
-					if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-						continue;
-					if (errno == EAGAIN || errno == EWOULDBLOCK)
-						break;
-					if (errno == EMFILE || errno == ENFILE ||
-					    errno == ENOBUFS || errno == ENOMEM) {
-						if (ratelimit_ok(&rl_fd, &supp))
-							log_error("accept: %s; pausing (%lu similar records suppressed)",
-								  strerror(errno), supp);
-						clock_gettime(CLOCK_MONOTONIC, &paused_until);
-						paused_until.tv_nsec += (long)DAEMON_BACKOFF_MS * 1000000L;
-						paused_until.tv_sec += paused_until.tv_nsec / 1000000000L;
-						paused_until.tv_nsec %= 1000000000L;
-						break;
-					}
-					log_error("accept: %s", strerror(errno));
-					break;
-				}
-				if (!peer_key_from((struct sockaddr *)&ss, &key))
-					memset(&key, 0, sizeof(key));
-				/* Reap before counting, so a session that just
-				 * ended does not hold a place. */
-				if (reap(kids, &nkids))
-					sweep_after_kill(s, &resweep);
-				for (k = 0; k < nkids; k++)
-					same += memcmp(&kids[k].key, &key, sizeof(key)) == 0;
-				if (nkids >= s->max_sessions) {
-					if (ratelimit_ok(&rl_full, &supp))
-						log_warning("connection refused: max-sessions (%u) reached "
-							    "(%lu similar records suppressed)",
-							    s->max_sessions, supp);
-					refuse(fd);
-					continue;
-				}
-				if (same >= s->max_sessions_per_host) {
-					char shown[NI_MAXHOST];
-
-					if (getnameinfo((struct sockaddr *)&ss, len, shown, sizeof(shown),
-							NULL, 0, NI_NUMERICHOST) != 0)
-						copy_str(shown, sizeof(shown), "?");
-					if (ratelimit_ok(&rl_host, &supp))
-						log_warning("connection refused: client=%s max-sessions-per-host "
-							    "(%u) reached (%lu similar records suppressed)",
-							    shown, s->max_sessions_per_host, supp);
-					refuse(fd);
-					continue;
-				}
-
-				sigprocmask(SIG_BLOCK, &block, &oldmask);
-				pid = fork();
-				if (pid == 0)
-					serve_child(s, fd, listeners, nl, &oldmask);
-				sigprocmask(SIG_SETMASK, &oldmask, NULL);
-				if (pid < 0) {
-					if (ratelimit_ok(&rl_fork, &supp))
-						log_error("fork: %s (%lu similar records suppressed)",
-							  strerror(errno), supp);
-					refuse(fd);
-					continue;
-				}
-				kids[nkids].pid = pid;
-				kids[nkids].key = key;
-				nkids++;
-				close(fd);
-			}
-		}
-	}
-
-	/* Orderly stop. */
-	for (i = 0; i < nl; i++)
-		close(listeners[i]);
-	log_notice("stopping: ending %u session(s)", nkids);
-	for (i = 0; i < nkids; i++)
-		kill(kids[i].pid, SIGTERM);
+	for (i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	log_notice("stopping: ending %u session(s)", l->kids.n);
+	for (i = 0; i < l->kids.n; i++)
+		kill(l->kids.v[i].pid, SIGTERM);
 	for (;;) {
 		pid_t pid = waitpid(-1, NULL, 0);
 
@@ -790,8 +903,34 @@ int daemon_run(const struct settings *s, const char *addrspec)
 		if (pid < 0)
 			break;   /* ECHILD: all gone */
 	}
-	if (s->pid_file != NULL)
-		unlink(s->pid_file);
-	free(kids);
+	if (l->s->pid_file != NULL)
+		unlink(l->s->pid_file);
+}
+
+int daemon_run(const struct settings *s, const char *addrspec)
+{
+	struct listener l;
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	l.s = s;
+	l.resweep.interval_ms = DAEMON_RESWEEP_FIRST_MS;
+	l.kids.cap = s->max_sessions > 0 ? s->max_sessions : 1;
+	l.kids.v = calloc(l.kids.cap, sizeof(*l.kids.v));
+	if (l.kids.v == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	rc = listener_start(&l, addrspec);
+	if (rc == 0 && listener_signals(&l) < 0)
+		rc = 1;
+	if (rc != 0) {
+		free(l.kids.v);
+		return rc;
+	}
+	while (!l.stopping && listener_turn(&l) == 0)
+		;
+	listener_stop(&l);
+	free(l.kids.v);
 	return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * daemon: standalone mode.  The listener is the only long-lived root
  * process: it accepts, counts and forks, and never parses client bytes.
+ * Runs as root (the listener; inetd mode's one process until the login).
+ * Called by server/main.c only; calls down into session_run().
  */
 #ifndef POPPER_DAEMON_H
 #define POPPER_DAEMON_H

@@ -13,7 +13,7 @@ server_libpopserver_a_SOURCES = \
 	server/lockreg.c server/lockreg.h \
 	server/monitor.c server/monitor.h \
 	server/privdrop.c server/privdrop.h \
-	server/daemon.c server/daemon.h
+	server/daemon.c server/daemon.h server/daemon_parts.h
 SERVER_CFLAGS = $(AUTH_CFLAGS)
 server_libpopserver_a_CFLAGS = $(SERVER_CFLAGS)
 
@@ -25,10 +25,29 @@ server_popper_SOURCES = server/main.c
 server_popper_CFLAGS = $(SERVER_CFLAGS)
 server_popper_LDADD = $(SERVER_LDADD)
 
+# the root side: options, spool paths, lock registry, monitor, daemon, privilege drop
 check_PROGRAMS += \
 	tests/unit/server/test_commands tests/unit/server/test_settings \
 	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
-	tests/unit/server/test_monitor
+	tests/unit/server/test_monitor tests/unit/server/test_daemon \
+	tests/unit/server/test_privdrop
+tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_settings_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_settings_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_spoolpath_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_spoolpath_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_lockreg_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_lockreg_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_monitor_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_monitor_LDADD = $(SERVER_LDADD)
+# testlog.h is listed here so that it goes into the distribution.
+tests_unit_server_test_daemon_SOURCES = tests/unit/server/test_daemon.c tests/unit/testlog.h
+tests_unit_server_test_daemon_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_daemon_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_privdrop_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_privdrop_LDADD = $(SERVER_LDADD)
+
 # the engine: one test per module, the handlers driven through dispatch
 check_PROGRAMS += \
 	tests/unit/server/test_engine tests/unit/server/test_policy \
@@ -57,13 +76,3 @@ tests_unit_server_test_cmd_stls_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_cmd_sasl_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_cmd_sasl_LDADD = $(SERVER_LDADD)
 EXTRA_DIST += tests/unit/server/testsession.h
-tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
-tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)
-tests_unit_server_test_settings_CFLAGS = $(SERVER_CFLAGS)
-tests_unit_server_test_settings_LDADD = $(SERVER_LDADD)
-tests_unit_server_test_spoolpath_CFLAGS = $(SERVER_CFLAGS)
-tests_unit_server_test_spoolpath_LDADD = $(SERVER_LDADD)
-tests_unit_server_test_lockreg_CFLAGS = $(SERVER_CFLAGS)
-tests_unit_server_test_lockreg_LDADD = $(SERVER_LDADD)
-tests_unit_server_test_monitor_CFLAGS = $(SERVER_CFLAGS)
-tests_unit_server_test_monitor_LDADD = $(SERVER_LDADD)

@@ -9,6 +9,9 @@
  * identity (device, inode) of the lock file and of its directory.  The
  * monitor writes it after taking the lock and removes it after letting go;
  * lockreg_sweep() handles the entries whose monitor died.
+ *
+ * Runs as root: in the monitor (record, forget), and in inetd mode's
+ * process at each connection and the standalone listener (sweeps).
  */
 #ifndef POPPER_LOCKREG_H
 #define POPPER_LOCKREG_H

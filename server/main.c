@@ -12,6 +12,23 @@
  * (server/lockreg.c): the dot-locks of sessions killed together with their
  * monitor are removed before the greeting.
  *
+ * Where root runs.  popper starts as root; these are the files whose code
+ * runs with root's privileges, and no others (keep this list true):
+ *   server/main.c, server/options.c      start-up (this process)
+ *   server/daemon.c                      the standalone listener, and each
+ *                                        connection's child until the login
+ *   the engine before login              server/session.c and the files that
+ *                                        serve AUTHORIZATION; all of auth/
+ *   server/spoolpath.c                   the login, before the drop
+ *   server/privdrop.c                    the login: the drop itself
+ *   server/monitor.c (its monitor half), server/lockreg.c,
+ *   server/maildrop/dotlock.c            the monitor; lockreg's sweeps also
+ *                                        in this process and the listener
+ *   lib/ (all of it)                     used by all of the above
+ * After the login fork the session runs as the user: server/maildrop/
+ * (but dot-locks made for it by the monitor) and the TRANSACTION commands
+ * never run as root.
+ *
  * In inetd mode descriptors 0 and 1 (often 2 too) are the client's socket,
  * so nothing is ever written to stderr there: start-up errors go to syslog
  * (and to stderr only when it is a terminal, i.e. a person ran it by hand).
@@ -21,15 +38,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +51,6 @@
 #include "lib/tls.h"
 #include "server/daemon.h"
 #include "server/lockreg.h"
-#include "server/session.h"
 #include "server/settings.h"
 
 #ifndef SYSCONFDIR
@@ -286,15 +298,140 @@ static int serve_inetd(const struct settings *s)
 	return daemon_serve_connection(s, STDIN_FILENO, STDOUT_FILENO);
 }
 
+/* What the command line asks for, seen in the first pass. */
+struct cmdline {
+	const char *addrspec;   /* standalone mode's address, or NULL (inetd mode) */
+	int first;              /* argv index of the first switch */
+	bool check_only;        /* -n */
+	bool version;           /* -v / -V */
+	bool have_f;            /* -f: the default configuration file is not read */
+};
+
+/* Pass 1: which mode, and is every switch known?  Nothing is applied yet,
+ * so an error can still be reported to the right place.  Returns NULL or
+ * the error text (in msg). */
+static const char *scan_switches(int argc, char **argv, struct cmdline *cl,
+				 char *msg, size_t msgsize)
+{
+	const char *err = NULL;
+	int opt;
+
+	/* argv[1] that is not a switch is the address of standalone mode. */
+	cl->first = 1;
+	if (argc > 1 && argv[1][0] != '-') {
+		cl->addrspec = argv[1];
+		cl->first = 2;
+	}
+	opterr = 0;
+	optind = cl->first;
+	while ((opt = getopt(argc, argv, OPTSTRING)) != -1) {
+		if (opt == 'n')
+			cl->check_only = true;
+		else if (opt == 'v' || opt == 'V')
+			cl->version = true;
+		else if (opt == 'f')
+			cl->have_f = true;
+		else if (opt == '?' && err == NULL) {
+			snprintf(msg, msgsize, "unknown switch -%c; %s", optopt, USAGE);
+			err = msg;
+		} else if (opt == ':' && err == NULL) {
+			snprintf(msg, msgsize, "switch -%c needs an argument; %s", optopt, USAGE);
+			err = msg;
+		}
+	}
+	if (err == NULL && optind < argc) {
+		snprintf(msg, msgsize, "unexpected argument \"%.100s\"; %s", argv[optind], USAGE);
+		err = msg;
+	}
+	return err;
+}
+
+/* The defaults, the default file (only when no -f names another, and only
+ * if it exists: it is the base the switches modify), then pass 2: the
+ * switches in order, and the system checks where someone reads them.
+ * Returns 0, or EXIT_CONFIG after reporting why (set is then freed). */
+static int load_settings(struct settings *set, int argc, char **argv, const struct cmdline *cl)
+{
+	char msg[4096];
+	const char *err;
+	struct stat st;
+	int opt;
+
+	settings_init(set);
+	if (!cl->have_f && stat(DEFAULT_CONFIG_FILE, &st) == 0 &&
+	    settings_load_file(set, DEFAULT_CONFIG_FILE, msg, sizeof(msg)) < 0) {
+		startup_error("%s", msg);
+		settings_free(set);
+		return EXIT_CONFIG;
+	}
+	optind = cl->first;
+	while ((opt = getopt(argc, argv, OPTSTRING)) != -1) {
+		err = apply_switch(set, opt, optarg);
+		if (err != NULL) {
+			startup_error("%s", err);
+			settings_free(set);
+			return EXIT_CONFIG;
+		}
+	}
+	if (cl->check_only || cl->addrspec != NULL) {
+		err = check_system(set);
+		if (err != NULL) {
+			startup_error("%s", err);
+			settings_free(set);
+			return EXIT_CONFIG;
+		}
+	}
+	return 0;
+}
+
+/* popper -n: checks the certificate and key too, prints the effective
+ * settings.  Returns the exit status; set is freed. */
+static int print_settings(struct settings *set)
+{
+	const char *err = setup_tls(set);
+
+	if (err != NULL) {
+		startup_error("%s", err);
+		free_settings(set);
+		return EXIT_CONFIG;
+	}
+	settings_print(set, stdout);
+	fflush(stdout);
+	free_settings(set);
+	return ferror(stdout) ? EXIT_CONFIG : 0;
+}
+
+/* Logging as configured, then the TLS context.  Returns 0, or EXIT_CONFIG
+ * after reporting why (set is then freed). */
+static int prepare_to_serve(struct settings *set)
+{
+	const char *err;
+
+	if (!errors_to_stderr)
+		log_open("popper", set->log_facility, LOG_TO_SYSLOG);
+	log_set_debug(set->debug);
+	if (set->tracefile != NULL && log_set_tracefile(set->tracefile) < 0) {
+		startup_error("cannot open trace file %s: %s", set->tracefile, strerror(errno));
+		settings_free(set);
+		return EXIT_CONFIG;
+	}
+	err = setup_tls(set);
+	if (err != NULL) {
+		startup_error("%s", err);
+		free_settings(set);
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char *fake_argv[] = { "popper", NULL };
+	struct cmdline cl = { NULL, 1, false, false, false };
 	struct settings set;
-	const char *addrspec = NULL, *err;
-	bool check_only = false, version = false, have_f = false;
+	const char *err;
 	char msg[4096];
-	struct stat st;
-	int opt, first, rc;
+	int rc;
 
 	ensure_std_fds();
 	/* Files popper creates (state, journals, pid file) are private unless
@@ -305,112 +442,30 @@ int main(int argc, char **argv)
 		argv = fake_argv;
 	}
 
-	/* argv[1] that is not a switch is the address of standalone mode. */
-	first = 1;
-	if (argc > 1 && argv[1][0] != '-') {
-		addrspec = argv[1];
-		first = 2;
-	}
-
-	/* Pass 1: which mode, and is every switch known?  Nothing is applied
-	 * yet, so an error can still be reported to the right place. */
-	opterr = 0;
-	optind = first;
-	err = NULL;
-	while ((opt = getopt(argc, argv, OPTSTRING)) != -1) {
-		if (opt == 'n')
-			check_only = true;
-		else if (opt == 'v' || opt == 'V')
-			version = true;
-		else if (opt == 'f')
-			have_f = true;
-		else if (opt == '?' && err == NULL) {
-			snprintf(msg, sizeof(msg), "unknown switch -%c; %s", optopt, USAGE);
-			err = msg;
-		} else if (opt == ':' && err == NULL) {
-			snprintf(msg, sizeof(msg), "switch -%c needs an argument; %s", optopt, USAGE);
-			err = msg;
-		}
-	}
-	if (err == NULL && optind < argc) {
-		snprintf(msg, sizeof(msg), "unexpected argument \"%.100s\"; %s", argv[optind], USAGE);
-		err = msg;
-	}
-
-	errors_to_stderr = check_only || addrspec != NULL;
+	err = scan_switches(argc, argv, &cl, msg, sizeof(msg));
+	errors_to_stderr = cl.check_only || cl.addrspec != NULL;
 	log_open("popper", LOG_MAIL, errors_to_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG);
 	if (err != NULL) {
 		startup_error("%s", err);
 		return EXIT_CONFIG;
 	}
-	if (version) {
+	if (cl.version) {
 		printf("popper version %s\n", PACKAGE_VERSION);
 		printf("built with:%s\n", built_with[0] != '\0' ? built_with : " none");
 		return 0;
 	}
 
-	settings_init(&set);
-	/* The default file is the base the switches modify, read only when
-	 * no -f names another and only if it exists. */
-	if (!have_f && stat(DEFAULT_CONFIG_FILE, &st) == 0 &&
-	    settings_load_file(&set, DEFAULT_CONFIG_FILE, msg, sizeof(msg)) < 0) {
-		startup_error("%s", msg);
-		settings_free(&set);
-		return EXIT_CONFIG;
-	}
+	rc = load_settings(&set, argc, argv, &cl);
+	if (rc != 0)
+		return rc;
+	if (cl.check_only)
+		return print_settings(&set);
+	rc = prepare_to_serve(&set);
+	if (rc != 0)
+		return rc;
 
-	/* Pass 2: apply the switches in order. */
-	optind = first;
-	while ((opt = getopt(argc, argv, OPTSTRING)) != -1) {
-		err = apply_switch(&set, opt, optarg);
-		if (err != NULL) {
-			startup_error("%s", err);
-			settings_free(&set);
-			return EXIT_CONFIG;
-		}
-	}
-
-	if (check_only || addrspec != NULL) {
-		err = check_system(&set);
-		if (err != NULL) {
-			startup_error("%s", err);
-			settings_free(&set);
-			return EXIT_CONFIG;
-		}
-	}
-	if (check_only) {
-		/* -n checks the certificate and key too. */
-		err = setup_tls(&set);
-		if (err != NULL) {
-			startup_error("%s", err);
-			free_settings(&set);
-			return EXIT_CONFIG;
-		}
-		settings_print(&set, stdout);
-		fflush(stdout);
-		free_settings(&set);
-		return ferror(stdout) ? EXIT_CONFIG : 0;
-	}
-
-	/* Logging as configured. */
-	if (!errors_to_stderr)
-		log_open("popper", set.log_facility, LOG_TO_SYSLOG);
-	log_set_debug(set.debug);
-	if (set.tracefile != NULL && log_set_tracefile(set.tracefile) < 0) {
-		startup_error("cannot open trace file %s: %s", set.tracefile, strerror(errno));
-		settings_free(&set);
-		return EXIT_CONFIG;
-	}
-
-	err = setup_tls(&set);
-	if (err != NULL) {
-		startup_error("%s", err);
-		free_settings(&set);
-		return EXIT_CONFIG;
-	}
-
-	if (addrspec != NULL)
-		rc = daemon_run(&set, addrspec);
+	if (cl.addrspec != NULL)
+		rc = daemon_run(&set, cl.addrspec);
 	else
 		rc = serve_inetd(&set);
 	free_settings(&set);

@@ -1,7 +1,9 @@
 /*
  * monitor: the privileged half of a logged-in session (see monitor.h).
  *
- * This file runs as root.  It is OpenSSH's monitor shrunk to the one thing
+ * The monitor's side (below "the monitor's side") runs as root, in the
+ * monitor process; the child's side (client_*) runs in the session after
+ * the drop, as the user.  It is OpenSSH's monitor shrunk to the one thing
  * a POP3 session needs root for after login: a dot-lock in a spool
  * directory the user cannot write (root:mail 2775).  The protocol is one
  * byte each way over a socketpair:
@@ -29,6 +31,11 @@
  * that if the monitor and the session are both killed the next sweep (inetd:
  * next connection; standalone: the listener) removes the lock at once
  * instead of leaving procmail and dotlockfile to wait for its age.
+ *
+ * Reading order on the monitor's side: monitor_start forks and sets up;
+ * monitor_run is the wait loop; serve_request reads one byte and hands it
+ * to grant_lock, grant_unlock or refuse_illegal; monitor_finish cleans up
+ * and exits with the session's status.
  */
 #include "config.h"
 
@@ -211,148 +218,216 @@ static void answer_or_drop(int *sock, char a)
 	}
 }
 
+/* What the monitor knows: fixed before the fork (child, lock path, wait,
+ * registry), then what the child has asked for so far. */
+enum monitor_state { WANT_LOCK = 0, HOLDING = 1, DONE = 2 };   /* numbers appear in the log */
+
+struct monitor {
+	int sock;                  /* -1 once the child closed its end */
+	pid_t child;
+	const char *lock_path;
+	unsigned lock_wait;
+	const char *regdir;
+	enum monitor_state state;
+	unsigned rounds;           /* locks granted */
+	time_t last_touch;
+	bool child_gone;
+	int status;                /* the child's wait status once gone */
+};
+
 /* Lets go of the dot-lock, then of its registry entry: in this order, so
  * that a monitor killed in between leaves an entry whose lock is gone (the
  * sweep drops it), never a lock without an entry. */
-static void release_lock(const char *lock_path, pid_t child, const char *regdir)
+static void release_lock(const struct monitor *m)
 {
-	if (dotlock_release(lock_path, child) < 0)
-		log_warning("monitor: could not remove dot-lock %s", lock_path);
-	lockreg_forget(regdir);
+	if (dotlock_release(m->lock_path, m->child) < 0)
+		log_warning("monitor: could not remove dot-lock %s", m->lock_path);
+	lockreg_forget(m->regdir);
 }
 
-/* The monitor's whole life.  Never returns. */
-static void monitor_run(int sock, pid_t child, const char *lock_path, unsigned lock_wait,
-			const char *regdir)
+/* 'L' in WANT_LOCK: take the dot-lock (waiting up to lock_wait), record
+ * it, answer. */
+static void grant_lock(struct monitor *m)
 {
-	enum { WANT_LOCK, HOLDING, DONE } state = WANT_LOCK;
-	unsigned rounds = 0;
-	time_t last_touch = 0;
-	bool child_gone = false;
-	int status = 0;
+	char reason[256] = "";
+	enum dotlock_result dr;
+
+	dr = dotlock_acquire(m->lock_path, m->child, m->lock_wait, reason, sizeof(reason));
+	if (dr == DOTLOCK_OK) {
+		/* Before the answer: the session works on the maildrop only
+		 * once the lock can be found again if we both are killed. */
+		lockreg_record(m->regdir, m->lock_path, m->child);
+		m->state = HOLDING;
+		m->rounds++;
+		m->last_touch = now_mono();
+		answer_or_drop(&m->sock, MON_ANS_OK);
+		return;
+	}
+	if (dr == DOTLOCK_ERROR)
+		log_error("monitor: dot-lock %s: %s", m->lock_path, reason);
+	m->state = DONE;   /* no second try: the child gives up */
+	answer_or_drop(&m->sock, dr == DOTLOCK_BUSY ? MON_ANS_BUSY : MON_ANS_ERROR);
+}
+
+/* 'U' in HOLDING: let go, answer; another round may follow. */
+static void grant_unlock(struct monitor *m)
+{
+	release_lock(m);
+	m->state = m->rounds < MON_LOCK_ROUNDS ? WANT_LOCK : DONE;
+	answer_or_drop(&m->sock, MON_ANS_OK);
+}
+
+/* Not a request our session code ever sends: the session is not the code
+ * we wrote.  Kill it; the monitor then ends with status 1. */
+static void refuse_illegal(struct monitor *m, char req)
+{
+	log_error("monitor: illegal request 0x%02x in state %d; ending the session",
+		  (unsigned char)req, (int)m->state);
+	kill(m->child, SIGKILL);
+	if (!m->child_gone)
+		waitpid(m->child, &m->status, 0);
+	m->child_gone = true;
+	m->status = 1 << 8;   /* exit status 1 */
+}
+
+/* Reads one request from the child and answers it (the table of legal
+ * requests is the state machine in the header comment). */
+static void serve_request(struct monitor *m)
+{
+	char req;
+	ssize_t r;
+
+	do {
+		r = read(m->sock, &req, 1);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		close(m->sock);
+		m->sock = -1;       /* child closed its end or exited */
+	} else if (req == MON_REQ_LOCK && m->state == WANT_LOCK) {
+		grant_lock(m);
+	} else if (req == MON_REQ_UNLOCK && m->state == HOLDING) {
+		grant_unlock(m);
+	} else {
+		refuse_illegal(m, req);
+	}
+}
+
+/* SIGTERM/SIGINT go on to the child (the engine ends the session);
+ * SIGHUP re-opens the log; SIGCHLD only wakes us. */
+static void forward_signals(const struct monitor *m)
+{
+	unsigned char sigs[64];
+	size_t r = sigwake_read(sigs, sizeof(sigs)), i;
+
+	for (i = 0; i < r; i++) {
+		if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
+			kill(m->child, SIGTERM);
+		else if (sigs[i] == SIGHUP)
+			log_reopen();
+	}
+}
+
+/* Touches a held lock every MON_TOUCH_SECONDS. */
+static void touch_if_due(struct monitor *m)
+{
+	if (m->state != HOLDING || now_mono() - m->last_touch < MON_TOUCH_SECONDS)
+		return;
+	if (dotlock_touch(m->lock_path) < 0)
+		log_warning("monitor: cannot refresh dot-lock %s: %s", m->lock_path, strerror(errno));
+	m->last_touch = now_mono();
+}
+
+/* The poll timeout: until the next touch while holding, else none. */
+static int wait_timeout(const struct monitor *m)
+{
+	time_t left;
+
+	if (m->state != HOLDING)
+		return -1;
+	left = m->last_touch + MON_TOUCH_SECONDS - now_mono();
+	return left <= 0 ? 0 : (int)left * 1000;
+}
+
+/* The end: a child still there (poll failed) is killed; a lock still held
+ * is released; exits with the child's status.  Never returns. */
+static void monitor_finish(struct monitor *m) __attribute__((noreturn));
+static void monitor_finish(struct monitor *m)
+{
+	if (!m->child_gone) {
+		/* poll failed: we cannot serve the child safely any more. */
+		kill(m->child, SIGKILL);
+		waitpid(m->child, &m->status, 0);
+		m->status = 1 << 8;
+	}
+	if (m->state == HOLDING)
+		release_lock(m);
+	if (m->sock >= 0)
+		close(m->sock);
+	if (WIFEXITED(m->status))
+		_exit(WEXITSTATUS(m->status));
+	if (WIFSIGNALED(m->status))
+		log_warning("monitor: session process ended by signal %d", WTERMSIG(m->status));
+	_exit(1);
+}
+
+/* The monitor's whole life: wait for a signal, a request or the next
+ * touch, until the child is gone.  Never returns. */
+static void monitor_run(struct monitor *m) __attribute__((noreturn));
+static void monitor_run(struct monitor *m)
+{
 	struct pollfd pfd[2];
 
 	for (;;) {
-		int timeout = -1, n;
+		int n;
 
-		if (state == HOLDING) {
-			time_t left = last_touch + MON_TOUCH_SECONDS - now_mono();
-
-			timeout = left <= 0 ? 0 : (int)left * 1000;
-		}
 		pfd[0].fd = sigwake_fd();
 		pfd[0].events = POLLIN;
-		pfd[1].fd = sock;        /* -1 once the child closed it */
+		pfd[1].fd = m->sock;     /* -1 once the child closed it */
 		pfd[1].events = POLLIN;
-		n = poll(pfd, 2, timeout);
+		n = poll(pfd, 2, wait_timeout(m));
 		if (n < 0 && errno != EINTR) {
 			log_error("monitor: poll: %s", strerror(errno));
 			break;
 		}
-
-		if (n > 0 && (pfd[0].revents & POLLIN) != 0) {
-			unsigned char sigs[64];
-			size_t r = sigwake_read(sigs, sizeof(sigs)), i;
-
-			for (i = 0; i < r; i++) {
-				if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
-					kill(child, SIGTERM);   /* the engine ends the session */
-				else if (sigs[i] == SIGHUP)
-					log_reopen();
-			}
-		}
-
+		if (n > 0 && (pfd[0].revents & POLLIN) != 0)
+			forward_signals(m);
 		/* Reap first: a request and the exit may arrive together. */
-		if (!child_gone) {
-			pid_t w = waitpid(child, &status, WNOHANG);
-
-			if (w == child)
-				child_gone = true;
-		}
-
-		if (n > 0 && sock >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-			char req;
-			ssize_t r;
-
-			do {
-				r = read(sock, &req, 1);
-			} while (r < 0 && errno == EINTR);
-			if (r <= 0) {
-				close(sock);
-				sock = -1;       /* child closed its end or exited */
-			} else if (req == MON_REQ_LOCK && state == WANT_LOCK) {
-				char reason[256] = "";
-				enum dotlock_result dr;
-
-				dr = dotlock_acquire(lock_path, child, lock_wait, reason, sizeof(reason));
-				if (dr == DOTLOCK_OK) {
-					/* Before the answer: the session
-					 * works on the maildrop only once the
-					 * lock can be found again if we both
-					 * are killed. */
-					lockreg_record(regdir, lock_path, child);
-					state = HOLDING;
-					rounds++;
-					last_touch = now_mono();
-					answer_or_drop(&sock, MON_ANS_OK);
-				} else {
-					if (dr == DOTLOCK_ERROR)
-						log_error("monitor: dot-lock %s: %s", lock_path, reason);
-					state = DONE;   /* no second try: the child gives up */
-					answer_or_drop(&sock, dr == DOTLOCK_BUSY ? MON_ANS_BUSY : MON_ANS_ERROR);
-				}
-			} else if (req == MON_REQ_UNLOCK && state == HOLDING) {
-				release_lock(lock_path, child, regdir);
-				state = rounds < MON_LOCK_ROUNDS ? WANT_LOCK : DONE;
-				answer_or_drop(&sock, MON_ANS_OK);
-			} else {
-				/* Not a request our session code ever sends. */
-				log_error("monitor: illegal request 0x%02x in state %d; ending the session",
-					  (unsigned char)req, (int)state);
-				kill(child, SIGKILL);
-				if (!child_gone)
-					waitpid(child, &status, 0);
-				child_gone = true;
-				status = 1 << 8;   /* exit status 1 */
-			}
-		}
-
-		if (state == HOLDING && now_mono() - last_touch >= MON_TOUCH_SECONDS) {
-			if (dotlock_touch(lock_path) < 0)
-				log_warning("monitor: cannot refresh dot-lock %s: %s",
-					    lock_path, strerror(errno));
-			last_touch = now_mono();
-		}
-
+		if (!m->child_gone && waitpid(m->child, &m->status, WNOHANG) == m->child)
+			m->child_gone = true;
+		if (n > 0 && m->sock >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0)
+			serve_request(m);
+		touch_if_due(m);
 		/* A child that closed the socket is waited for by the same
 		 * loop: SIGCHLD wakes poll, SIGTERM is still forwarded, and a
 		 * lock still held keeps being touched until the exit. */
-		if (child_gone)
+		if (m->child_gone)
 			break;
 	}
+	monitor_finish(m);
+}
 
-	if (!child_gone) {
-		/* poll failed: we cannot serve the child safely any more. */
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-		status = 1 << 8;
-	}
-	if (state == HOLDING)
-		release_lock(lock_path, child, regdir);
-	if (sock >= 0)
-		close(sock);
-	if (WIFEXITED(status))
-		_exit(WEXITSTATUS(status));
-	if (WIFSIGNALED(status))
-		log_warning("monitor: session process ended by signal %d", WTERMSIG(status));
-	_exit(1);
+/* The monitor's own signal handling: everything through the self-pipe;
+ * SIGPIPE and SIGALRM ignored. */
+static void monitor_signals(const sigset_t *block)
+{
+	struct sigaction sa;
+
+	sigwake_catch(SIGTERM, SA_RESTART);
+	sigwake_catch(SIGINT, SA_RESTART);
+	sigwake_catch(SIGHUP, SA_RESTART);
+	sigwake_catch(SIGCHLD, SA_RESTART);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);   /* a dead child must not kill us mid-answer */
+	sigaction(SIGALRM, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, block, NULL);
 }
 
 int monitor_start(const char *lock_path, unsigned lock_wait, const char *regdir,
 		  struct maildrop_locker *locker)
 {
 	sigset_t block, old;
-	struct sigaction sa;
 	int sv[2];
 	pid_t pid;
 
@@ -402,19 +477,13 @@ int monitor_start(const char *lock_path, unsigned lock_wait, const char *regdir,
 		waitpid(pid, NULL, 0);
 		_exit(1);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sigwake_handler;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
-	sigaction(SIGPIPE, &sa, NULL);   /* a dead child must not kill us mid-answer */
-	sigaction(SIGALRM, &sa, NULL);
-	sigprocmask(SIG_UNBLOCK, &block, NULL);
-	monitor_run(sv[0], pid, lock_path, lock_wait, regdir);
-	_exit(1);   /* not reached */
+	monitor_signals(&block);
+	{
+		struct monitor m = {
+			.sock = sv[0], .child = pid, .lock_path = lock_path,
+			.lock_wait = lock_wait, .regdir = regdir, .state = WANT_LOCK,
+		};
+
+		monitor_run(&m);
+	}
 }

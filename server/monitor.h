@@ -1,7 +1,10 @@
 /*
  * monitor: the privileged half of a logged-in session.
  *
- * This file runs as root.  After a successful login the session forks: the
+ * Its monitor half runs as root, in the monitor process; the client half
+ * (the locker it hands out) runs in the session, as the user.  Called by
+ * the login only; calls down into the dot-lock code and the lock registry.
+ * After a successful login the session forks: the
  * child drops to the user (server/privdrop.c) and serves the TRANSACTION
  * state; the parent stays root and answers two requests over a
  * socketpair, strictly alternating and at most twice each: LOCK (create the

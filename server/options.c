@@ -19,6 +19,9 @@
  *   OC_START  only at start-up: everything about logging, authentication,
  *             where maildrops live (the privileged monitor fixes the lock
  *             path before the option files are read) and the daemon.
+ *
+ * Runs as root at start-up (switches, popper.conf), and as the user in a
+ * session after the drop (settings_load_user_options).  Stands on lib/.
  */
 #include "config.h"
 
@@ -385,6 +388,40 @@ static size_t count_percent(const char *v, size_t *other_r)
 	return n;
 }
 
+/* Whether the n bytes at v are letters, digits, '-', '_' (and '.' when
+ * dot_ok): SASL mechanism names (RFC 4422 section 3.1, no '.'), PAM
+ * service names and the Kerberos service (with '.'). */
+static bool name_chars(const char *v, size_t n, bool dot_ok)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || (dot_ok && ch == '.')))
+			return false;
+	}
+	return true;
+}
+
+/* log-login: the engine substitutes %0..%3 itself (never printf); any
+ * other '%' is almost certainly a mistake worth reporting. */
+static bool template_ok(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++) {
+		if (v[i] != '%')
+			continue;
+		if (v[i + 1] == '%' || (v[i + 1] >= '0' && v[i + 1] <= '3'))
+			i++;
+		else
+			return false;
+	}
+	return true;
+}
+
 /* Checks a list of SASL mechanism names (RFC 4422 section 3.1: 1 to 20 of
  * A-Z, 0-9, '-', '_'; any case) or of user names.  ANONYMOUS would let
  * anyone in without a credential and is refused. */
@@ -394,7 +431,7 @@ static const char *check_list(enum str_kind kind, const char *v)
 
 	while (*p != '\0') {
 		char word[USERNAME_MAX + 1];
-		size_t n, i;
+		size_t n;
 
 		p += strspn(p, " \t,");
 		n = strcspn(p, " \t,");
@@ -403,13 +440,8 @@ static const char *check_list(enum str_kind kind, const char *v)
 		if (kind == SK_MECHLIST) {
 			if (n > 20)
 				return "a SASL mechanism name has at most 20 characters";
-			for (i = 0; i < n; i++) {
-				char ch = p[i];
-
-				if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-				      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-					return "a SASL mechanism name is letters, digits, '-' and '_'";
-			}
+			if (!name_chars(p, n, false))
+				return "a SASL mechanism name is letters, digits, '-' and '_'";
 			if (n == 9 && strncasecmp(p, "ANONYMOUS", 9) == 0)
 				return "ANONYMOUS would log in without a credential; it is never offered";
 		} else {
@@ -452,13 +484,8 @@ static const char *check_string(enum str_kind kind, const char *v)
 			return "not a valid account name";
 		break;
 	case SK_SERVICE:
-		for (i = 0; v[i] != '\0'; i++) {
-			char ch = v[i];
-
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
-				return "a PAM service name is letters, digits, '.', '_' and '-'";
-		}
+		if (!name_chars(v, strlen(v), true))
+			return "a PAM service name is letters, digits, '.', '_' and '-'";
 		break;
 	case SK_TEMP_DIR:
 		if (v[0] != '\0' && v[0] != '/')
@@ -485,28 +512,15 @@ static const char *check_string(enum str_kind kind, const char *v)
 	case SK_WORD:
 		if (v[0] == '\0')
 			return "a name is required";
-		for (i = 0; v[i] != '\0'; i++) {
-			char ch = v[i];
-
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
-				return "a name is letters, digits, '.', '_' and '-'";
-		}
+		if (!name_chars(v, strlen(v), true))
+			return "a name is letters, digits, '.', '_' and '-'";
 		break;
 	case SK_MECHLIST:
 	case SK_NAMELIST:
 		return check_list(kind, v);
 	case SK_TEMPLATE:
-		/* The engine substitutes %0..%3 itself (never printf); any
-		 * other '%' is almost certainly a mistake worth reporting. */
-		for (i = 0; v[i] != '\0'; i++) {
-			if (v[i] != '%')
-				continue;
-			if (v[i + 1] == '%' || (v[i + 1] >= '0' && v[i + 1] <= '3'))
-				i++;
-			else
-				return "only %0, %1, %2, %3 and %% may be used";
-		}
+		if (!template_ok(v))
+			return "only %0, %1, %2, %3 and %% may be used";
 		break;
 	}
 	return NULL;
@@ -522,34 +536,201 @@ static bool string_unsets(enum str_kind kind, const char *v)
 
 static const char *apply_file(struct load_ctx *c, const char *path, unsigned depth);
 
-/* The one place an option is applied.  file is the file the statement came
- * from (NULL for switches), depth the include depth a config-file statement
- * would open.  Returns NULL or an error text in c->msg. */
-static const char *option_apply(struct load_ctx *c, const char *name,
-				const char *value, bool reset,
-				const char *file, unsigned depth)
+/* A value parsed by its row's type, before it is stored. */
+struct opt_value {
+	bool b;
+	unsigned long n;
+	int facility;
+	enum cleartext_policy policy;
+	enum tls_support tls_mode;
+};
+
+/* How each option type reads a value: checks value (reset only for
+ * OT_BOOL; value is never NULL for the other types) into v and returns NULL
+ * or an error text in c->msg. */
+typedef const char *opt_parse_fn(struct load_ctx *c, const struct option *o, const char *value,
+				 bool reset, struct opt_value *v);
+
+static const char *parse_bool(struct load_ctx *c, const struct option *o, const char *value,
+			      bool reset, struct opt_value *v)
 {
-	char qname[80];
-	const struct option *o;
-	unsigned long n = 0;
-	bool b = false;
-	int facility = 0;
-	enum cleartext_policy policy = CLEARTEXT_DEFAULT;
-	enum tls_support tls_mode = TLS_SUPPORT_NONE;
+	if (reset) {
+		if (value != NULL)
+			return ctx_fail(c, "\"reset %s\" takes no value", o->name);
+		v->b = false;
+	} else if (value == NULL) {
+		v->b = true;
+	} else if (!confparse_bool(value, &v->b)) {
+		return ctx_fail(c, "option \"%s\" needs a boolean value (true, false, 1 or 0)", o->name);
+	}
+	return NULL;
+}
+
+static const char *parse_number(struct load_ctx *c, const struct option *o, const char *value,
+				bool reset, struct opt_value *v)
+{
+	(void)reset;
+	if (!confparse_uint(value, o->max, &v->n) || v->n < o->min)
+		return ctx_fail(c, "option \"%s\" needs a whole number from %lu to %lu",
+				o->name, o->min, o->max);
+	return NULL;
+}
+
+static const char *parse_string(struct load_ctx *c, const struct option *o, const char *value,
+				bool reset, struct opt_value *v)
+{
+	const char *why = check_string(o->kind, value);
+
+	(void)reset;
+	(void)v;
+	if (why != NULL)
+		return ctx_fail(c, "option \"%s\": %s", o->name, why);
+	return NULL;
+}
+
+static const char *parse_facility(struct load_ctx *c, const struct option *o, const char *value,
+				  bool reset, struct opt_value *v)
+{
+	(void)reset;
+	v->facility = log_facility_from_name(value);
+	if (v->facility < 0)
+		return ctx_fail(c, "option \"%s\": unknown facility (mail, daemon, auth, "
+				"authpriv, user, local0 ... local7)", o->name);
+	return NULL;
+}
+
+static const char *parse_cleartext(struct load_ctx *c, const struct option *o, const char *value,
+				   bool reset, struct opt_value *v)
+{
+	bool tls = strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0;
+
+	(void)reset;
+	if (strcasecmp(value, "default") == 0)
+		v->policy = CLEARTEXT_DEFAULT;
+	else if (strcasecmp(value, "never") == 0)
+		v->policy = CLEARTEXT_NEVER;
+	else if (strcasecmp(value, "always") == 0)
+		v->policy = CLEARTEXT_ALWAYS;
+	else if (strcasecmp(value, "local") == 0)
+		v->policy = CLEARTEXT_LOCAL;
+	else if (tls && !tls_available())
+		return ctx_fail(c, "clear-text-password \"%s\" needs TLS support (built without OpenSSL)",
+				strcasecmp(value, "tls") == 0 ? "tls" : "ssl");
+	else if (tls)
+		v->policy = CLEARTEXT_TLS;
+	else
+		return ctx_fail(c, "option \"%s\" is one of default, never, always, local, tls", o->name);
+	return NULL;
+}
+
+static const char *parse_tls_support(struct load_ctx *c, const struct option *o, const char *value,
+				     bool reset, struct opt_value *v)
+{
+	(void)reset;
+	if (strcasecmp(value, "none") == 0 || strcasecmp(value, "default") == 0)
+		v->tls_mode = TLS_SUPPORT_NONE;
+	else if (strcasecmp(value, "stls") == 0)
+		v->tls_mode = TLS_SUPPORT_STLS;
+	else if (strcasecmp(value, "alternate-port") == 0)
+		v->tls_mode = TLS_SUPPORT_ALTPORT;
+	else
+		return ctx_fail(c, "option \"%s\" is one of none, stls, alternate-port", o->name);
+	return NULL;
+}
+
+static const char *parse_mnemonic(struct load_ctx *c, const struct option *o, const char *value,
+				  bool reset, struct opt_value *v)
+{
+	const char *const *w;
+
+	(void)reset;
+	(void)v;
+	for (w = o->words; w != NULL && *w != NULL; w++) {
+		if (strcasecmp(*w, value) == 0)
+			return NULL;
+	}
+	return ctx_fail(c, "option \"%s\" has an unknown value", o->name);
+}
+
+/* Writes the parsed value v (strings: value itself) into row o's field. */
+static const char *option_store(struct load_ctx *c, const struct option *o, const char *value,
+				const struct opt_value *v)
+{
+	void *field = (char *)c->s + o->offset;
 	char *str = NULL;
-	char *field;
 
-	log_quote(name, strlen(name), qname, sizeof(qname));
-	o = option_find(name);
-	if (o == NULL)
-		return ctx_fail(c, "unknown option \"%s\" (see popper.conf(5))", qname);
+	switch (o->type) {
+	case OT_BOOL:
+		*(bool *)field = v->b;
+		break;
+	case OT_UINT:
+		*(unsigned *)field = (unsigned)v->n;
+		break;
+	case OT_ULONG:
+		*(unsigned long *)field = v->n;
+		break;
+	case OT_ANNOUNCE:
+		*(long *)field = (long)v->n;
+		break;
+	case OT_FACILITY:
+		*(int *)field = v->facility;
+		break;
+	case OT_CLEARTEXT:
+		*(enum cleartext_policy *)field = v->policy;
+		break;
+	case OT_TLS_SUPPORT:
+		*(enum tls_support *)field = v->tls_mode;
+		break;
+	case OT_STRING:
+		if (!string_unsets(o->kind, value)) {
+			str = strdup(value);
+			if (str == NULL)
+				return ctx_fail(c, "out of memory");
+		}
+		free(*(char **)field);
+		*(char **)field = str;
+		break;
+	case OT_MNEMONIC:
+	case OT_INCLUDE:
+		break;
+	}
+	return NULL;
+}
 
+/* Indexed by enum opt_type; OT_INCLUDE reads a file instead
+ * (option_apply). */
+static opt_parse_fn *const type_parse[] = {
+	[OT_BOOL] = parse_bool,
+	[OT_UINT] = parse_number,
+	[OT_ULONG] = parse_number,
+	[OT_ANNOUNCE] = parse_number,
+	[OT_STRING] = parse_string,
+	[OT_FACILITY] = parse_facility,
+	[OT_CLEARTEXT] = parse_cleartext,
+	[OT_TLS_SUPPORT] = parse_tls_support,
+	[OT_MNEMONIC] = parse_mnemonic,
+	[OT_INCLUDE] = NULL,
+};
+
+/* Whether row o may be used here at all: built, supported, TLS available,
+ * allowed at this file's level, a value given where one is needed.
+ * Returns NULL to go on, or an error text in c->msg.  *done_r is set when
+ * the statement is accepted as it stands ("false" for a not-built feature
+ * that popper never does anyway). */
+static const char *option_admit(struct load_ctx *c, const struct option *o,
+				const char *value, bool reset, bool *done_r)
+{
+	bool b = false;
+
+	*done_r = false;
 	/* A not-built row is refused before anything else, so the message
 	 * says what is missing rather than complaining about the value. */
 	if (o->status == OS_NOT_BUILT) {
 		if (o->false_ok && o->type == OT_BOOL &&
-		    (reset || (value != NULL && confparse_bool(value, &b) && !b)))
+		    (reset || (value != NULL && confparse_bool(value, &b) && !b))) {
+			*done_r = true;
 			return NULL;
+		}
 		return ctx_fail(c, "option \"%s\" needs %s, which is not built yet", o->name, o->why);
 	}
 	if (o->status == OS_UNSUPPORTED)
@@ -571,129 +752,44 @@ static const char *option_apply(struct load_ctx *c, const char *name,
 		if (value == NULL)
 			return ctx_fail(c, "option \"%s\" needs a value (set %s = VALUE)", o->name, o->name);
 	}
+	return NULL;
+}
 
-	/* Parse and check the value. */
-	switch (o->type) {
-	case OT_BOOL:
-		if (reset) {
-			if (value != NULL)
-				return ctx_fail(c, "\"reset %s\" takes no value", o->name);
-			b = false;
-		} else if (value == NULL) {
-			b = true;
-		} else if (!confparse_bool(value, &b)) {
-			return ctx_fail(c, "option \"%s\" needs a boolean value (true, false, 1 or 0)",
-					o->name);
-		}
-		break;
-	case OT_UINT:
-	case OT_ULONG:
-	case OT_ANNOUNCE:
-		if (!confparse_uint(value, o->max, &n) || n < o->min)
-			return ctx_fail(c, "option \"%s\" needs a whole number from %lu to %lu",
-					o->name, o->min, o->max);
-		break;
-	case OT_STRING: {
-		const char *why = check_string(o->kind, value);
+/* The one place an option is applied: find the row, admit it, parse the
+ * value by the row's type, then store it (or only warn, for a row without
+ * effect).  file is the file the statement came from (NULL for switches),
+ * depth the include depth a config-file statement would open.  Returns
+ * NULL or an error text in c->msg. */
+static const char *option_apply(struct load_ctx *c, const char *name,
+				const char *value, bool reset,
+				const char *file, unsigned depth)
+{
+	char qname[80];
+	const struct option *o;
+	struct opt_value v;
+	const char *err;
+	bool done;
 
-		if (why != NULL)
-			return ctx_fail(c, "option \"%s\": %s", o->name, why);
-		break;
-	}
-	case OT_FACILITY:
-		facility = log_facility_from_name(value);
-		if (facility < 0)
-			return ctx_fail(c, "option \"%s\": unknown facility (mail, daemon, auth, "
-					"authpriv, user, local0 ... local7)", o->name);
-		break;
-	case OT_CLEARTEXT:
-		if (strcasecmp(value, "default") == 0)
-			policy = CLEARTEXT_DEFAULT;
-		else if (strcasecmp(value, "never") == 0)
-			policy = CLEARTEXT_NEVER;
-		else if (strcasecmp(value, "always") == 0)
-			policy = CLEARTEXT_ALWAYS;
-		else if (strcasecmp(value, "local") == 0)
-			policy = CLEARTEXT_LOCAL;
-		else if ((strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0) &&
-			 !tls_available())
-			return ctx_fail(c, "clear-text-password \"%s\" needs TLS support (built without OpenSSL)",
-					strcasecmp(value, "tls") == 0 ? "tls" : "ssl");
-		else if (strcasecmp(value, "tls") == 0 || strcasecmp(value, "ssl") == 0)
-			policy = CLEARTEXT_TLS;
-		else
-			return ctx_fail(c, "option \"%s\" is one of default, never, always, local, tls",
-					o->name);
-		break;
-	case OT_TLS_SUPPORT:
-		if (strcasecmp(value, "none") == 0 || strcasecmp(value, "default") == 0)
-			tls_mode = TLS_SUPPORT_NONE;
-		else if (strcasecmp(value, "stls") == 0)
-			tls_mode = TLS_SUPPORT_STLS;
-		else if (strcasecmp(value, "alternate-port") == 0)
-			tls_mode = TLS_SUPPORT_ALTPORT;
-		else
-			return ctx_fail(c, "option \"%s\" is one of none, stls, alternate-port", o->name);
-		break;
-	case OT_MNEMONIC: {
-		const char *const *w;
-
-		for (w = o->words; w != NULL && *w != NULL; w++) {
-			if (strcasecmp(*w, value) == 0)
-				break;
-		}
-		if (w == NULL || *w == NULL)
-			return ctx_fail(c, "option \"%s\" has an unknown value", o->name);
-		break;
-	}
-	case OT_INCLUDE:
+	log_quote(name, strlen(name), qname, sizeof(qname));
+	o = option_find(name);
+	if (o == NULL)
+		return ctx_fail(c, "unknown option \"%s\" (see popper.conf(5))", qname);
+	err = option_admit(c, o, value, reset, &done);
+	if (err != NULL || done)
+		return err;
+	if (o->type == OT_INCLUDE)
 		return apply_file(c, value, depth);
-	}
 
+	memset(&v, 0, sizeof(v));
+	err = type_parse[o->type](c, o, value, reset, &v);
+	if (err != NULL)
+		return err;
 	if (o->status == OS_NO_EFFECT) {
 		log_warning("option %s is accepted but has no effect: %s%s%s", o->name, o->why,
 			    file != NULL ? "; in " : "", file != NULL ? file : "");
 		return NULL;
 	}
-
-	/* Store. */
-	field = (char *)c->s + o->offset;
-	switch (o->type) {
-	case OT_BOOL:
-		*(bool *)(void *)field = b;
-		break;
-	case OT_UINT:
-		*(unsigned *)(void *)field = (unsigned)n;
-		break;
-	case OT_ULONG:
-		*(unsigned long *)(void *)field = n;
-		break;
-	case OT_ANNOUNCE:
-		*(long *)(void *)field = (long)n;
-		break;
-	case OT_FACILITY:
-		*(int *)(void *)field = facility;
-		break;
-	case OT_CLEARTEXT:
-		*(enum cleartext_policy *)(void *)field = policy;
-		break;
-	case OT_TLS_SUPPORT:
-		*(enum tls_support *)(void *)field = tls_mode;
-		break;
-	case OT_STRING:
-		if (!string_unsets(o->kind, value)) {
-			str = strdup(value);
-			if (str == NULL)
-				return ctx_fail(c, "out of memory");
-		}
-		free(*(char **)(void *)field);
-		*(char **)(void *)field = str;
-		break;
-	case OT_MNEMONIC:
-	case OT_INCLUDE:
-		break;
-	}
-	return NULL;
+	return option_store(c, o, value, &v);
 }
 
 /* The directory-relative form of a config-file value, into buf; NULL if it
@@ -869,6 +965,42 @@ int settings_load_file(struct settings *s, const char *path,
 	return rc;
 }
 
+/* Reads what fd holds, to EOF but never past OPTION_FILE_MAX (the size
+ * may change while we read).  Returns a malloc'd buffer and its length in
+ * *len_r, or NULL with err filled ("PATH: why"). */
+static char *read_option_text(int fd, const char *path, size_t *len_r,
+			      char *err, size_t errsize)
+{
+	char *text = malloc(OPTION_FILE_MAX + 1);
+	size_t len = 0;
+	ssize_t r;
+
+	if (text == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		return NULL;
+	}
+	while (len <= OPTION_FILE_MAX) {
+		r = read(fd, text + len, OPTION_FILE_MAX + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errsize, "%s: %s", path, strerror(errno));
+			free(text);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > OPTION_FILE_MAX) {
+		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
+		free(text);
+		return NULL;
+	}
+	*len_r = len;
+	return text;
+}
+
 /* Reads one per-user option file at level (OC_ANY: the user's own file;
  * OC_ADMIN: the administrator's file in the spool directory). */
 static int load_option_file(struct settings *s, const char *path,
@@ -881,7 +1013,6 @@ static int load_option_file(struct settings *s, const char *path,
 	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
-	ssize_t r;
 	int fd, rc = -1;
 
 	fd = safe_open(path, O_RDONLY, 0, &rules, &st, &why);
@@ -909,29 +1040,9 @@ static int load_option_file(struct settings *s, const char *path,
 		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
 		goto out;
 	}
-	text = malloc(OPTION_FILE_MAX + 1);
-	if (text == NULL) {
-		snprintf(err, errsize, "%s: out of memory", path);
+	text = read_option_text(fd, path, &len, err, errsize);
+	if (text == NULL)
 		goto out;
-	}
-	/* Read to EOF, but never past the limit: the size may change while
-	 * we read. */
-	while (len <= OPTION_FILE_MAX) {
-		r = read(fd, text + len, OPTION_FILE_MAX + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errsize, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len > OPTION_FILE_MAX) {
-		snprintf(err, errsize, "%s: file is larger than %d bytes", path, OPTION_FILE_MAX);
-		goto out;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		snprintf(err, errsize, "%s: out of memory", path);
@@ -1031,72 +1142,72 @@ static const char *tls_support_name(enum tls_support t)
 	return "none";
 }
 
-void settings_print(const struct settings *s, FILE *f)
+/* One implemented row as a "set NAME = VALUE" line (or a comment when the
+ * value has no name or is not set). */
+static void print_row(FILE *f, const struct option *o, const char *field)
+{
+	switch (o->type) {
+	case OT_BOOL:
+		fprintf(f, "set %s = %s\n", o->name,
+			*(const bool *)(const void *)field ? "true" : "false");
+		break;
+	case OT_UINT:
+		fprintf(f, "set %s = %u\n", o->name, *(const unsigned *)(const void *)field);
+		break;
+	case OT_ULONG:
+		fprintf(f, "set %s = %lu\n", o->name, *(const unsigned long *)(const void *)field);
+		break;
+	case OT_ANNOUNCE: {
+		long v = *(const long *)(const void *)field;
+
+		if (v < 0)
+			fprintf(f, "# %s is not set\n", o->name);
+		else
+			fprintf(f, "set %s = %ld\n", o->name, v);
+		break;
+	}
+	case OT_STRING: {
+		const char *v = *(char *const *)(const void *)field;
+
+		if (v == NULL) {
+			fprintf(f, "# %s is not set\n", o->name);
+		} else {
+			fprintf(f, "set %s = ", o->name);
+			print_quoted(f, v);
+			fputc('\n', f);
+		}
+		break;
+	}
+	case OT_FACILITY: {
+		const char *name = facility_name(*(const int *)(const void *)field);
+
+		if (name != NULL)
+			fprintf(f, "set %s = %s\n", o->name, name);
+		else
+			fprintf(f, "# %s = %d (no name)\n", o->name, *(const int *)(const void *)field);
+		break;
+	}
+	case OT_CLEARTEXT:
+		fprintf(f, "set %s = %s\n", o->name,
+			cleartext_name(*(const enum cleartext_policy *)(const void *)field));
+		break;
+	case OT_TLS_SUPPORT:
+		fprintf(f, "set %s = %s\n", o->name,
+			tls_support_name(*(const enum tls_support *)(const void *)field));
+		break;
+	case OT_MNEMONIC:
+	case OT_INCLUDE:
+		break;
+	}
+}
+
+/* The rows that set nothing, as three comment blocks: without effect, not
+ * built yet (six names a line), not supported. */
+static void print_unused_rows(FILE *f)
 {
 	size_t i;
 	int col;
 
-	fprintf(f, "# popper %s: effective settings\n", PACKAGE_VERSION);
-	for (i = 0; i < N_OPTIONS; i++) {
-		const struct option *o = &options[i];
-		const char *field = (const char *)s + o->offset;
-
-		if (o->status != OS_IMPLEMENTED)
-			continue;
-		switch (o->type) {
-		case OT_BOOL:
-			fprintf(f, "set %s = %s\n", o->name,
-				*(const bool *)(const void *)field ? "true" : "false");
-			break;
-		case OT_UINT:
-			fprintf(f, "set %s = %u\n", o->name, *(const unsigned *)(const void *)field);
-			break;
-		case OT_ULONG:
-			fprintf(f, "set %s = %lu\n", o->name, *(const unsigned long *)(const void *)field);
-			break;
-		case OT_ANNOUNCE: {
-			long v = *(const long *)(const void *)field;
-
-			if (v < 0)
-				fprintf(f, "# %s is not set\n", o->name);
-			else
-				fprintf(f, "set %s = %ld\n", o->name, v);
-			break;
-		}
-		case OT_STRING: {
-			const char *v = *(char *const *)(const void *)field;
-
-			if (v == NULL) {
-				fprintf(f, "# %s is not set\n", o->name);
-			} else {
-				fprintf(f, "set %s = ", o->name);
-				print_quoted(f, v);
-				fputc('\n', f);
-			}
-			break;
-		}
-		case OT_FACILITY: {
-			const char *name = facility_name(*(const int *)(const void *)field);
-
-			if (name != NULL)
-				fprintf(f, "set %s = %s\n", o->name, name);
-			else
-				fprintf(f, "# %s = %d (no name)\n", o->name, *(const int *)(const void *)field);
-			break;
-		}
-		case OT_CLEARTEXT:
-			fprintf(f, "set %s = %s\n", o->name,
-				cleartext_name(*(const enum cleartext_policy *)(const void *)field));
-			break;
-		case OT_TLS_SUPPORT:
-			fprintf(f, "set %s = %s\n", o->name,
-				tls_support_name(*(const enum tls_support *)(const void *)field));
-			break;
-		case OT_MNEMONIC:
-		case OT_INCLUDE:
-			break;
-		}
-	}
 	for (col = 0, i = 0; i < N_OPTIONS; i++) {
 		if (options[i].status != OS_NO_EFFECT)
 			continue;
@@ -1119,4 +1230,16 @@ void settings_print(const struct settings *s, FILE *f)
 	}
 	if (col > 0)
 		fputc('\n', f);
+}
+
+void settings_print(const struct settings *s, FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "# popper %s: effective settings\n", PACKAGE_VERSION);
+	for (i = 0; i < N_OPTIONS; i++) {
+		if (options[i].status == OS_IMPLEMENTED)
+			print_row(f, &options[i], (const char *)s + options[i].offset);
+	}
+	print_unused_rows(f);
 }

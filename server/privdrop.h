@@ -1,5 +1,7 @@
 /*
  * privdrop: the one place where a session gives up root.
+ * Runs as root, in the session process right after the login fork (the
+ * monitor stays root in the parent).  Called by the login only.
  */
 #ifndef POPPER_PRIVDROP_H
 #define POPPER_PRIVDROP_H

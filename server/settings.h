@@ -5,6 +5,10 @@
  * configuration file in the order given (Qpopper's rule: a later switch
  * overrides an earlier -f file).  server/options.c holds the table that maps
  * Qpopper's option names and switches onto these fields.
+ *
+ * Filled as root at start-up (server/main.c); the listener and every
+ * session read it.  A session copies it after the drop and reads the
+ * per-user option files into its copy, as the user.
  */
 #ifndef POPPER_SETTINGS_H
 #define POPPER_SETTINGS_H

@@ -6,7 +6,8 @@
  * holds what Qpopper kept beside the spool (UID state, the update journal),
  * so the spool directory itself never needs to be writable by the session.
  *
- * spoolpath_state_dir() runs as root, before the privilege drop: it creates
+ * This file runs as root, in the session process at login.
+ * spoolpath_state_dir() runs before the privilege drop: it creates
  * <state-dir>/<name> (or <state-dir>/virtual/<name>) and hands it to the
  * account the session will run as.  Every step below state-dir works on
  * directory descriptors opened with O_NOFOLLOW, so a symlink planted at any
@@ -26,6 +27,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "lib/reason.h"
 #include "lib/username.h"
 #include "server/spoolpath.h"
 
@@ -100,22 +102,6 @@ int spoolpath_maildrop(const struct settings *s, const struct auth_user *u,
 	}
 }
 
-static int fail(char *reason, size_t reasonsize, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *reason, size_t reasonsize, const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	if (reasonsize > 0) {
-		va_start(ap, fmt);
-		vsnprintf(reason, reasonsize, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-	return -1;
-}
-
 /* Checks a directory we are about to trust: owned by `owner`, not writable
  * by group or others.  Returns NULL or the problem. */
 static const char *dir_problem(const struct stat *st, uid_t owner)
@@ -139,24 +125,31 @@ static int make_parents(const char *dir, char *reason, size_t reasonsize)
 	size_t len = strlen(dir), i;
 	unsigned components = 0;
 
-	if (dir[0] != '/' || len >= sizeof(buf))
-		return fail(reason, reasonsize, "state-dir must be an absolute path");
+	if (dir[0] != '/' || len >= sizeof(buf)) {
+		reason_set(reason, reasonsize, "state-dir must be an absolute path");
+		return -1;
+	}
 	memcpy(buf, dir, len + 1);
 	for (i = 1; i <= len; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		if (buf[i - 1] == '/')
 			continue;   /* "//" */
-		if (++components > STATE_MAX_COMPONENTS)
-			return fail(reason, reasonsize, "state-dir has too many components");
+		if (++components > STATE_MAX_COMPONENTS) {
+			reason_set(reason, reasonsize, "state-dir has too many components");
+			return -1;
+		}
 		buf[i] = '\0';
 		if (mkdir(buf, 0755) == 0) {
 			/* The umask (077 in popper) must not make the
 			 * directories above the per-user ones unsearchable. */
-			if (chmod(buf, 0755) < 0)
-				return fail(reason, reasonsize, "chmod %s: %s", buf, strerror(errno));
+			if (chmod(buf, 0755) < 0) {
+				reason_set(reason, reasonsize, "chmod %s: %s", buf, strerror(errno));
+				return -1;
+			}
 		} else if (errno != EEXIST) {
-			return fail(reason, reasonsize, "mkdir %s: %s", buf, strerror(errno));
+			reason_set(reason, reasonsize, "mkdir %s: %s", buf, strerror(errno));
+			return -1;
 		}
 		if (i < len)
 			buf[i] = '/';
@@ -198,121 +191,168 @@ static int open_subdir(int dirfd, const char *name, mode_t mode, bool *created_r
 	int fd;
 
 	*created_r = false;
-	if (mkdirat(dirfd, name, 0700) == 0)
+	if (mkdirat(dirfd, name, 0700) == 0) {
 		*created_r = true;
-	else if (errno != EEXIST)
-		return fail(reason, reasonsize, "mkdir %s: %s", name, strerror(errno));
+	} else if (errno != EEXIST) {
+		reason_set(reason, reasonsize, "mkdir %s: %s", name, strerror(errno));
+		return -1;
+	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			return fail(reason, reasonsize, "%s is a symbolic link or not a directory", name);
-		return fail(reason, reasonsize, "open %s: %s", name, strerror(errno));
+		if (errno == ELOOP || errno == ENOTDIR) {
+			reason_set(reason, reasonsize, "%s is a symbolic link or not a directory", name);
+			return -1;
+		}
+		reason_set(reason, reasonsize, "open %s: %s", name, strerror(errno));
+		return -1;
 	}
 	if (*created_r && fchmod(fd, mode) < 0) {
 		int saved = errno;
 
 		close(fd);
 		errno = saved;
-		return fail(reason, reasonsize, "chmod %s: %s", name, strerror(errno));
+		reason_set(reason, reasonsize, "chmod %s: %s", name, strerror(errno));
+		return -1;
 	}
 	return fd;
+}
+
+/* Opens state-dir itself: no symlink, owned by us (root at run time), and
+ * no one else may write in it, or they could plant entries for others.
+ * Returns the descriptor or -1 with reason. */
+static int open_state_top(const char *state_dir, uid_t me, char *reason, size_t reasonsize)
+{
+	const char *problem;
+	struct stat st;
+	int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR) {
+			reason_set(reason, reasonsize, "%s is a symbolic link or not a directory",
+				   state_dir);
+			return -1;
+		}
+		reason_set(reason, reasonsize, "open %s: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		reason_set(reason, reasonsize, "stat %s: %s", state_dir, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if ((problem = dir_problem(&st, me)) != NULL) {
+		reason_set(reason, reasonsize, "%s: %s", state_dir, problem);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens (creating) <state-dir>/virtual below topfd: ours, not writable by
+ * others, searchable by the accounts below it.  Returns the descriptor or
+ * -1 with reason. */
+static int open_virtual(int topfd, const char *state_dir, uid_t me,
+			char *reason, size_t reasonsize)
+{
+	const char *problem;
+	struct stat st;
+	bool created;
+	int fd = open_subdir(topfd, "virtual", 0755, &created, reason, reasonsize);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		reason_set(reason, reasonsize, "stat %s/virtual: %s", state_dir, strerror(errno));
+	} else if ((problem = dir_problem(&st, me)) != NULL) {
+		reason_set(reason, reasonsize, "%s/virtual: %s", state_dir, problem);
+	} else if ((st.st_mode & 0111) != 0111 && fchmod(fd, 0755) < 0) {
+		/* A session killed between the mkdir (0700) and the chmod
+		 * left it unsearchable for the accounts below it: finish. */
+		reason_set(reason, reasonsize, "chmod %s/virtual: %s", state_dir, strerror(errno));
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/* Creates or checks the user's own directory u->name below parentfd (its
+ * path is dir, for messages): handed to the user when we made it, refused
+ * when someone else owns it, tightened to 0700.  Returns 0 or -1 with
+ * reason. */
+static int make_user_dir(int parentfd, const struct auth_user *u, const char *dir, bool root,
+			 char *reason, size_t reasonsize)
+{
+	struct stat st;
+	bool created;
+	int rc = -1, fd = open_subdir(parentfd, u->name, 0700, &created, reason, reasonsize);
+
+	if (fd < 0)
+		return -1;
+	if (!created && root && u->uid != 0 && fstat(fd, &st) == 0 && st.st_uid == 0 &&
+	    (st.st_mode & 07777) == 0700 && dir_empty(fd))
+		created = true;   /* ours, killed before the chown: finish the job */
+	if (created && root && fchown(fd, u->uid, u->gid) < 0) {
+		reason_set(reason, reasonsize, "chown %s: %s", dir, strerror(errno));
+	} else if (fstat(fd, &st) < 0) {
+		reason_set(reason, reasonsize, "stat %s: %s", dir, strerror(errno));
+	} else if (st.st_uid != u->uid) {
+		/* Someone else's directory (or one left by a renumbered
+		 * account): refuse rather than hand it over. */
+		reason_set(reason, reasonsize, "%s: owned by uid %lu, not %lu", dir,
+			   (unsigned long)st.st_uid, (unsigned long)u->uid);
+	} else if ((st.st_mode & 077) != 0 && fchmod(fd, 0700) < 0) {
+		/* Tightening the mode of the right owner's directory is safe;
+		 * a private directory others can read is not. */
+		reason_set(reason, reasonsize, "chmod %s: %s", dir, strerror(errno));
+	} else {
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }
 
 int spoolpath_state_dir(const struct settings *s, const struct auth_user *u,
 			char *dir, size_t size, char *reason, size_t reasonsize)
 {
 	uid_t me = geteuid();
-	bool root = me == 0, created;
-	const char *problem;
-	struct stat st;
-	int topfd = -1, midfd = -1, fd = -1, rc = -1;
+	bool root = me == 0;
+	int topfd = -1, midfd = -1, rc = -1;
 
 	if (size > 0)
 		dir[0] = '\0';
-	if (!username_valid(u->name))
-		return fail(reason, reasonsize, "invalid user name");
-	if (!root && u->uid != me)
-		return fail(reason, reasonsize, "not root and not running as uid %lu",
-			    (unsigned long)u->uid);
+	if (!username_valid(u->name)) {
+		reason_set(reason, reasonsize, "invalid user name");
+		return -1;
+	}
+	if (!root && u->uid != me) {
+		reason_set(reason, reasonsize, "not root and not running as uid %lu",
+			   (unsigned long)u->uid);
+		return -1;
+	}
 	if (u->is_virtual) {
-		if (fmt_path(dir, size, "%s/virtual/%s", s->state_dir, u->name) < 0)
-			return fail(reason, reasonsize, "state directory path is too long");
+		if (fmt_path(dir, size, "%s/virtual/%s", s->state_dir, u->name) < 0) {
+			reason_set(reason, reasonsize, "state directory path is too long");
+			return -1;
+		}
 	} else if (fmt_path(dir, size, "%s/%s", s->state_dir, u->name) < 0) {
-		return fail(reason, reasonsize, "state directory path is too long");
+		reason_set(reason, reasonsize, "state directory path is too long");
+		return -1;
 	}
 
 	if (make_parents(s->state_dir, reason, reasonsize) < 0)
 		goto out;
-	/* state-dir itself: no symlink, ours (root's at run time), and no one
-	 * else may write in it, or they could plant entries for others. */
-	topfd = open(s->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (topfd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			fail(reason, reasonsize, "%s is a symbolic link or not a directory", s->state_dir);
-		else
-			fail(reason, reasonsize, "open %s: %s", s->state_dir, strerror(errno));
+	topfd = open_state_top(s->state_dir, me, reason, reasonsize);
+	if (topfd < 0)
 		goto out;
-	}
-	if (fstat(topfd, &st) < 0) {
-		fail(reason, reasonsize, "stat %s: %s", s->state_dir, strerror(errno));
-		goto out;
-	}
-	if ((problem = dir_problem(&st, me)) != NULL) {
-		fail(reason, reasonsize, "%s: %s", s->state_dir, problem);
-		goto out;
-	}
 	midfd = topfd;
 	if (u->is_virtual) {
-		midfd = open_subdir(topfd, "virtual", 0755, &created, reason, reasonsize);
+		midfd = open_virtual(topfd, s->state_dir, me, reason, reasonsize);
 		if (midfd < 0)
 			goto out;
-		if (fstat(midfd, &st) < 0) {
-			fail(reason, reasonsize, "stat %s/virtual: %s", s->state_dir, strerror(errno));
-			goto out;
-		}
-		if ((problem = dir_problem(&st, me)) != NULL) {
-			fail(reason, reasonsize, "%s/virtual: %s", s->state_dir, problem);
-			goto out;
-		}
-		/* A session killed between the mkdir (0700) and the chmod
-		 * left it unsearchable for the accounts below it: finish. */
-		if ((st.st_mode & 0111) != 0111 && fchmod(midfd, 0755) < 0) {
-			fail(reason, reasonsize, "chmod %s/virtual: %s", s->state_dir, strerror(errno));
-			goto out;
-		}
 	}
-
-	fd = open_subdir(midfd, u->name, 0700, &created, reason, reasonsize);
-	if (fd < 0)
-		goto out;
-	if (!created && root && u->uid != 0 && fstat(fd, &st) == 0 && st.st_uid == 0 &&
-	    (st.st_mode & 07777) == 0700 && dir_empty(fd))
-		created = true;   /* ours, killed before the chown: finish the job */
-	if (created && root && fchown(fd, u->uid, u->gid) < 0) {
-		fail(reason, reasonsize, "chown %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		fail(reason, reasonsize, "stat %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (st.st_uid != u->uid) {
-		/* Someone else's directory (or one left by a renumbered
-		 * account): refuse rather than hand it over. */
-		fail(reason, reasonsize, "%s: owned by uid %lu, not %lu", dir,
-		     (unsigned long)st.st_uid, (unsigned long)u->uid);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0 && fchmod(fd, 0700) < 0) {
-		/* Tightening the mode of the right owner's directory is safe;
-		 * a private directory others can read is not. */
-		fail(reason, reasonsize, "chmod %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	rc = 0;
+	rc = make_user_dir(midfd, u, dir, root, reason, reasonsize);
 out:
-	if (fd >= 0)
-		close(fd);
 	if (midfd >= 0 && midfd != topfd)
 		close(midfd);
 	if (topfd >= 0)

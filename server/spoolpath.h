@@ -1,5 +1,8 @@
 /*
  * spoolpath: where a user's maildrop and private state live.
+ * Runs as root, in the session process at login, before the monitor fork
+ * and the privilege drop.  Called by the login only; stands on lib/ and
+ * the settings.
  */
 #ifndef POPPER_SPOOLPATH_H
 #define POPPER_SPOOLPATH_H

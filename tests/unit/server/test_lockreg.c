@@ -31,6 +31,7 @@
 #include "server/maildrop/dotlock.h"
 #include "server/lockreg.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlog.h"
 
 static char root[256], regdir[512], spool[512], lockp[600], logp[600];
 
@@ -71,14 +72,10 @@ static void write_file(const char *path, const char *text)
 		die(path);
 }
 
+/* A small file's text (the log helper reads any small file). */
 static void read_file(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
+	testlog_read(path, buf, size);
 }
 
 /* The lock popper's monitor would make for session. */
@@ -439,7 +436,7 @@ static void test_sweep_not_ours(void)
 {
 	struct lockreg_entry e;
 	struct lockreg_tally t;
-	char content[128], now[128], other[600], moved[600], olock[700], mlock[700];
+	char content[128], now[128], other[600];
 	pid_t session = dead_pid();
 	int fd;
 
@@ -483,6 +480,16 @@ static void test_sweep_not_ours(void)
 	   "a symlink in the lock's place is not followed, nor removed");
 	unlink(lockp);
 	unlink(other);
+}
+
+/* The path to the lock: a directory swapped since, an administrator's
+ * symlink that was there all along, a lock already gone. */
+static void test_sweep_paths(void)
+{
+	struct lockreg_entry e;
+	struct lockreg_tally t;
+	char content[128], other[600], moved[600], olock[700], mlock[700];
+	pid_t session = dead_pid();
 
 	/* The lock's directory swapped for a symlink to another directory
 	 * holding the same name and content. */
@@ -621,12 +628,8 @@ static void test_log(void)
 {
 	static char text[1 << 20];
 	char want[800];
-	int fd = open(logp, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
 
-	text[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
+	testlog_read(logp, text, sizeof(text));
 	snprintf(want, sizeof(want), "removed the dot-lock %s of a killed session", lockp);
 	ok(strstr(text, want) != NULL, "the log names each removed lock");
 	ok(strstr(text, "lock registry: damaged entry 12345 removed") != NULL,
@@ -653,13 +656,7 @@ int main(void)
 	/* The log records (thousands in the bound test) go to a file the
 	 * tests read, not into the TAP stream. */
 	snprintf(logp, sizeof(logp), "%s/log", root);
-	{
-		int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-
-		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
-			die(logp);
-		close(fd);
-	}
+	testlog_capture(logp);
 
 	test_format();
 	test_record();
@@ -667,6 +664,7 @@ int main(void)
 	test_sweep_dead();
 	test_sweep_alive();
 	test_sweep_not_ours();
+	test_sweep_paths();
 	test_sweep_names();
 	test_sweep_bound();
 	test_log();

@@ -7,9 +7,18 @@
  * monitor must grant the two rounds temp-drop mode needs, treat anything
  * else (a third lock, a lock twice, an unlock first) as fatal, and remove a
  * dot-lock still held when the session ends.
+ *
+ * Then the lock registry and the death of the child: while the lock is held
+ * the monitor has its entry in the registry (server/lockreg.c), and after
+ * the unlock it has none; a session killed while it holds the lock (SIGKILL,
+ * or the SIGTERM the monitor forwards) leaves neither lock nor entry, and
+ * the monitor ends with status 1; a session's own exit status is the
+ * monitor's.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +29,7 @@
 #include "server/monitor.h"
 #include "tests/unit/tap.h"
 
-static char root[512], lockp[700];
+static char root[512], lockp[700], regdir[700];
 
 static bool exists(const char *path)
 {
@@ -92,6 +101,157 @@ static void test_monitor(void)
 	ok(rc == 0 && !exists(lockp), "monitor: a lock still held when the session ends is removed");
 }
 
+/* A session that holds the lock and waits.  The monitor (the forked
+ * child that calls monitor_start) and the session (its child) run; the
+ * session sends its pid on `report` once it holds the lock, then reads
+ * orders on `go`: 'u' unlocks (and reports again), 'x' exits 7, EOF exits
+ * 0. */
+struct held {
+	pid_t monitor, session;
+	int go, report;
+};
+
+static char session_order(int fd)
+{
+	char c = 0;
+	ssize_t r;
+
+	do {
+		r = read(fd, &c, 1);
+	} while (r < 0 && errno == EINTR);
+	return r == 1 ? c : 0;
+}
+
+static void session_side(int report, int go, const char *reg)
+{
+	struct maildrop_locker lk;
+	char reason[128], c;
+	pid_t me;
+
+	if (monitor_start(lockp, 1, reg, &lk) != 0)
+		_exit(3);
+	if (lk.lock(lk.ctx, reason, sizeof(reason)) != MAILDROP_OK)
+		_exit(4);
+	me = getpid();
+	if (write(report, &me, sizeof(me)) != (ssize_t)sizeof(me))
+		_exit(5);
+	c = session_order(go);
+	if (c == 'u') {
+		lk.unlock(lk.ctx);
+		if (write(report, &me, sizeof(me)) != (ssize_t)sizeof(me))
+			_exit(5);
+		c = session_order(go);
+	}
+	_exit(c == 'x' ? 7 : 0);
+}
+
+/* True when the session reported (into *pid_r). */
+static bool session_reported(const struct held *h, pid_t *pid_r)
+{
+	return read(h->report, pid_r, sizeof(*pid_r)) == (ssize_t)sizeof(*pid_r);
+}
+
+static bool hold_lock(const char *reg, struct held *h)
+{
+	int rep[2], go[2];
+
+	if (pipe(rep) < 0 || pipe(go) < 0)
+		die("pipe");
+	h->monitor = fork();
+	if (h->monitor < 0)
+		die("fork");
+	if (h->monitor == 0) {
+		close(rep[0]);
+		close(go[1]);
+		session_side(rep[1], go[0], reg);
+	}
+	close(rep[1]);
+	close(go[0]);
+	h->go = go[1];
+	h->report = rep[0];
+	return session_reported(h, &h->session);
+}
+
+/* Closes our ends and returns the monitor's exit status (128 + signal
+ * when killed).  With settle_ms, first gives the monitor that long to end
+ * by itself (after a signal) before the session sees EOF on its orders. */
+static int wait_monitor(const struct held *h, int settle_ms)
+{
+	int status, waited;
+
+	for (waited = 0; waited < settle_ms; waited += 10) {
+		if (waitpid(h->monitor, &status, WNOHANG) == h->monitor) {
+			close(h->go);
+			close(h->report);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		usleep(10000);
+	}
+	close(h->go);
+	close(h->report);
+	if (waitpid(h->monitor, &status, 0) != h->monitor)
+		die("waitpid");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static bool reg_entry_of(pid_t monitor)
+{
+	char path[800];
+
+	snprintf(path, sizeof(path), "%s/%ld", regdir, (long)monitor);
+	return exists(path);
+}
+
+static void test_registry(void)
+{
+	struct held h;
+	pid_t again = 0;
+	bool held, gone;
+	int rc;
+
+	held = hold_lock(regdir, &h);
+	ok(held && exists(lockp), "registry: the session holds the lock");
+	ok(held && reg_entry_of(h.monitor), "registry: the monitor has an entry while it holds the lock");
+	if (write(h.go, "u", 1) != 1)
+		die("write");
+	gone = session_reported(&h, &again);
+	ok(gone && !exists(lockp) && !reg_entry_of(h.monitor),
+	   "registry: after the unlock, neither lock nor entry");
+	if (write(h.go, "x", 1) != 1)
+		die("write");
+	rc = wait_monitor(&h, 0);
+	is_int(rc, 7, "the session's exit status is the monitor's");
+}
+
+static void test_child_death(void)
+{
+	struct held h;
+	bool held;
+	int rc;
+
+	held = hold_lock(regdir, &h);
+	ok(held && exists(lockp) && reg_entry_of(h.monitor), "child death: lock and entry held");
+	if (held)
+		kill(h.session, SIGKILL);
+	rc = wait_monitor(&h, 5000);
+	is_int(rc, 1, "child death: a session killed by a signal ends the monitor with status 1");
+	ok(!exists(lockp), "child death: the monitor removed the lock of the killed session");
+	ok(!reg_entry_of(h.monitor), "child death: and its registry entry");
+
+	held = hold_lock(regdir, &h);
+	ok(held, "SIGTERM: lock held");
+	if (held)
+		kill(h.monitor, SIGTERM);
+	rc = wait_monitor(&h, 5000);
+	is_int(rc, 1, "SIGTERM: forwarded to the session, which ends by it; monitor status 1");
+	ok(!exists(lockp) && !reg_entry_of(h.monitor), "SIGTERM: neither lock nor entry left");
+
+	held = hold_lock(regdir, &h);
+	rc = wait_monitor(&h, 0);
+	ok(held && rc == 0 && !exists(lockp) && !reg_entry_of(h.monitor),
+	   "a session that ends holding the lock: status 0, lock and entry removed (%d)", rc);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -101,8 +261,12 @@ int main(void)
 	if (mkdtemp(root) == NULL)
 		die("mkdtemp");
 	snprintf(lockp, sizeof(lockp), "%s/alice.lock", root);
+	snprintf(regdir, sizeof(regdir), "%s/.locks", root);
 	test_monitor();
+	test_registry();
+	test_child_death();
 	unlink(lockp);
+	rmdir(regdir);
 	rmdir(root);
 	return tap_done();
 }

@@ -314,7 +314,15 @@ static void test_special_rows(void)
 	   "reset update-status-headers accepted");
 	e = settings_apply(&s, "update-status-headers", "true", false);
 	ok(contains(e, "not built yet"), "update-status-headers = true: %s", e ? e : "accepted");
-	/* temp-drop mode (Qpopper's normal mode) */
+	settings_free(&s);
+}
+
+/* temp-drop mode's rows (Qpopper's normal mode) and the rows without effect. */
+static void test_tempdrop_rows(void)
+{
+	struct settings s;
+
+	settings_init(&s);
 	ok(settings_apply(&s, "server-mode", NULL, true) == NULL && !s.server_mode,
 	   "reset server-mode: temp-drop mode");
 	ok(settings_apply(&s, "server-mode", NULL, false) == NULL && s.server_mode,
@@ -567,6 +575,105 @@ static void cleanup(const char *dir)
 		printf("# could not remove %s\n", dir);
 }
 
+/* The exact text of every refusal option_apply can give, one per path:
+ * the lookup and each admission check here, each option type's parser and
+ * the no-effect and not-built rows in test_parse_messages.  These texts
+ * reach the administrator (stderr, syslog, FILE:LINE: prefixes), so they
+ * are pinned byte for byte. */
+static void test_apply_messages(void)
+{
+	struct settings s;
+
+	settings_init(&s);
+	is_str(settings_apply(&s, "no\001such", "1", false),
+	       "unknown option \"no\\x01such\" (see popper.conf(5))",
+	       "message: unknown option, its name quoted for the log");
+	is_str(settings_apply(&s, "max-bulletins", "3", false),
+	       "option \"max-bulletins\" needs bulletins, which is not built yet",
+	       "message: a row whose feature is not built");
+	is_str(settings_apply(&s, "tls-identity-file", "/x", false),
+	       "option \"tls-identity-file\" is not supported: it belongs to Certicom SSL Plus; "
+	       "popper uses OpenSSL: set tls-server-cert-file and tls-private-key-file",
+	       "message: another product's option");
+	is_str(settings_apply(&s, "Timeout", NULL, true),
+	       "\"reset\" needs a boolean option; \"timeout\" is not one",
+	       "message: reset of a number (the row's own spelling)");
+	is_str(settings_apply(&s, "timeout", NULL, false),
+	       "option \"timeout\" needs a value (set timeout = VALUE)", "message: a value missing");
+	is_str(settings_apply(&s, "shy", "yes", true), "\"reset shy\" takes no value",
+	       "message: reset with a value");
+	settings_free(&s);
+}
+
+/* The same for each option type's parser. */
+static void test_parse_messages(void)
+{
+	struct settings s;
+	const char *e;
+
+	settings_init(&s);
+	is_str(settings_apply(&s, "shy", "maybe", false),
+	       "option \"shy\" needs a boolean value (true, false, 1 or 0)", "message: not a boolean");
+	is_str(settings_apply(&s, "min-uid", "4294967295", false),
+	       "option \"min-uid\" needs a whole number from 0 to 4294967294",
+	       "message: a number out of range (unsigned long row)");
+	is_str(settings_apply(&s, "announce-expire", "x", false),
+	       "option \"announce-expire\" needs a whole number from 0 to 2147483647",
+	       "message: an announce value");
+	is_str(settings_apply(&s, "spool-dir", "mail", false),
+	       "option \"spool-dir\": an absolute path is required", "message: a string of the wrong kind");
+	is_str(settings_apply(&s, "pam-service", "pop 3", false),
+	       "option \"pam-service\": a PAM service name is letters, digits, '.', '_' and '-'",
+	       "message: a PAM service name");
+	ok(settings_apply(&s, "pam-service", "pop3.x_y-z", false) == NULL &&
+	   strcmp(s.pam_service, "pop3.x_y-z") == 0, "a PAM service name with '.', '_' and '-'");
+	is_str(settings_apply(&s, "log-facility", "kern9", false),
+	       "option \"log-facility\": unknown facility (mail, daemon, auth, authpriv, user, "
+	       "local0 ... local7)", "message: a facility");
+	is_str(settings_apply(&s, "clear-text-password", "sometimes", false),
+	       "option \"clear-text-password\" is one of default, never, always, local, tls",
+	       "message: a clear-text policy");
+	e = settings_apply(&s, "tls-support", "sometimes", false);
+	if (tls_available())
+		is_str(e, "option \"tls-support\" is one of none, stls, alternate-port",
+		       "message: a TLS mode");
+	else
+		is_str(e, "option \"tls-support\" needs TLS support (built without OpenSSL)",
+		       "message: a TLS mode without OpenSSL");
+	is_str(settings_apply(&s, "chunky-writes", "sometimes", false),
+	       "option \"chunky-writes\" has an unknown value", "message: a word not in the list");
+	ok(settings_apply(&s, "chunky-writes", "Never", false) == NULL,
+	   "a word from the list of a no-effect row is accepted");
+	is_str(settings_apply(&s, "chunky-writes", NULL, true),
+	       "\"reset\" needs a boolean option; \"chunky-writes\" is not one",
+	       "message: reset of a word row");
+	ok(settings_apply(&s, "fast-update", NULL, true) == NULL && s.server_mode,
+	   "reset of a no-effect boolean is accepted and changes nothing");
+	is_str(settings_apply(&s, "mail-lock-check", "1000000001", false),
+	       "option \"mail-lock-check\" needs a whole number from 0 to 1000000000",
+	       "message: a no-effect row still checks its value");
+	is_str(settings_apply(&s, "config-file", "", false), "config-file needs a file name",
+	       "message: config-file without a name");
+	is_str(settings_apply(&s, "update-status-headers", "maybe", false),
+	       "option \"update-status-headers\" needs rewriting Status:/X-UIDL: headers at update, "
+	       "which is not built yet", "message: not built, and not a plain false");
+#ifdef HAVE_KRB5
+	is_str(settings_apply(&s, "kerberos-service", "", false),
+	       "option \"kerberos-service\": a name is required", "message: an empty Kerberos service");
+	is_str(settings_apply(&s, "kerberos-service", "pop/x", false),
+	       "option \"kerberos-service\": a name is letters, digits, '.', '_' and '-'",
+	       "message: a Kerberos service name");
+#endif
+#ifdef HAVE_SASL
+	is_str(settings_apply(&s, "sasl-mechanisms", "PLAIN x.y", false),
+	       "option \"sasl-mechanisms\": a SASL mechanism name is letters, digits, '-' and '_'",
+	       "message: a mechanism name has no '.'");
+	ok(settings_apply(&s, "sasl-mechanisms", "SCRAM-SHA-256,CRAM_MD5", false) == NULL,
+	   "mechanism names with '-' and '_'");
+#endif
+	settings_free(&s);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -582,6 +689,9 @@ int main(void)
 	test_strings();
 	test_mnemonics();
 	test_special_rows();
+	test_tempdrop_rows();
+	test_apply_messages();
+	test_parse_messages();
 	test_files();
 	test_user_files();
 	test_print_and_copy();

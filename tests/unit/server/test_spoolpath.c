@@ -159,6 +159,23 @@ static void test_state_dir(void)
 	snprintf(want, sizeof(want), "%s/virtual/maida@example.org", state);
 	is_str(dir, want, "<state-dir>/virtual/<name>");
 
+	settings_free(&s);
+}
+
+/* What the state directory code refuses: symlinks, a group-writable
+ * state-dir, a foreign owner, bad names and short buffers. */
+static void test_state_dir_refusals(void)
+{
+	struct settings s;
+	struct auth_user u;
+	char state[1024], dir[PATH_MAX], reason[256], path[PATH_MAX];
+	bool root = geteuid() == 0;
+	uid_t owner = (uid_t)-1;
+
+	settings_init(&s);
+	snprintf(state, sizeof(state), "%s/var/lib/popper", tmpdir);
+	settings_apply(&s, "state-dir", state, false);
+
 	/* a symlink where the user's directory should be */
 	make_user(&u, "mallory", false);
 	if (root) {
@@ -220,6 +237,122 @@ static void test_state_dir(void)
 	settings_free(&s);
 }
 
+/* A login killed part-way through making the state directories leaves
+ * them half-made; the next login finishes the job. */
+static void test_state_dir_resume(void)
+{
+	struct settings s;
+	struct auth_user u;
+	char state[1024], dir[PATH_MAX], reason[256], path[1100], want[PATH_MAX];
+	bool root = geteuid() == 0;
+	uid_t owner = (uid_t)-1;
+	mode_t m;
+
+	settings_init(&s);
+	snprintf(state, sizeof(state), "%s/resume", tmpdir);
+	settings_apply(&s, "state-dir", state, false);
+
+	/* <state-dir>/virtual made 0700, killed before its chmod to 0755 */
+	if (mkdir(state, 0755) < 0 || chmod(state, 0755) < 0)
+		die(state);
+	snprintf(path, sizeof(path), "%s/virtual", state);
+	if (mkdir(path, 0700) < 0)
+		die(path);
+	make_user(&u, "v@example.org", true);
+	if (root) {
+		u.uid = 65534;
+		u.gid = 65534;
+	}
+	ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), reason, sizeof(reason)) == 0,
+	   "resume: a virtual directory left 0700 is used (%s)", reason);
+	m = mode_of(path, NULL);
+	is_int(m & 07777, 0755, "resume: and made searchable for the accounts below it");
+
+	/* the user's directory made as root, killed before the chown */
+	if (root) {
+		snprintf(path, sizeof(path), "%s/late", state);
+		if (mkdir(path, 0700) < 0 || chmod(path, 0700) < 0)
+			die(path);
+		make_user(&u, "late", false);
+		u.uid = 65534;
+		u.gid = 65534;
+		ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), reason, sizeof(reason)) == 0,
+		   "resume: an empty root-owned 0700 directory is ours, unfinished (%s)", reason);
+		mode_of(path, &owner);
+		is_int(owner, 65534, "resume: handed to the user now");
+
+		/* not empty: someone else's business, never handed over */
+		snprintf(path, sizeof(path), "%s/busy", state);
+		if (mkdir(path, 0700) < 0 || chmod(path, 0700) < 0)
+			die(path);
+		snprintf(want, sizeof(want), "%s/busy/file", state);
+		if (mkdir(want, 0700) < 0)
+			die(want);
+		make_user(&u, "busy", false);
+		u.uid = 65534;
+		u.gid = 65534;
+		ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), reason, sizeof(reason)) < 0,
+		   "resume: a root-owned directory with entries is refused");
+		snprintf(want, sizeof(want), "%s/busy: owned by uid 0, not 65534", state);
+		is_str(reason, want, "resume: the reason names the owner");
+		mode_of(path, &owner);
+		is_int(owner, 0, "resume: and it stays root's");
+	} else {
+		tap_skip("needs root", "resume: a directory left before its chown");
+		tap_skip("needs root", "resume: a root-owned directory with entries");
+	}
+
+	settings_free(&s);
+}
+
+/* The exact reasons of the checks on state-dir itself and on the name. */
+static void test_state_dir_reasons(void)
+{
+	struct settings s;
+	struct auth_user u;
+	char state[1024], dir[PATH_MAX], reason[256], path[1100], want[PATH_MAX];
+	bool root = geteuid() == 0;
+
+	settings_init(&s);
+	snprintf(state, sizeof(state), "%s/resume", tmpdir);
+	settings_apply(&s, "state-dir", state, false);
+	chmod(state, 0757);
+	make_user(&u, "maida", false);
+	if (root) {
+		u.uid = 65534;
+		u.gid = 65534;
+	}
+	ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), reason, sizeof(reason)) < 0 && dir[0] == '\0',
+	   "a state-dir writable by others is refused, no path handed back");
+	snprintf(want, sizeof(want), "%s: writable by group or others", state);
+	is_str(reason, want, "its reason");
+	chmod(state, 0755);
+	snprintf(path, sizeof(path), "%s/afile", tmpdir);
+	{
+		FILE *f = fopen(path, "w");
+
+		if (f == NULL)
+			die(path);
+		fclose(f);
+	}
+	settings_apply(&s, "state-dir", path, false);
+	ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), reason, sizeof(reason)) < 0,
+	   "a state-dir that is a file is refused");
+	snprintf(want, sizeof(want), "%s is a symbolic link or not a directory", path);
+	is_str(reason, want, "its reason");
+	settings_apply(&s, "state-dir", state, false);
+	make_user(&u, "bad/name", false);
+	ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), reason, sizeof(reason)) < 0, "bad name refused");
+	is_str(reason, "invalid user name", "its reason");
+	make_user(&u, "maida", false);
+	ok(spoolpath_state_dir(&s, &u, dir, 10, reason, sizeof(reason)) < 0, "small buffer refused");
+	is_str(reason, "state directory path is too long", "its reason");
+	make_user(&u, "bad/name", false);
+	ok(spoolpath_state_dir(&s, &u, dir, sizeof(dir), NULL, 0) < 0,
+	   "a failure with no reason buffer is still reported");
+	settings_free(&s);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -234,6 +367,9 @@ int main(void)
 	test_hash();
 	test_maildrop();
 	test_state_dir();
+	test_state_dir_refusals();
+	test_state_dir_resume();
+	test_state_dir_reasons();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", tmpdir);
