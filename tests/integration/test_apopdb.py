@@ -585,9 +585,16 @@ def body(tmp):
         os.chmod(db, 0o600)
     else:
         # root reads anything: run apopdb as nobody on root's 0600 file.
+        # nobody runs a copy: the build may lie where only root can go (a
+        # checkout under root's mode-0700 home).
         sub = os.path.join(tmp, "rootonly")
         os.mkdir(sub, 0o711)
         os.chmod(tmp, 0o711)
+        bindir = os.path.join(tmp, "bin")
+        os.mkdir(bindir, 0o755)
+        apopdb = os.path.join(bindir, "apopdb")
+        shutil.copy(APOPDB, apopdb)
+        os.chmod(apopdb, 0o755)
         theirs = os.path.join(sub, "pop.auth")
         shutil.copy(db, theirs)
         os.chmod(theirs, 0o600)
@@ -596,14 +603,14 @@ def body(tmp):
             os.setgroups([])
             os.setgid(65534)
             os.setuid(65534)
-        p = subprocess.run([APOPDB, "-f", theirs, "list"], stdout=subprocess.PIPE,
+        p = subprocess.run([apopdb, "-f", theirs, "list"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30, preexec_fn=as_nobody)
         err = p.stderr.decode("utf-8", "replace")
         all_output.append(p.stdout.decode("utf-8", "replace") + err)
         ok(p.returncode == 3 and theirs in err and "denied" in err,
            "an unreadable database: exit 3, names the file and the reason",
            "exit %s, stderr %r" % (p.returncode, err))
-        p = subprocess.run([APOPDB, "-f", theirs, "delete", "alice"], stdout=subprocess.PIPE,
+        p = subprocess.run([apopdb, "-f", theirs, "delete", "alice"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30, preexec_fn=as_nobody)
         ok(p.returncode == 3, "  a user who cannot write the directory cannot change it",
            p.stderr)
