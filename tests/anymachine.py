@@ -194,7 +194,8 @@ def write_account_files(etc):
         if want is None or want in taken:
             want = next(i for i in range(999, 99, -1) if i not in taken)
         taken.add(want)
-        lines["passwd"].append("%s:x:%d:%d:%s:%s:/usr/sbin/nologin" % (name, want, want, gecos, home))
+        lines["passwd"].append("%s:x:%d:%d:%s:%s:/usr/sbin/nologin" % (
+            name, want, want, gecos, home))
         lines["group"].append("%s:x:%d:" % (name, want))
         lines["shadow"].append("%s:!:%d::::::" % (name, days))
         lines["gshadow"].append("%s:!::" % name)
