@@ -6,8 +6,12 @@ without touching the machine, the test (as root) re-runs itself in a
 private mount namespace (unshare --mount) where:
   - /etc/passwd and /etc/group are bind-mounted copies with a few fake
     accounts added: the owner account (the name configure chose, uid 4343),
-    the users ann, ben, eve (the attacker) and a uid without a name;
-  - the directory of the compiled-in database path is a fresh tmpfs, so
+    the users ann, ben, eve (the attacker) and a uid without a name (an
+    account of the machine with one of these names, e.g. the owner "pop"
+    that make install needs, is left out of the copies; a uid the machine
+    uses gives way to the next free one);
+  - the directory of the compiled-in database path is a fresh tmpfs (an
+    overlay where a tmpfs would hide what the tests need, as /etc), so
     popauth works on its real, compiled path;
   - a copy of the built popauth is chowned to the owner uid and made 4755.
 The users run it through setpriv (real uid and gid switched, groups
@@ -22,7 +26,9 @@ database whole.  Nothing outside the namespace changes; when unshare,
 setpriv or root is missing those parts are skipped with the reason.
 Speaks TAP.
 """
+import grp
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -219,22 +225,84 @@ def test_switches(tmp, gdbm):
 # --------------------------------------------------------------------------
 # inside the namespace
 
+# Directories a tmpfs must not hide (an overlay covers them instead).
 FORBIDDEN_MOUNTS = {"/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/var", "/tmp",
                     "/proc", "/dev", "/sys", "/run", "/home", "/root", "/usr/lib", "/usr/bin"}
 
 
+def free_id(want, taken):
+    """want, or the next number above it that no account and no group of
+    this machine has (its files and whatever else NSS asks)."""
+    while True:
+        if str(want) not in taken:
+            try:
+                pwd.getpwuid(want)
+            except KeyError:
+                try:
+                    grp.getgrgid(want)
+                except KeyError:
+                    return want
+        want += 1
+
+
+def cover(tmp, anc):
+    """Makes the directory anc, where the compiled database goes, ours to
+    write in this namespace: a fresh tmpfs, or an overlay on the
+    directories whose content the tests need (popper configured with
+    --sysconfdir=/etc keeps its database under /etc).  Returns None or the
+    reason it cannot."""
+    if anc == "/":
+        return "the database directory has no parent but / to cover"
+    if anc in FORBIDDEN_MOUNTS:
+        upper, work = os.path.join(tmp, "cover", "upper"), os.path.join(tmp, "cover", "work")
+        os.makedirs(upper)
+        os.makedirs(work)
+        argv = ["mount", "-t", "overlay", "-o", "lowerdir=%s,upperdir=%s,workdir=%s" % (
+            anc, upper, work), "popauth-test", anc]
+    else:
+        argv = ["mount", "-t", "tmpfs", "-o", "mode=0755", "popauth-test", anc]
+    r = subprocess.run(argv, timeout=TIMEOUT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        return "cannot mount %s on %s: %s" % (argv[2], anc, r.stdout.decode(errors="replace"))
+    return None
+
+
 def setup_namespace(tmp, path, owner):
-    """Fake accounts and a tmpfs where the compiled database lives.
-    Returns None or the reason it cannot be done."""
+    """Fake accounts, and the directory where the compiled database lives
+    made ours (cover).
+    Returns None or the reason it cannot be done.
+
+    The machine's own accounts must not matter: an account of one of our
+    names (the owner "pop" exists once popper is installed) is left out of
+    the namespace's copy, and the uids are the wanted ones or the next free
+    ones."""
+    global OWNER_UID, ANN, BEN, EVE, NONAME
     subprocess.run(["mount", "--make-rprivate", "/"], check=False, timeout=TIMEOUT)
     pw = open("/etc/passwd").read().rstrip("\n").split("\n")
     gr = open("/etc/group").read().rstrip("\n").split("\n")
-    taken = {l.split(":")[0] for l in pw} | {l.split(":")[2] for l in pw if l.count(":") >= 2}
+    names = {owner, "ann", "ben", "eve"}
+    taken = set()
+    for l in pw + gr:
+        taken.update(l.split(":")[2:3])
+    pw = [l for l in pw if l.split(":")[0] not in names]
+    gr = [l for l in gr if l.split(":")[0] not in names]
+    ids = []
+    for want in (OWNER_UID, ANN, BEN, EVE, NONAME):
+        ids.append(free_id(want, taken))
+        taken.add(str(ids[-1]))
+    OWNER_UID, ANN, BEN, EVE, NONAME = ids
     for name, uid in ((owner, OWNER_UID), ("ann", ANN), ("ben", BEN), ("eve", EVE)):
-        if name in taken or str(uid) in taken:
-            return "account %s or uid %d exists on this machine" % (name, uid)
         pw.append("%s:x:%d:%d:popauth test:/nonexistent:/bin/sh" % (name, uid, uid))
         gr.append("%s:x:%d:" % (name, uid))
+    # The database directory first: an overlay on /etc would hide the bind
+    # mounts below.
+    dbdir = os.path.dirname(path)
+    anc = dbdir
+    while not os.path.isdir(anc):
+        anc = os.path.dirname(anc)
+    why = cover(tmp, anc)
+    if why:
+        return why
     for name, lines in (("passwd", pw), ("group", gr)):
         fake = os.path.join(tmp, name)
         with open(fake, "w") as f:
@@ -244,18 +312,12 @@ def setup_namespace(tmp, path, owner):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode != 0:
             return "cannot bind-mount /etc/%s: %s" % (name, r.stdout.decode(errors="replace"))
-    dbdir = os.path.dirname(path)
-    anc = dbdir
-    while not os.path.isdir(anc):
-        anc = os.path.dirname(anc)
-    if anc in FORBIDDEN_MOUNTS:
-        return "the database directory %s has no parent we may cover (%s)" % (dbdir, anc)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "popauth-test", anc],
-                       timeout=TIMEOUT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        return "cannot mount a tmpfs on %s: %s" % (anc, r.stdout.decode(errors="replace"))
     os.makedirs(os.path.dirname(dbdir), mode=0o755, exist_ok=True)
-    os.mkdir(dbdir, 0o700)
+    # Where popper is installed the directory exists: the cover is the
+    # directory itself.
+    if not os.path.isdir(dbdir):
+        os.mkdir(dbdir)
+    os.chmod(dbdir, 0o700)
     os.chown(dbdir, OWNER_UID, OWNER_UID)
     return None
 
