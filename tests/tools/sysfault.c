@@ -1289,16 +1289,22 @@ static void parse_injection(const char *arg)
 
 /* ---- main ----------------------------------------------------------- */
 
-int main(int argc, char **argv)
-{
-	const char *report_path = NULL, *log_path = NULL;
-	unsigned long timeout = 60, v;
-	FILE *report = NULL;
-	struct sigaction sa;
-	sigset_t unblock;
-	pid_t root;
-	int st, opt, i, root_status = 0, root_done = 0, status;
+/* What the command line asked for beyond the globals the parsers fill. */
+struct run_opts {
+	const char *report_path;
+	const char *log_path;
+	unsigned long timeout;
+};
 
+/* Returns the index of CMD in argv; a bad command line exits here. */
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
+	unsigned long v;
+	int opt, i;
+
+	o->report_path = NULL;
+	o->log_path = NULL;
+	o->timeout = 60;
 	while ((opt = getopt(argc, argv, "+s:A:k:e:r:l:t:h")) != -1) {
 		switch (opt) {
 		case 's':
@@ -1315,15 +1321,15 @@ int main(int argc, char **argv)
 			parse_injection(optarg);
 			break;
 		case 'r':
-			report_path = optarg;
+			o->report_path = optarg;
 			break;
 		case 'l':
-			log_path = optarg;
+			o->log_path = optarg;
 			break;
 		case 't':
 			if (parse_ulong(optarg, &v) < 0 || v > 86400)
 				usage("-t: SECS must be 0..86400");
-			timeout = v;
+			o->timeout = v;
 			break;
 		case 'h':
 			usage(NULL);
@@ -1337,35 +1343,44 @@ int main(int argc, char **argv)
 	for (i = 0; i < n_injections; i++)
 		if (kill_at && injections[i].n == kill_at)
 			usage("-k and -e name the same call");
+	return optind;
+}
 
-#ifdef SF_UNSUPPORTED_ARCH
-	fprintf(stderr, "sysfault: this architecture is not supported (x86_64 and aarch64 only)\n");
-	return EXIT_SETUP;
-#endif
-
+/* Returns 0, or the exit status when LOG or REPORT cannot be created. */
+static int open_outputs(const struct run_opts *o, FILE **report)
+{
 	/* close-on-exec: CMD must see exactly the descriptors it was given */
-	if (log_path) {
-		log_file = fopen(log_path, "we");
+	if (o->log_path) {
+		log_file = fopen(o->log_path, "we");
 		if (!log_file) {
-			fprintf(stderr, "sysfault: %s: %s\n", log_path, strerror(errno));
+			fprintf(stderr, "sysfault: %s: %s\n", o->log_path, strerror(errno));
 			return EXIT_USAGE;
 		}
 		setvbuf(log_file, NULL, _IOLBF, 0);
 	}
-	if (report_path) {
-		report = fopen(report_path, "we");
-		if (!report) {
-			fprintf(stderr, "sysfault: %s: %s\n", report_path, strerror(errno));
+	if (o->report_path) {
+		*report = fopen(o->report_path, "we");
+		if (!*report) {
+			fprintf(stderr, "sysfault: %s: %s\n", o->report_path, strerror(errno));
 			return EXIT_USAGE;
 		}
 	}
-	counting = !have_marker;
-	fflush(NULL);
+	return 0;
+}
+
+/*
+ * Forks CMD stopped under ptrace with our options set, not yet resumed.
+ * Returns its pid, or -1 (already reported) when tracing cannot start.
+ */
+static pid_t start_command(char **cmd)
+{
+	pid_t root;
+	int st;
 
 	root = fork();
 	if (root < 0) {
 		fprintf(stderr, "sysfault: fork: %s\n", strerror(errno));
-		return EXIT_SETUP;
+		return -1;
 	}
 	if (root == 0) {
 		if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) {
@@ -1374,14 +1389,14 @@ int main(int argc, char **argv)
 		}
 		/* wait here until the parent has set the options */
 		raise(SIGSTOP);
-		execvp(argv[optind], argv + optind);
-		fprintf(stderr, "sysfault: %s: %s\n", argv[optind], strerror(errno));
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "sysfault: %s: %s\n", cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 
 	if (waitpid(root, &st, __WALL) != root || !WIFSTOPPED(st)) {
 		fprintf(stderr, "sysfault: cannot trace the command\n");
-		return EXIT_SETUP;
+		return -1;
 	}
 	if (ptrace(PTRACE_SETOPTIONS, root, 0,
 		   (void *)(uintptr_t)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
@@ -1390,9 +1405,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sysfault: ptrace(SETOPTIONS): %s\n", strerror(errno));
 		kill(root, SIGKILL);
 		waitpid(root, &st, __WALL);
-		return EXIT_SETUP;
+		return -1;
 	}
-	add(root);
+	return root;
+}
+
+static void arm_timeout(unsigned long timeout)
+{
+	struct sigaction sa;
+	sigset_t unblock;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;
@@ -1404,13 +1425,52 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
 	if (timeout)
 		alarm((unsigned)timeout);
+}
 
-	resume(root, 0);
+/* One ptrace stop of a tracee we know: handle it and let the tracee go on. */
+static void on_stop(struct tracee *t, pid_t pid, int st)
+{
+	int sig = WSTOPSIG(st);
+	int event = (st >> 16) & 0xff;
+
+	if (sig == (SIGTRAP | 0x80)) {
+		t->fresh = 0;
+		on_syscall_stop(t);
+		if (!killing)
+			resume(pid, 0);
+	} else if (event) {
+		t->fresh = 0;
+		on_event(t, event);
+		if (!killing)
+			resume(pid, 0);
+	} else if (t->fresh && sig == SIGSTOP) {
+		/* the kernel's attach stop, not a signal anyone sent */
+		t->fresh = 0;
+		resume(pid, 0);
+	} else if (is_group_stop(pid, sig)) {
+		/*
+		 * Without PTRACE_SEIZE a group-stop cannot be held (LISTEN);
+		 * resuming it means job control stops are not honoured.
+		 */
+		t->fresh = 0;
+		resume(pid, 0);
+	} else {
+		t->fresh = 0;
+		resume(pid, sig);
+	}
+}
+
+/*
+ * Runs until no traced process is left.  Returns 1 when ROOT ended, with
+ * its wait status in *root_status.
+ */
+static int trace_all(pid_t root, int *root_status)
+{
+	int st, root_done = 0;
 
 	for (;;) {
 		struct tracee *t;
 		pid_t pid;
-		int sig, event;
 
 		if (timed_out && !killing) {
 			killing = 1;
@@ -1431,7 +1491,7 @@ int main(int argc, char **argv)
 			if (t)
 				drop(t);
 			if (pid == root) {
-				root_status = st;
+				*root_status = st;
 				root_done = 1;
 			}
 			continue;
@@ -1452,58 +1512,70 @@ int main(int argc, char **argv)
 			kill(pid, SIGKILL);
 			continue;
 		}
-		sig = WSTOPSIG(st);
-		event = (st >> 16) & 0xff;
-		if (sig == (SIGTRAP | 0x80)) {
-			t->fresh = 0;
-			on_syscall_stop(t);
-			if (!killing)
-				resume(pid, 0);
-		} else if (event) {
-			t->fresh = 0;
-			on_event(t, event);
-			if (!killing)
-				resume(pid, 0);
-		} else if (t->fresh && sig == SIGSTOP) {
-			/* the kernel's attach stop, not a signal anyone sent */
-			t->fresh = 0;
-			resume(pid, 0);
-		} else if (is_group_stop(pid, sig)) {
-			/*
-			 * Without PTRACE_SEIZE a group-stop cannot be held (LISTEN);
-			 * resuming it means job control stops are not honoured.
-			 */
-			t->fresh = 0;
-			resume(pid, 0);
-		} else {
-			t->fresh = 0;
-			resume(pid, sig);
-		}
+		on_stop(t, pid, st);
 	}
+	return root_done;
+}
+
+static int exit_status(int root_done, int root_status)
+{
+	if (timed_out)
+		return EXIT_TIMEOUT;
+	if (fatal || !root_done)
+		return EXIT_SETUP;
+	if (WIFEXITED(root_status))
+		return WEXITSTATUS(root_status);
+	if (WIFSIGNALED(root_status))
+		return 128 + WTERMSIG(root_status);
+	return EXIT_SETUP;
+}
+
+static void write_report(FILE *report, const char *report_path, int status)
+{
+	fprintf(report, "counted=%lu killed=%d injected=%lu status=%d\n",
+		counted, killed, injected, status);
+	if (fclose(report) != 0)
+		fprintf(stderr, "sysfault: %s: %s\n", report_path, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	struct run_opts o;
+	FILE *report = NULL;
+	pid_t root;
+	int cmd, i, rc, root_status = 0, root_done, status;
+
+	cmd = parse_args(argc, argv, &o);
+
+#ifdef SF_UNSUPPORTED_ARCH
+	fprintf(stderr, "sysfault: this architecture is not supported (x86_64 and aarch64 only)\n");
+	return EXIT_SETUP;
+#endif
+
+	rc = open_outputs(&o, &report);
+	if (rc)
+		return rc;
+	counting = !have_marker;
+	fflush(NULL);
+
+	root = start_command(argv + cmd);
+	if (root < 0)
+		return EXIT_SETUP;
+	add(root);
+	arm_timeout(o.timeout);
+	resume(root, 0);
+
+	root_done = trace_all(root, &root_status);
 	alarm(0);
 
 	for (i = 0; i < MAX_TIDS; i++)
 		if (tab[i].tid)
 			drop(&tab[i]);
 
-	if (timed_out)
-		status = EXIT_TIMEOUT;
-	else if (fatal || !root_done)
-		status = EXIT_SETUP;
-	else if (WIFEXITED(root_status))
-		status = WEXITSTATUS(root_status);
-	else if (WIFSIGNALED(root_status))
-		status = 128 + WTERMSIG(root_status);
-	else
-		status = EXIT_SETUP;
-
+	status = exit_status(root_done, root_status);
 	if (log_file)
 		fclose(log_file);
-	if (report) {
-		fprintf(report, "counted=%lu killed=%d injected=%lu status=%d\n",
-			counted, killed, injected, status);
-		if (fclose(report) != 0)
-			fprintf(stderr, "sysfault: %s: %s\n", report_path, strerror(errno));
-	}
+	if (report)
+		write_report(report, o.report_path, status);
 	return status;
 }

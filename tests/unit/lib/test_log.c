@@ -88,20 +88,32 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static void test_targets(const char *dir)
+/* Points stderr at path (opened with flags); returns the old stderr. */
+static int redirect_stderr(const char *path, int flags)
 {
-	char errpath[512], trace[512], moved[512], link[512], want[256];
-	struct stat st;
-	regex_t re;
-	int saved_stderr, fd;
-	char *text;
+	int saved = dup(STDERR_FILENO);
+	int fd = open(path, flags, 0600);
 
-	/* stderr target: "ident: message" */
-	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
-	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	saved_stderr = dup(STDERR_FILENO);
 	dup2(fd, STDERR_FILENO);
 	close(fd);
+	return saved;
+}
+
+static void restore_stderr(int saved)
+{
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/* stderr target: "ident: message" */
+static void test_stderr_target(const char *dir)
+{
+	char errpath[512];
+	int saved_stderr;
+	char *text;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	saved_stderr = redirect_stderr(errpath, O_WRONLY | O_CREAT | O_TRUNC);
 
 	log_open("apopdb", LOG_MAIL, LOG_TO_STDERR);
 	log_error("cannot open %s", "/etc/pop.auth");
@@ -118,8 +130,7 @@ static void test_targets(const char *dir)
 	log_warning("errno kept");
 	is_int(errno, ENOENT, "logging preserves errno");
 
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
+	restore_stderr(saved_stderr);
 	text = read_file(errpath);
 	is_str(text, "apopdb: cannot open /etc/pop.auth\n"
 		     "apopdb: shown 3\n"
@@ -127,15 +138,15 @@ static void test_targets(const char *dir)
 		     "apopdb: errno kept\n",
 	       "stderr records: \"ident: message\", debug only when enabled, "
 	       "control characters never reach the log");
+	unlink(errpath);
+}
 
-	/* trace file */
-	snprintf(trace, sizeof(trace), "%s/trace", dir);
-	snprintf(moved, sizeof(moved), "%s/trace.1", dir);
-	snprintf(link, sizeof(link), "%s/trace-link", dir);
-	saved_stderr = dup(STDERR_FILENO);
-	fd = open("/dev/null", O_WRONLY);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+static void test_trace_format(const char *trace)
+{
+	char want[256];
+	struct stat st;
+	regex_t re;
+	char *text;
 
 	ok(log_set_tracefile(trace) == 0, "trace file opened");
 	ok(stat(trace, &st) == 0 && (st.st_mode & 07777) == 0600, "trace file created 0600");
@@ -151,30 +162,54 @@ static void test_targets(const char *dir)
 	if (regexec(&re, text, 0, NULL, 0) != 0)
 		printf("#   got: %s", text);
 	regfree(&re);
+}
 
-	/* log rotation: the file is moved away, log_reopen starts a new one */
+/* log rotation: the file is moved away, log_reopen starts a new one */
+static void test_trace_rotation(const char *trace, const char *moved)
+{
 	ok(rename(trace, moved) == 0, "trace file moved away (rotation)");
 	log_reopen();
 	log_notice("after reopen");
 	ok(strstr(read_file(trace), "after reopen") != NULL, "log_reopen writes to a new file");
 	ok(strstr(read_file(moved), "after reopen") == NULL, "... not to the old one");
+}
 
+static void test_trace_stop(const char *trace)
+{
 	ok(log_set_tracefile(NULL) == 0, "tracing stopped");
 	log_notice("not traced");
 	ok(strstr(read_file(trace), "not traced") == NULL, "no record after tracing stopped");
+}
 
-	/* A symlink is never followed (root opens this file). */
+/* A symlink is never followed (root opens this file). */
+static void test_trace_refusals(const char *dir, const char *moved, const char *link)
+{
 	ok(symlink(moved, link) == 0, "symlink made");
 	errno = 0;
 	ok(log_set_tracefile(link) == -1 && errno == ELOOP, "symlinked trace file refused (ELOOP)");
 	ok(log_set_tracefile(dir) == -1, "a directory is refused");
+}
 
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
+/* Each step works on the trace file the step before left behind. */
+static void test_trace_file(const char *dir)
+{
+	char trace[512], moved[512], link[512];
+	int saved_stderr;
+
+	snprintf(trace, sizeof(trace), "%s/trace", dir);
+	snprintf(moved, sizeof(moved), "%s/trace.1", dir);
+	snprintf(link, sizeof(link), "%s/trace-link", dir);
+	saved_stderr = redirect_stderr("/dev/null", O_WRONLY);
+
+	test_trace_format(trace);
+	test_trace_rotation(trace, moved);
+	test_trace_stop(trace);
+	test_trace_refusals(dir, moved, link);
+
+	restore_stderr(saved_stderr);
 	unlink(link);
 	unlink(moved);
 	unlink(trace);
-	unlink(errpath);
 }
 
 static void test_facilities(void)
@@ -204,7 +239,8 @@ int main(void)
 	if (mkdtemp(dir) == NULL) {
 		tap_skip("cannot create a temporary directory", "log targets");
 	} else {
-		test_targets(dir);
+		test_stderr_target(dir);
+		test_trace_file(dir);
 		rmdir(dir);
 	}
 	return tap_done();

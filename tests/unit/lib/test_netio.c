@@ -656,87 +656,128 @@ static ssize_t eof_read(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
-static void test_output_batching(void)
+/* On a socket: nothing leaves before the flush. */
+static void test_output_waits_for_flush(struct netio *io, int peer)
 {
-	static struct capture cap;
-	struct netio_transport t = { eof_read, capture_write, &cap, NULL };
-	static char big[300 * 1024];
 	char buf[256];
-	struct netio *io;
-	size_t i;
-	int sv[2], good;
 
-	/* On a socket: nothing leaves before the flush. */
-	make_pair(sv);
-	io = netio_create(sv[0], sv[0]);
 	ok(netio_printf(io, "+OK %d messages (%d octets)\r\n", 2, 320) == 0, "printf queues");
 	ok(netio_puts(io, "1 120\r\n") == 0, "puts queues");
 	ok(netio_printf(io, "%d %d\r\n.\r\n", 2, 200) == 0, "printf queues again");
-	ok(recv_some(sv[1], buf, sizeof(buf), 0) == 0, "nothing is written before a flush");
+	ok(recv_some(peer, buf, sizeof(buf), 0) == 0, "nothing is written before a flush");
 	ok(netio_flush(io) == 0, "flush succeeds");
-	recv_some(sv[1], buf, sizeof(buf), 1000);
+	recv_some(peer, buf, sizeof(buf), 1000);
 	is_str(buf, "+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n",
 	       "the flush writes the replies in order");
 	ok(netio_bytes_out(io) == strlen(buf), "bytes_out counts them");
+}
 
-	/* read_line flushes when it has to wait, not while lines are buffered */
-	send_str(sv[1], "STAT\r\nNOOP\r\n");
+/* read_line flushes when it has to wait, not while lines are buffered */
+static void test_output_flushed_before_waiting(struct netio *io, int peer)
+{
+	char buf[256];
+
+	send_str(peer, "STAT\r\nNOOP\r\n");
 	expect_line(io, "STAT", 4, "first pipelined command");
 	netio_puts(io, "+OK 2 320\r\n");
 	expect_line(io, "NOOP", 4, "second pipelined command (already buffered)");
-	ok(recv_some(sv[1], buf, sizeof(buf), 0) == 0,
+	ok(recv_some(peer, buf, sizeof(buf), 0) == 0,
 	   "no write while the next command was already buffered");
 	netio_puts(io, "+OK\r\n");
 	expect_status(io, NETIO_TIMEOUT, 50, "waiting for input ...");
-	recv_some(sv[1], buf, sizeof(buf), 1000);
+	recv_some(peer, buf, sizeof(buf), 1000);
 	is_str(buf, "+OK 2 320\r\n+OK\r\n", "... flushed both replies first");
+}
+
+static void test_output_on_socket(void)
+{
+	struct netio *io;
+	int sv[2];
+
+	make_pair(sv);
+	io = netio_create(sv[0], sv[0]);
+	test_output_waits_for_flush(io, sv[1]);
+	test_output_flushed_before_waiting(io, sv[1]);
 	netio_destroy(io);
 	close(sv[0]);
 	close(sv[1]);
+}
 
-	/* With a capturing transport: count the write calls. */
-	make_pair(sv);
-	io = netio_create(sv[0], sv[0]);
-	netio_set_transport(io, &t);
+static void test_output_one_write_per_flush(struct netio *io, struct capture *cap)
+{
+	size_t i;
+
 	for (i = 0; i < 10; i++)
 		netio_printf(io, "%zu %zu\r\n", i + 1, i * 100);
 	netio_flush(io);
-	ok(cap.writes == 1, "ten replies, one flush: one write call");
+	ok(cap->writes == 1, "ten replies, one flush: one write call");
+}
 
-	memset(&cap, 0, sizeof(cap));
+static void test_output_big_write(struct netio *io, struct capture *cap)
+{
+	static char big[300 * 1024];
+	size_t i;
+	int good;
+
+	memset(cap, 0, sizeof(*cap));
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = (char)(i % 251);
 	netio_puts(io, "+OK 307200 octets\r\n");
 	ok(netio_write(io, big, sizeof(big)) == 0, "300 KiB write");
 	netio_puts(io, ".\r\n");
 	ok(netio_flush(io) == 0, "flush after the big write");
-	good = cap.len == 19 + sizeof(big) + 3 &&
-	       memcmp(cap.buf, "+OK 307200 octets\r\n", 19) == 0 &&
-	       memcmp(cap.buf + 19, big, sizeof(big)) == 0 &&
-	       memcmp(cap.buf + 19 + sizeof(big), ".\r\n", 3) == 0;
+	good = cap->len == 19 + sizeof(big) + 3 &&
+	       memcmp(cap->buf, "+OK 307200 octets\r\n", 19) == 0 &&
+	       memcmp(cap->buf + 19, big, sizeof(big)) == 0 &&
+	       memcmp(cap->buf + 19 + sizeof(big), ".\r\n", 3) == 0;
 	ok(good, "big write: every byte arrives in order");
-	ok(cap.writes <= 3, "big write goes out in few writes (%u)", cap.writes);
-	ok(cap.max_write >= NETIO_OUTBUF_SIZE, "big blocks are written straight through");
+	ok(cap->writes <= 3, "big write goes out in few writes (%u)", cap->writes);
+	ok(cap->max_write >= NETIO_OUTBUF_SIZE, "big blocks are written straight through");
+}
 
-	/* a reply longer than the whole buffer */
-	memset(&cap, 0, sizeof(cap));
-	memset(big, 'p', 100 * 1024);
-	big[100 * 1024] = '\0';
-	ok(netio_printf(io, "<%s>", big) == 0 && netio_flush(io) == 0,
+/* a reply longer than the whole buffer */
+static void test_output_long_reply(struct netio *io, struct capture *cap)
+{
+	static char reply[100 * 1024 + 1];
+
+	memset(cap, 0, sizeof(*cap));
+	memset(reply, 'p', 100 * 1024);
+	reply[100 * 1024] = '\0';
+	ok(netio_printf(io, "<%s>", reply) == 0 && netio_flush(io) == 0,
 	   "printf longer than the buffer");
-	ok(cap.len == 100 * 1024 + 2 && cap.buf[0] == '<' && cap.buf[cap.len - 1] == '>',
+	ok(cap->len == 100 * 1024 + 2 && cap->buf[0] == '<' && cap->buf[cap->len - 1] == '>',
 	   "... arrives whole");
+}
 
-	/* a failing transport: -1, sticky */
-	memset(&cap, 0, sizeof(cap));
-	cap.fail = true;
+/* a failing transport: -1, sticky (so io is useless afterwards) */
+static void test_output_failure_sticks(struct netio *io, struct capture *cap)
+{
+	memset(cap, 0, sizeof(*cap));
+	cap->fail = true;
 	netio_puts(io, "+OK\r\n");
 	errno = 0;
 	ok(netio_flush(io) == -1 && errno == ECONNRESET, "transport error: flush -1 with its errno");
-	cap.fail = false;
+	cap->fail = false;
 	ok(netio_puts(io, "+OK\r\n") == -1, "sticky: later puts fails");
 	ok(netio_flush(io) == -1, "sticky: later flush fails");
-	ok(cap.writes == 0, "nothing written after the failure");
+	ok(cap->writes == 0, "nothing written after the failure");
+}
+
+/* With a capturing transport: count the write calls. */
+static void test_output_captured(void)
+{
+	static struct capture cap;
+	struct netio_transport t = { eof_read, capture_write, &cap, NULL };
+	struct netio *io;
+	int sv[2];
+
+	make_pair(sv);
+	io = netio_create(sv[0], sv[0]);
+	netio_set_transport(io, &t);
+	test_output_one_write_per_flush(io, &cap);
+	test_output_big_write(io, &cap);
+	test_output_long_reply(io, &cap);
+	test_output_failure_sticks(io, &cap);
 	netio_destroy(io);
 	close(sv[0]);
 	close(sv[1]);
@@ -865,7 +906,8 @@ int main(void)
 	test_trickle_and_timeouts();
 	test_signal();
 	test_discard_cap();
-	test_output_batching();
+	test_output_on_socket();
+	test_output_captured();
 	test_big_write_socket();
 	test_write_failures();
 	test_pipes();

@@ -79,14 +79,11 @@ static void expect_refused(const char *name, int flags, const struct safeopen_ru
 		close(fd);
 }
 
-static void test_open_rules(void)
+static void test_open_plain(void)
 {
-	struct safeopen_rules rules;
 	struct stat st;
 	const char *why;
-	char buf[64];
-	double t0;
-	int fd, fl, sfd;
+	int fd, fl;
 
 	make_file("plain", "hello\n", 0600);
 	fd = try_open("plain", O_RDONLY, NULL, &why);
@@ -102,48 +99,66 @@ static void test_open_rules(void)
 	ok(st.st_size == 6, "the stat is returned");
 	if (fd >= 0)
 		close(fd);
+}
 
-	/* symlink */
+static void test_open_symlink(void)
+{
 	ok(symlink(path_in("plain"), path_in("link")) == 0, "setup: symlink");
 	expect_refused("link", O_RDONLY, NULL, ELOOP, "symlink refused with ELOOP");
 	expect_refused("link", O_RDWR | O_CREAT, NULL, ELOOP, "symlink refused also with O_CREAT");
+}
 
-	/* FIFO, without blocking (no writer on the other end) */
+/* Nobody holds the other end, so a careless open would hang here. */
+static void test_open_fifo(void)
+{
+	double t0;
+
 	ok(mkfifo(path_in("fifo"), 0600) == 0, "setup: FIFO");
 	t0 = now_s();
 	expect_refused("fifo", O_RDONLY, NULL, EINVAL, "FIFO refused for reading");
 	expect_refused("fifo", O_WRONLY, NULL, EINVAL, "FIFO refused for writing");
 	ok(now_s() - t0 < 2.0, "... without blocking");
+}
 
-	/* directory */
+static void test_open_directory(void)
+{
 	ok(mkdir(path_in("subdir"), 0700) == 0, "setup: directory");
 	expect_refused("subdir", O_RDONLY, NULL, EINVAL, "directory refused (read)");
 	expect_refused("subdir", O_RDWR, NULL, EINVAL, "directory refused (read-write)");
+}
 
-	/* a Unix socket */
-	sfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	{
-		struct sockaddr_un sun;
+static void test_open_socket(void)
+{
+	struct sockaddr_un sun;
+	int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path_in("sock"));
-		if (sfd >= 0 && strlen(path_in("sock")) < sizeof(sun.sun_path) &&
-		    bind(sfd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-			expect_refused("sock", O_RDONLY, NULL, EINVAL, "socket refused");
-		else
-			tap_skip("cannot bind a Unix socket here", "socket refused");
-	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path_in("sock"));
+	if (sfd >= 0 && strlen(path_in("sock")) < sizeof(sun.sun_path) &&
+	    bind(sfd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		expect_refused("sock", O_RDONLY, NULL, EINVAL, "socket refused");
+	else
+		tap_skip("cannot bind a Unix socket here", "socket refused");
 	if (sfd >= 0)
 		close(sfd);
+}
 
-	/* device */
-	fd = safe_open("/dev/null", O_RDONLY, 0, NULL, NULL, &why);
+static void test_open_device(void)
+{
+	const char *why;
+	int fd = safe_open("/dev/null", O_RDONLY, 0, NULL, NULL, &why);
+
 	ok(fd < 0 && errno == EINVAL, "character device refused");
 	if (fd >= 0)
 		close(fd);
+}
 
-	/* hard link: nlink 2 refused, and O_TRUNC does not touch it */
+/* A second name (nlink 2) is refused, and O_TRUNC must not reach it. */
+static void test_open_hard_link(void)
+{
+	struct stat st;
+
 	make_file("victim", "precious data\n", 0600);
 	ok(link(path_in("victim"), path_in("hardlink")) == 0, "setup: hard link");
 	expect_refused("hardlink", O_RDONLY, NULL, EINVAL, "hard link (nlink 2) refused");
@@ -152,17 +167,28 @@ static void test_open_rules(void)
 	ok(stat(path_in("victim"), &st) == 0 && st.st_size == 14,
 	   "the refused file was not truncated");
 	unlink(path_in("hardlink"));
+}
 
-	/* O_TRUNC on an acceptable file does truncate */
-	fd = safe_open(path_in("victim"), O_WRONLY | O_TRUNC, 0, NULL, &st, NULL);
+/* Runs after test_open_hard_link, which leaves "victim" with one name. */
+static void test_open_truncate(void)
+{
+	struct stat st;
+	int fd = safe_open(path_in("victim"), O_WRONLY | O_TRUNC, 0, NULL, &st, NULL);
+
 	ok(fd >= 0 && st.st_size == 0, "O_TRUNC applied after the checks");
 	if (fd >= 0) {
 		fstat(fd, &st);
 		ok(st.st_size == 0, "... the file is empty");
 		close(fd);
 	}
+}
 
-	/* O_CREAT with a mode */
+static void test_open_create(void)
+{
+	struct stat st;
+	const char *why;
+	int fd;
+
 	fd = safe_open(path_in("new"), O_WRONLY | O_CREAT | O_EXCL, 0600, NULL, &st, NULL);
 	ok(fd >= 0 && (st.st_mode & 0777) == 0600 && st.st_nlink == 1, "O_CREAT makes a 0600 file");
 	if (fd >= 0)
@@ -173,8 +199,14 @@ static void test_open_rules(void)
 	errno = 0;
 	fd = safe_open(path_in("missing"), O_RDONLY, 0, NULL, NULL, &why);
 	ok(fd < 0 && errno == ENOENT && why != NULL, "missing file: ENOENT with a reason");
+}
 
-	/* owner and mode rules */
+static void test_open_owner_rule(void)
+{
+	struct safeopen_rules rules;
+	const char *why;
+	int fd;
+
 	memset(&rules, 0, sizeof(rules));
 	rules.check_owner = true;
 	rules.owner = getuid();
@@ -184,16 +216,29 @@ static void test_open_rules(void)
 		close(fd);
 	rules.owner = getuid() + 1;
 	expect_refused("plain", O_RDONLY, &rules, EPERM, "owner rule: wrong owner refused (EPERM)");
+}
+
+static void expect_accepted(const char *name, const struct safeopen_rules *rules,
+			    const char *what)
+{
+	const char *why;
+	int fd = try_open(name, O_RDONLY, rules, &why);
+
+	ok(fd >= 0, "%s", what);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_open_mode_rules(void)
+{
+	struct safeopen_rules rules;
 
 	memset(&rules, 0, sizeof(rules));
 	rules.no_group_write = true;
 	make_file("g-w", "x", 0620);
 	expect_refused("g-w", O_RDONLY, &rules, EPERM, "no_group_write: 0620 refused");
 	make_file("g-r", "x", 0640);
-	fd = try_open("g-r", O_RDONLY, &rules, &why);
-	ok(fd >= 0, "no_group_write: 0640 accepted");
-	if (fd >= 0)
-		close(fd);
+	expect_accepted("g-r", &rules, "no_group_write: 0640 accepted");
 
 	memset(&rules, 0, sizeof(rules));
 	rules.no_other_access = true;
@@ -201,36 +246,31 @@ static void test_open_rules(void)
 	expect_refused("o-r", O_RDONLY, &rules, EPERM, "no_other_access: 0604 refused");
 	make_file("o-x", "x", 0601);
 	expect_refused("o-x", O_RDONLY, &rules, EPERM, "no_other_access: 0601 refused");
-	fd = try_open("g-r", O_RDONLY, &rules, &why);
-	ok(fd >= 0, "no_other_access: 0640 accepted");
-	if (fd >= 0)
-		close(fd);
+	expect_accepted("g-r", &rules, "no_other_access: 0640 accepted");
 
 	memset(&rules, 0, sizeof(rules));
 	rules.no_group_access = true;
 	expect_refused("g-r", O_RDONLY, &rules, EPERM, "no_group_access: 0640 refused");
-	fd = try_open("plain", O_RDONLY, &rules, &why);
-	ok(fd >= 0, "no_group_access: 0600 accepted");
-	if (fd >= 0)
+	expect_accepted("plain", &rules, "no_group_access: 0600 accepted");
+}
+
+static void test_openat(void)
+{
+	char buf[64];
+	int fd, dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	fd = safe_openat(dfd, "plain", O_RDONLY, 0, NULL, NULL, NULL);
+	ok(fd >= 0, "safe_openat opens a file relative to a directory");
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		ok(n == 6 && memcmp(buf, "hello\n", 6) == 0, "... the right file");
 		close(fd);
-
-	/* openat variant */
-	{
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-
-		fd = safe_openat(dfd, "plain", O_RDONLY, 0, NULL, NULL, NULL);
-		ok(fd >= 0, "safe_openat opens a file relative to a directory");
-		if (fd >= 0) {
-			ssize_t n = read(fd, buf, sizeof(buf));
-
-			ok(n == 6 && memcmp(buf, "hello\n", 6) == 0, "... the right file");
-			close(fd);
-		}
-		errno = 0;
-		fd = safe_openat(dfd, "link", O_RDONLY, 0, NULL, NULL, NULL);
-		ok(fd < 0 && errno == ELOOP, "safe_openat refuses a symlink too");
-		close(dfd);
 	}
+	errno = 0;
+	fd = safe_openat(dfd, "link", O_RDONLY, 0, NULL, NULL, NULL);
+	ok(fd < 0 && errno == ELOOP, "safe_openat refuses a symlink too");
+	close(dfd);
 }
 
 static void test_small_file(void)
@@ -329,7 +369,19 @@ int main(void)
 		tap_skip("cannot create a temporary directory", "safeopen");
 		return tap_done();
 	}
-	test_open_rules();
+	/* in this order: later tests reuse the files earlier ones leave */
+	test_open_plain();
+	test_open_symlink();
+	test_open_fifo();
+	test_open_directory();
+	test_open_socket();
+	test_open_device();
+	test_open_hard_link();
+	test_open_truncate();
+	test_open_create();
+	test_open_owner_rule();
+	test_open_mode_rules();
+	test_openat();
 	test_small_file();
 	test_io_loops();
 	cleanup();

@@ -363,13 +363,9 @@ static void test_tempdrop_rows(void)
 	settings_free(&s);
 }
 
-static void test_files(void)
+static void test_file_forms(struct settings *s, char *err, size_t errsize)
 {
-	struct settings s;
-	char err[4096], inc[PATH_MAX], path[PATH_MAX];
-
-	settings_init(&s);
-	ok(load_text(&s,
+	ok(load_text(s,
 		     "# popper.conf\n"
 		     "set timeout = 120   # two minutes\n"
 		     "set statistics\n"
@@ -380,70 +376,117 @@ static void test_files(void)
 		     "set log-login = \"say \\\"hi\\\" %1\"\n"
 		     "\n"
 		     "set log-facility = local0\n",
-		     err, sizeof(err)) == 0, "a file with every form loads (%s)", err);
-	is_int(s.timeout, 120, "timeout from the file");
-	ok(s.statistics && !s.reverse_lookup, "set/reset booleans");
-	is_str(s.log_login, "say \"hi\" %1", "double-quoted string with escaped quotes, later line wins");
-	is_str(s.spool_dir, "/var/spool/mail", "single-quoted string");
-	is_str(s.tracefile, "/var/log/trace file", "backquoted string with a blank");
-	is_int(s.log_facility, LOG_LOCAL0, "log-facility from the file");
+		     err, errsize) == 0, "a file with every form loads (%s)", err);
+	is_int(s->timeout, 120, "timeout from the file");
+	ok(s->statistics && !s->reverse_lookup, "set/reset booleans");
+	is_str(s->log_login, "say \"hi\" %1", "double-quoted string with escaped quotes, later line wins");
+	is_str(s->spool_dir, "/var/spool/mail", "single-quoted string");
+	is_str(s->tracefile, "/var/log/trace file", "backquoted string with a blank");
+	is_int(s->log_facility, LOG_LOCAL0, "log-facility from the file");
+}
 
-	ok(load_text(&s, "set timeout = 30\nset frobnicate = 1\n", err, sizeof(err)) < 0,
+static void test_file_bad_lines(struct settings *s, char *err, size_t errsize)
+{
+	ok(load_text(s, "set timeout = 30\nset frobnicate = 1\n", err, errsize) < 0,
 	   "unknown option fails the file");
 	ok(contains(err, "popper.conf:2:") && contains(err, "unknown option"),
 	   "message names file and line: %s", err);
-	ok(load_text(&s, "set bulldir = /var/spool/bulls\n", err, sizeof(err)) < 0 &&
+	ok(load_text(s, "set bulldir = /var/spool/bulls\n", err, errsize) < 0 &&
 	   contains(err, ":1:") && contains(err, "bulletins") && contains(err, "not built yet"),
 	   "not-built option in a file: %s", err);
-	ok(load_text(&s, "set timeout\n", err, sizeof(err)) < 0 && contains(err, ":1:"),
+	ok(load_text(s, "set timeout\n", err, errsize) < 0 && contains(err, ":1:"),
 	   "missing value: %s", err);
-	ok(load_text(&s, "set timeout = 30 junk\n", err, sizeof(err)) < 0,
+	ok(load_text(s, "set timeout = 30 junk\n", err, errsize) < 0,
 	   "junk after the value: %s", err);
-	ok(load_text(&s, "set fast-update\nset chunky-writes = always\n", err, sizeof(err)) == 0,
-	   "no-effect options load (%s)", err);
+}
 
-	/* includes: relative to the including file */
+static void test_file_no_effect_options(struct settings *s, char *err, size_t errsize)
+{
+	ok(load_text(s, "set fast-update\nset chunky-writes = always\n", err, errsize) == 0,
+	   "no-effect options load (%s)", err);
+}
+
+/* includes: relative to the including file */
+static void test_file_includes(struct settings *s, char *err, size_t errsize)
+{
+	char inc[PATH_MAX];
+
 	write_file("inc.conf", "set max-sessions = 42\n", 0644);
-	ok(load_text(&s, "set config-file = inc.conf\n", err, sizeof(err)) == 0 && s.max_sessions == 42,
+	ok(load_text(s, "set config-file = inc.conf\n", err, errsize) == 0 && s->max_sessions == 42,
 	   "relative config-file include (%s)", err);
 	snprintf(inc, sizeof(inc), "%s/inc.conf", tmpdir);
 	write_file("inc.conf", "set max-sessions = 43\n", 0644);
-	ok(settings_apply(&s, "config-file", inc, false) == NULL && s.max_sessions == 43,
+	ok(settings_apply(s, "config-file", inc, false) == NULL && s->max_sessions == 43,
 	   "config-file through settings_apply");
 	write_file("inc.conf", "\n\nset nonsense = 1\n", 0644);
-	ok(load_text(&s, "set config-file = inc.conf\n", err, sizeof(err)) < 0 &&
+	ok(load_text(s, "set config-file = inc.conf\n", err, errsize) < 0 &&
 	   contains(err, "popper.conf:1:") && contains(err, "inc.conf:3:"),
 	   "error inside an include names both files: %s", err);
+}
+
+/* Writes chain0.conf .. chain16.conf, each including the next. */
+static void write_include_chain(void)
+{
+	char name[64], text[128];
+	int i;
+
+	for (i = 0; i <= 16; i++) {
+		snprintf(name, sizeof(name), "chain%d.conf", i);
+		if (i < 16)
+			snprintf(text, sizeof(text), "set config-file = chain%d.conf\n", i + 1);
+		else
+			snprintf(text, sizeof(text), "set max-sessions = 16\n");
+		write_file(name, text, 0644);
+	}
+}
+
+/*
+ * The "16 nested" message shows what err still holds from the self-include
+ * (a successful load leaves err alone): keep the two in this order.
+ */
+static void test_file_include_depth(struct settings *s, char *err, size_t errsize)
+{
+	char path[PATH_MAX];
+
 	/* depth: a file including itself stops at the limit */
 	snprintf(path, sizeof(path), "%s", write_file("loop.conf", "set config-file = loop.conf\n", 0644));
 	err[0] = '\0';
-	ok(settings_load_file(&s, path, err, sizeof(err)) < 0 &&
+	ok(settings_load_file(s, path, err, errsize) < 0 &&
 	   (contains(err, "nest") || contains(err, "deep")),
 	   "self-include hits the depth limit: %.120s...", err);
 	/* a chain of exactly CONFPARSE_MAX_DEPTH includes is fine */
-	{
-		char name[64], text[128];
-		int i;
+	write_include_chain();
+	snprintf(path, sizeof(path), "%s/chain0.conf", tmpdir);
+	ok(settings_load_file(s, path, err, errsize) == 0 && s->max_sessions == 16,
+	   "16 nested includes are allowed (%.100s)", err);
+	write_file("chain16.conf", "set config-file = chain17.conf\n", 0644);
+	write_file("chain17.conf", "set max-sessions = 17\n", 0644);
+	ok(settings_load_file(s, path, err, errsize) < 0 && s->max_sessions == 16,
+	   "the 17th nested include is refused");
+}
 
-		for (i = 0; i <= 16; i++) {
-			snprintf(name, sizeof(name), "chain%d.conf", i);
-			if (i < 16)
-				snprintf(text, sizeof(text), "set config-file = chain%d.conf\n", i + 1);
-			else
-				snprintf(text, sizeof(text), "set max-sessions = 16\n");
-			write_file(name, text, 0644);
-		}
-		snprintf(path, sizeof(path), "%s/chain0.conf", tmpdir);
-		ok(settings_load_file(&s, path, err, sizeof(err)) == 0 && s.max_sessions == 16,
-		   "16 nested includes are allowed (%.100s)", err);
-		write_file("chain16.conf", "set config-file = chain17.conf\n", 0644);
-		write_file("chain17.conf", "set max-sessions = 17\n", 0644);
-		ok(settings_load_file(&s, path, err, sizeof(err)) < 0 && s.max_sessions == 16,
-		   "the 17th nested include is refused");
-	}
+static void test_file_missing(struct settings *s, char *err, size_t errsize)
+{
+	char path[PATH_MAX];
+
 	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
-	ok(settings_load_file(&s, path, err, sizeof(err)) < 0 && contains(err, "missing.conf"),
+	ok(settings_load_file(s, path, err, errsize) < 0 && contains(err, "missing.conf"),
 	   "missing file: %s", err);
+}
+
+/* One settings and one error buffer run through all of these, in order. */
+static void test_files(void)
+{
+	struct settings s;
+	char err[4096];
+
+	settings_init(&s);
+	test_file_forms(&s, err, sizeof(err));
+	test_file_bad_lines(&s, err, sizeof(err));
+	test_file_no_effect_options(&s, err, sizeof(err));
+	test_file_includes(&s, err, sizeof(err));
+	test_file_include_depth(&s, err, sizeof(err));
+	test_file_missing(&s, err, sizeof(err));
 	settings_free(&s);
 }
 

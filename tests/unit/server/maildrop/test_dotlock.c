@@ -90,19 +90,10 @@ static enum dotlock_result acquire(pid_t pid, unsigned wait)
 	return dotlock_acquire(lockp, pid, wait, reason, sizeof(reason));
 }
 
-int main(void)
+/* Also learns this host's name, which the later lock contents need. */
+static void test_acquire_free(pid_t me)
 {
-	const char *tmp = getenv("TMPDIR");
-	char buf[256], want[300], cmd[700];
-	struct timespec t0, t1;
-	struct stat st;
-	double secs;
-	pid_t me = getpid();
-
-	snprintf(root, sizeof(root), "%s/test_dotlock.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(root) == NULL)
-		die("mkdtemp");
-	snprintf(lockp, sizeof(lockp), "%s/spool.lock", root);
+	char buf[256], want[300];
 
 	is_int(acquire(me, 0), DOTLOCK_OK, "acquire a free lock");
 	read_lock(buf, sizeof(buf));
@@ -110,6 +101,14 @@ int main(void)
 	snprintf(want, sizeof(want), "%ld %s\n", (long)me, host);
 	is_str(buf, want, "lock content is \"PID HOST\\n\"");
 	is_int(stray_files(), 0, "no unique file left behind");
+}
+
+/* Runs while test_acquire_free's lock is still held. */
+static void test_busy(pid_t me)
+{
+	struct timespec t0, t1;
+	double secs;
+
 	is_int(acquire(me + 0, 0), DOTLOCK_BUSY, "held by a live process: busy");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	is_int(acquire(getppid(), 1), DOTLOCK_BUSY, "busy after waiting");
@@ -117,42 +116,64 @@ int main(void)
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ok(secs >= 0.9 && secs < 3.0, "waited about lock-wait seconds (%.2f s)", secs);
 	is_int(stray_files(), 0, "no unique files left after retries");
+}
+
+static void test_touch_and_release(pid_t me)
+{
 	ok(dotlock_touch(lockp) == 0, "touch");
 	is_int(dotlock_release(lockp, me + 1), -1, "release with another pid refused");
 	ok(access(lockp, F_OK) == 0, "someone else's lock stays");
 	is_int(dotlock_release(lockp, me), 0, "release our lock");
 	ok(access(lockp, F_OK) < 0, "lock removed");
 	is_int(dotlock_release(lockp, me), -1, "release of a missing lock: -1");
+}
+
+static void test_stale_dead_process(pid_t me)
+{
+	char want[300];
 
 	snprintf(want, sizeof(want), "%ld %s\n", (long)dead_pid(), host);
 	write_lock(want, 0);
 	is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is gone");
 	dotlock_release(lockp, me);
+}
 
-	{
-		/* A killed session's process stays a zombie until someone
-		 * reaps it; it can no longer use its lock. */
-		siginfo_t si;
-		pid_t zombie = fork();
+/*
+ * A killed session's process stays a zombie until someone reaps it; it
+ * can no longer use its lock.
+ */
+static void test_stale_zombie(pid_t me)
+{
+	char want[300];
+	siginfo_t si;
+	pid_t zombie = fork();
 
-		if (zombie < 0)
-			die("fork");
-		if (zombie == 0)
-			_exit(0);
-		waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT);
-		snprintf(want, sizeof(want), "%ld %s\n", (long)zombie, host);
-		write_lock(want, 0);
-		is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is a zombie");
-		dotlock_release(lockp, me);
-		waitpid(zombie, NULL, 0);
-	}
+	if (zombie < 0)
+		die("fork");
+	if (zombie == 0)
+		_exit(0);
+	waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT);
+	snprintf(want, sizeof(want), "%ld %s\n", (long)zombie, host);
+	write_lock(want, 0);
+	is_int(acquire(me, 0), DOTLOCK_OK, "stale: its process on this host is a zombie");
+	dotlock_release(lockp, me);
+	waitpid(zombie, NULL, 0);
+}
 
+/* No process can be asked on another host: only the age counts. */
+static void test_other_host_by_age(pid_t me)
+{
 	write_lock("1 some-other-host\n", 0);
 	is_int(acquire(me, 0), DOTLOCK_BUSY, "fresh lock of another host: busy");
 	write_lock("1 some-other-host\n", DOTLOCK_STALE_SECONDS + 100);
 	is_int(acquire(me, 0), DOTLOCK_OK, "lock untouched for longer than %d s: stale",
 	       DOTLOCK_STALE_SECONDS);
 	dotlock_release(lockp, me);
+}
+
+static void test_live_process_by_age(pid_t me)
+{
+	char want[300];
 
 	snprintf(want, sizeof(want), "%ld %s\n", (long)getppid(), host);
 	write_lock(want, DOTLOCK_STALE_SECONDS - 60);
@@ -160,6 +181,11 @@ int main(void)
 	write_lock(want, DOTLOCK_STALE_SECONDS + 60);
 	is_int(acquire(me, 0), DOTLOCK_OK, "live process that stopped touching it: stale by age");
 	dotlock_release(lockp, me);
+}
+
+static void test_other_formats(pid_t me)
+{
+	char want[300];
 
 	snprintf(want, sizeof(want), "%ld\n", (long)dead_pid());
 	write_lock(want, 0);
@@ -167,6 +193,11 @@ int main(void)
 	write_lock("", DOTLOCK_STALE_SECONDS + 1);
 	is_int(acquire(me, 0), DOTLOCK_OK, "empty old lock (disk was full): stale by age");
 	dotlock_release(lockp, me);
+}
+
+static void test_symlink_lock(pid_t me)
+{
+	struct stat st;
 
 	if (symlink("/nonexistent-target", lockp) < 0)
 		die("symlink");
@@ -174,14 +205,39 @@ int main(void)
 	ok(lstat(lockp, &st) == 0 && S_ISLNK(st.st_mode), "the symlink is still there");
 	is_int(dotlock_release(lockp, me), -1, "release does not follow or remove a symlink");
 	unlink(lockp);
+}
 
-	{
-		char bad[700];
+static void test_missing_directory(pid_t me)
+{
+	char bad[700], buf[256];
 
-		snprintf(bad, sizeof(bad), "%s/no-such-dir/spool.lock", root);
-		ok(dotlock_acquire(bad, me, 0, buf, sizeof(buf)) == DOTLOCK_ERROR,
-		   "directory missing: error with a reason (%s)", buf);
-	}
+	snprintf(bad, sizeof(bad), "%s/no-such-dir/spool.lock", root);
+	ok(dotlock_acquire(bad, me, 0, buf, sizeof(buf)) == DOTLOCK_ERROR,
+	   "directory missing: error with a reason (%s)", buf);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char cmd[700];
+	pid_t me = getpid();
+
+	snprintf(root, sizeof(root), "%s/test_dotlock.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(root) == NULL)
+		die("mkdtemp");
+	snprintf(lockp, sizeof(lockp), "%s/spool.lock", root);
+
+	/* in this order: each starts from the lock state the one before left */
+	test_acquire_free(me);
+	test_busy(me);
+	test_touch_and_release(me);
+	test_stale_dead_process(me);
+	test_stale_zombie(me);
+	test_other_host_by_age(me);
+	test_live_process_by_age(me);
+	test_other_formats(me);
+	test_symlink_lock(me);
+	test_missing_directory(me);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)

@@ -403,46 +403,49 @@ static void check_box(const char *name, const struct tbox *tb)
 
 /* ---- framing, sizes, RETR, TOP ---------------------------------------------- */
 
-static void test_framing(void)
+/* Writes tb as the spool, checks it against the model and empties tb. */
+static void framing_case(const char *name, struct tbox *tb)
+{
+	tbox_write(tb);
+	check_box(name, tb);
+	tbox_free(tb);
+}
+
+static void test_framing_line_ends(void)
+{
+	struct tbox tb = { 0 };
+
+	new_case();
+	tbox_adds(&tb, F1, "Subject: one\n\nbody line\n", "\n");
+	tbox_adds(&tb, F2, "Subject: two\n\nsecond\nmessage\n", "\n");
+	framing_case("plain LF", &tb);
+
+	new_case();
+	tbox_adds(&tb, "From a@b Sat Jan  3 01:05:34 1996\r\n", "Subject: a\r\n\r\nbody\r\n", "\r\n");
+	tbox_adds(&tb, "From a@b Sat Jan  3 01:05:35 1996\r\n", "Subject: b\r\n\r\nx\r\ny\r\n", "\r\n");
+	framing_case("CRLF", &tb);
+
+	new_case();
+	tbox_adds(&tb, F1, "A: b\r\nC: d\n\nline1\r\nline2\nlone\rcr\n", "\n");
+	tbox_adds(&tb, F2, "A: b\n\r\nx\r\n", "\r\n");
+	tbox_adds(&tb, F3, "A: b\r\n\ny\n", "\n");
+	framing_case("mixed line ends", &tb);
+
+	new_case();
+	tbox_adds(&tb, F1, "Subject: x\n\nfirst\n", "\n");
+	tbox_adds(&tb, F2, "Subject: y\n\nno newline at end", "");
+	framing_case("no final newline", &tb);
+}
+
+static void test_framing_dots(void)
 {
 	struct tbox tb = { 0 };
 	struct buf big = { 0 };
 	int i;
 
 	new_case();
-	tbox_adds(&tb, F1, "Subject: one\n\nbody line\n", "\n");
-	tbox_adds(&tb, F2, "Subject: two\n\nsecond\nmessage\n", "\n");
-	tbox_write(&tb);
-	check_box("plain LF", &tb);
-	tbox_free(&tb);
-
-	new_case();
-	tbox_adds(&tb, "From a@b Sat Jan  3 01:05:34 1996\r\n", "Subject: a\r\n\r\nbody\r\n", "\r\n");
-	tbox_adds(&tb, "From a@b Sat Jan  3 01:05:35 1996\r\n", "Subject: b\r\n\r\nx\r\ny\r\n", "\r\n");
-	tbox_write(&tb);
-	check_box("CRLF", &tb);
-	tbox_free(&tb);
-
-	new_case();
-	tbox_adds(&tb, F1, "A: b\r\nC: d\n\nline1\r\nline2\nlone\rcr\n", "\n");
-	tbox_adds(&tb, F2, "A: b\n\r\nx\r\n", "\r\n");
-	tbox_adds(&tb, F3, "A: b\r\n\ny\n", "\n");
-	tbox_write(&tb);
-	check_box("mixed line ends", &tb);
-	tbox_free(&tb);
-
-	new_case();
-	tbox_adds(&tb, F1, "Subject: x\n\nfirst\n", "\n");
-	tbox_adds(&tb, F2, "Subject: y\n\nno newline at end", "");
-	tbox_write(&tb);
-	check_box("no final newline", &tb);
-	tbox_free(&tb);
-
-	new_case();
 	tbox_adds(&tb, F1, "Subject: d\n\n.\n..\n.\r\n. x\n...\nend\n.", "");
-	tbox_write(&tb);
-	check_box("dot lines", &tb);
-	tbox_free(&tb);
+	framing_case("dot lines", &tb);
 
 	new_case();
 	buf_adds(&big, ".Subject: dots\n\n");
@@ -450,24 +453,28 @@ static void test_framing(void)
 		buf_add(&big, ".", 1);
 	buf_adds(&big, "\n");
 	tbox_add(&tb, F1, big.p, big.len, "\n");
-	tbox_write(&tb);
-	check_box("a line of 10000 dots", &tb);
-	tbox_free(&tb);
+	framing_case("a line of 10000 dots", &tb);
 	buf_free(&big);
+}
+
+static void test_framing_nul_bytes(void)
+{
+	struct tbox tb = { 0 };
 
 	new_case();
 	tbox_add(&tb, F1, "S: \0x\n\n\0\0\0\nmid\0dle\n\0", 20, "");
-	tbox_write(&tb);
-	check_box("NUL bytes", &tb);
-	tbox_free(&tb);
+	framing_case("NUL bytes", &tb);
+}
+
+static void test_framing_from_lines(void)
+{
+	struct tbox tb = { 0 };
 
 	new_case();
 	tbox_adds(&tb, F1, "S: x\n\nhello\nFrom someone Sat Jan  3 01:05:34 1996\nmore\n", "\n");
 	tbox_adds(&tb, F2, "S: y\n\nhello\n\nFrom the desk of Joe, no time\nbye\n", "\n");
 	tbox_adds(&tb, F3, "S: z\n\n>From me Sat Jan  3 01:05:34 1996\n\n>From again\n", "\n");
-	tbox_write(&tb);
-	check_box("From lines that are not separators, >From", &tb);
-	tbox_free(&tb);
+	framing_case("From lines that are not separators, >From", &tb);
 
 	new_case();
 	tbox_adds(&tb, "From a 10:00\n", "", "\n");
@@ -475,25 +482,31 @@ static void test_framing(void)
 	tbox_adds(&tb, "From c 10:02\n", "\n\n", "\n");
 	tbox_adds(&tb, "From d 10:03\n", "x\n\n", "\n");
 	tbox_adds(&tb, "From e 10:04", "", "");
-	tbox_write(&tb);
-	check_box("empty messages, empty lines, From_ line at EOF", &tb);
-	tbox_free(&tb);
+	framing_case("empty messages, empty lines, From_ line at EOF", &tb);
 
 	new_case();
 	tbox_adds(&tb, "From a 1:05\n", "S: one-digit hour\n\nx\n", "\n");
 	tbox_adds(&tb, "From b Mon Jan  1 9:59:00 2024\n", "S: y\n\nFrom c x9:59 glued\n", "\n");
 	tbox_adds(&tb, "From - Sat Jan  3 01:05:34 1996\r\n", "S: z\r\n\r\nz\r\n", "\r\n");
-	tbox_write(&tb);
-	check_box("From_ line time forms", &tb);
-	tbox_free(&tb);
+	framing_case("From_ line time forms", &tb);
+}
+
+static void test_framing_headers(void)
+{
+	struct tbox tb = { 0 };
 
 	new_case();
 	tbox_adds(&tb, F1, "Subject: only a header\nX-A: b\n", "\n");
 	tbox_adds(&tb, F2, "\nno header at all\n", "\r\n");
 	tbox_adds(&tb, F3, "Subject: short body\n\none\n", "");
-	tbox_write(&tb);
-	check_box("no empty line; no header; no final framing", &tb);
-	tbox_free(&tb);
+	framing_case("no empty line; no header; no final framing", &tb);
+}
+
+static void test_framing_long_from_lines(void)
+{
+	struct tbox tb = { 0 };
+	struct buf big = { 0 };
+	int i;
 
 	new_case();
 	buf_adds(&big, "From ");
@@ -510,10 +523,18 @@ static void test_framing(void)
 		buf_add(&big, "x", 1);
 	buf_adds(&big, " 10:00 time too far\nafter\n");
 	tbox_add(&tb, F2, big.p, big.len, "\n");
-	tbox_write(&tb);
-	check_box("long From_ lines", &tb);
-	tbox_free(&tb);
+	framing_case("long From_ lines", &tb);
 	buf_free(&big);
+}
+
+static void test_framing(void)
+{
+	test_framing_line_ends();
+	test_framing_dots();
+	test_framing_nul_bytes();
+	test_framing_from_lines();
+	test_framing_headers();
+	test_framing_long_from_lines();
 }
 
 static void test_format_errors(void)
@@ -890,7 +911,8 @@ static void read_epoch(char *epoch)
 	buf_free(&b);
 }
 
-static void test_uids(void)
+/* Returns false when the drop would not open (the rest is then skipped). */
+static bool test_uids_generated(void)
 {
 	struct tbox tb = { 0 };
 	struct maildrop *md;
@@ -907,7 +929,7 @@ static void test_uids(void)
 	md = open_ok();
 	if (md == NULL) {
 		ok(0, "uids: open");
-		return;
+		return false;
 	}
 	ok(uids_unique_valid(md), "UIDs are valid and unique (identical messages differ)");
 	read_epoch(epoch);
@@ -938,9 +960,20 @@ static void test_uids(void)
 	}
 	free_uids(u1);
 	tbox_free(&tb);
+	return true;
+}
 
-	/* X-UIDL on the first sight of the drop: honoured once, never a
-	 * duplicate (the look-alike of our own UIDs: test_uidstore). */
+/*
+ * X-UIDL on the first sight of the drop: honoured once, never a duplicate
+ * (the look-alike of our own UIDs: test_uidstore).  Then deletes the two
+ * <abc123@example> messages and appends later mail for
+ * test_x_uidl_later_mail; returns false when the drop would not open.
+ */
+static bool test_x_uidl_first_sight(char *epoch)
+{
+	struct tbox tb = { 0 };
+	struct maildrop *md;
+
 	new_case();
 	tbox_adds(&tb, F1, "Subject: a\n\nfirst\n", "\n");
 	tbox_adds(&tb, F2, "X-UIDL: <abc123@example>\nSubject: x\n\nbody\n", "\n");
@@ -951,69 +984,89 @@ static void test_uids(void)
 	tbox_adds(&tb, F3, "X-UIDL: 01234567890123456789012345678901234567890123456789012345678901234567890\n\nb\n", "\n");
 	tbox_adds(&tb, F3, "Subject: z\n\nX-UIDL: not-in-header\n", "\n");
 	tbox_write(&tb);
+	tbox_free(&tb);
 	md = open_ok();
 	read_epoch(epoch);
-	if (md != NULL) {
-		is_str(maildrop_msg_uid(md, 1), "<abc123@example>", "X-UIDL honoured");
-		ok(strcmp(maildrop_msg_uid(md, 2), "<abc123@example>") != 0,
-		   "duplicate X-UIDL not honoured (%s)", maildrop_msg_uid(md, 2));
-		is_str(maildrop_msg_uid(md, 3), "def456", "X-UIDL later in the header honoured");
-		ok(strcmp(maildrop_msg_uid(md, 4), "has") != 0 &&
-		   strncmp(maildrop_msg_uid(md, 4), epoch, 8) == 0, "X-UIDL with a space ignored");
-		ok(strncmp(maildrop_msg_uid(md, 5), epoch, 8) == 0, "folded X-UIDL ignored");
-		ok(strncmp(maildrop_msg_uid(md, 6), epoch, 8) == 0, "71-character X-UIDL ignored");
-		ok(strcmp(maildrop_msg_uid(md, 7), "not-in-header") != 0, "X-UIDL in the body ignored");
-		ok(uids_unique_valid(md), "all UIDs unique and valid");
-		/* Later mail: a copy of the deleted message's X-UIDL, of a live
-		 * one's, and a fresh one.  None is honoured now (RFC 1939: a
-		 * UID is never reused for another message). */
-		maildrop_msg_delete(md, 1);
-		maildrop_msg_delete(md, 2);
-		ok(commit(md) == MAILDROP_OK, "commit deleting the messages with X-UIDL <abc123@example>");
-		append_file(spool, F3 "X-UIDL: <abc123@example>\nSubject: again\n\nb\n\n",
-			    strlen(F3 "X-UIDL: <abc123@example>\nSubject: again\n\nb\n\n"));
-		append_file(spool, F3 "X-UIDL: def456\nSubject: copy\n\nb\n\n",
-			    strlen(F3 "X-UIDL: def456\nSubject: copy\n\nb\n\n"));
-		append_file(spool, F3 "X-UIDL: fresh-one\nSubject: new\n\nb\n\n",
-			    strlen(F3 "X-UIDL: fresh-one\nSubject: new\n\nb\n\n"));
-		md = open_ok();
-	}
-	if (md != NULL) {
-		ok(maildrop_count(md) == 9 && strcmp(maildrop_msg_uid(md, 1), "def456") == 0,
-		   "later session: the old messages keep their UIDs");
-		ok(strncmp(maildrop_msg_uid(md, 6), epoch, 8) == 0,
-		   "a new message with a deleted message's X-UIDL gets a new UID (%s)",
-		   maildrop_msg_uid(md, 6));
-		ok(strncmp(maildrop_msg_uid(md, 7), epoch, 8) == 0,
-		   "a new message copying a live message's X-UIDL gets a new UID (%s)",
-		   maildrop_msg_uid(md, 7));
-		ok(strncmp(maildrop_msg_uid(md, 8), epoch, 8) == 0,
-		   "a new message's own X-UIDL is not honoured once the state exists (%s)",
-		   maildrop_msg_uid(md, 8));
-		ok(uids_unique_valid(md), "all UIDs unique and valid");
-		maildrop_close(md);
-	}
-	/* The state file lost: nothing tells the X-UIDL of a message seen
-	 * before from one copied since, so none is honoured. */
-	{
-		char path[800];
+	if (md == NULL)
+		return false;
+	is_str(maildrop_msg_uid(md, 1), "<abc123@example>", "X-UIDL honoured");
+	ok(strcmp(maildrop_msg_uid(md, 2), "<abc123@example>") != 0,
+	   "duplicate X-UIDL not honoured (%s)", maildrop_msg_uid(md, 2));
+	is_str(maildrop_msg_uid(md, 3), "def456", "X-UIDL later in the header honoured");
+	ok(strcmp(maildrop_msg_uid(md, 4), "has") != 0 &&
+	   strncmp(maildrop_msg_uid(md, 4), epoch, 8) == 0, "X-UIDL with a space ignored");
+	ok(strncmp(maildrop_msg_uid(md, 5), epoch, 8) == 0, "folded X-UIDL ignored");
+	ok(strncmp(maildrop_msg_uid(md, 6), epoch, 8) == 0, "71-character X-UIDL ignored");
+	ok(strcmp(maildrop_msg_uid(md, 7), "not-in-header") != 0, "X-UIDL in the body ignored");
+	ok(uids_unique_valid(md), "all UIDs unique and valid");
+	/* Later mail: a copy of the deleted message's X-UIDL, of a live
+	 * one's, and a fresh one.  None is honoured now (RFC 1939: a
+	 * UID is never reused for another message). */
+	maildrop_msg_delete(md, 1);
+	maildrop_msg_delete(md, 2);
+	ok(commit(md) == MAILDROP_OK, "commit deleting the messages with X-UIDL <abc123@example>");
+	append_file(spool, F3 "X-UIDL: <abc123@example>\nSubject: again\n\nb\n\n",
+		    strlen(F3 "X-UIDL: <abc123@example>\nSubject: again\n\nb\n\n"));
+	append_file(spool, F3 "X-UIDL: def456\nSubject: copy\n\nb\n\n",
+		    strlen(F3 "X-UIDL: def456\nSubject: copy\n\nb\n\n"));
+	append_file(spool, F3 "X-UIDL: fresh-one\nSubject: new\n\nb\n\n",
+		    strlen(F3 "X-UIDL: fresh-one\nSubject: new\n\nb\n\n"));
+	return true;
+}
 
-		snprintf(path, sizeof(path), "%s/uids", state);
-		unlink(path);
-	}
+/* The drop test_x_uidl_first_sight left, opened again. */
+static void test_x_uidl_later_mail(const char *epoch)
+{
+	struct maildrop *md = open_ok();
+
+	if (md == NULL)
+		return;
+	ok(maildrop_count(md) == 9 && strcmp(maildrop_msg_uid(md, 1), "def456") == 0,
+	   "later session: the old messages keep their UIDs");
+	ok(strncmp(maildrop_msg_uid(md, 6), epoch, 8) == 0,
+	   "a new message with a deleted message's X-UIDL gets a new UID (%s)",
+	   maildrop_msg_uid(md, 6));
+	ok(strncmp(maildrop_msg_uid(md, 7), epoch, 8) == 0,
+	   "a new message copying a live message's X-UIDL gets a new UID (%s)",
+	   maildrop_msg_uid(md, 7));
+	ok(strncmp(maildrop_msg_uid(md, 8), epoch, 8) == 0,
+	   "a new message's own X-UIDL is not honoured once the state exists (%s)",
+	   maildrop_msg_uid(md, 8));
+	ok(uids_unique_valid(md), "all UIDs unique and valid");
+	maildrop_close(md);
+}
+
+/*
+ * The state file lost: nothing tells the X-UIDL of a message seen before
+ * from one copied since, so none is honoured.  Uses the same drop as the
+ * two tests before.
+ */
+static void test_x_uidl_state_lost(void)
+{
+	struct maildrop *md;
+	char path[800], epoch[16];
+	unsigned i, n, honoured = 0;
+
+	snprintf(path, sizeof(path), "%s/uids", state);
+	unlink(path);
 	md = open_ok();
-	if (md != NULL) {
-		unsigned n = maildrop_count(md), honoured = 0;
+	if (md == NULL)
+		return;
+	n = maildrop_count(md);
+	read_epoch(epoch);
+	for (i = 0; i < n; i++)
+		if (strncmp(maildrop_msg_uid(md, i), epoch, 8) != 0)
+			honoured++;
+	ok(n == 9 && honoured == 0, "uids lost, uids.started present: no X-UIDL honoured "
+	   "(%u of %u)", honoured, n);
+	maildrop_close(md);
+}
 
-		read_epoch(epoch);
-		for (i = 0; i < n; i++)
-			if (strncmp(maildrop_msg_uid(md, i), epoch, 8) != 0)
-				honoured++;
-		ok(n == 9 && honoured == 0, "uids lost, uids.started present: no X-UIDL honoured "
-		   "(%u of %u)", honoured, n);
-		maildrop_close(md);
-	}
-	tbox_free(&tb);
+static void test_x_uidl_untrusted(void)
+{
+	struct tbox tb = { 0 };
+	struct maildrop *md;
+
 	tbox_adds(&tb, F1, "Subject: a\n\nfirst\n", "\n");
 	tbox_adds(&tb, F2, "X-UIDL: <abc123@example>\nSubject: x\n\nbody\n", "\n");
 	trust_x_uidl = false;
@@ -1027,6 +1080,18 @@ static void test_uids(void)
 	}
 	trust_x_uidl = true;
 	tbox_free(&tb);
+}
+
+static void test_uids(void)
+{
+	char epoch[16];
+
+	if (!test_uids_generated())
+		return;
+	if (test_x_uidl_first_sight(epoch))
+		test_x_uidl_later_mail(epoch);
+	test_x_uidl_state_lost();
+	test_x_uidl_untrusted();
 }
 
 static void test_seen(void)

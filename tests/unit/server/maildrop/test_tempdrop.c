@@ -372,12 +372,12 @@ static void test_roundtrip(void)
 	buf_free(&want);
 }
 
-static void test_leftover(void)
+/* A leftover temporary drop stays ahead of the spool's mail. */
+static void test_leftover_ahead(void)
 {
 	struct buf l = { 0 }, s = { 0 }, got = { 0 }, want = { 0 };
 	struct maildrop *md;
 
-	/* A leftover temporary drop stays ahead of the spool's mail. */
 	new_case();
 	msgs(&l, "x y", 400);
 	msgs(&s, "a b", 700);
@@ -392,12 +392,24 @@ static void test_leftover(void)
 	ok(md != NULL && commit(md) == MAILDROP_OK, "leftover: commit");
 	read_file(spool, &got);
 	ok(buf_eq(&got, &want) && !exists(tpath), "leftover: all four back in the spool, in order");
+	buf_free(&l);
+	buf_free(&s);
+	buf_free(&got);
+	buf_free(&want);
+}
 
-	/* A leftover whose last message lacks the final empty line (or even
-	 * the final newline): a framing newline keeps the next From_ line a
-	 * separator. */
+/*
+ * A leftover whose last message lacks the final empty line (or even the
+ * final newline, next test): a framing newline keeps the next From_ line a
+ * separator.
+ */
+static void test_leftover_no_empty_line(void)
+{
+	struct buf l = { 0 }, s = { 0 }, got = { 0 }, want = { 0 };
+	struct maildrop *md;
+
+	msgs(&s, "a b", 700);
 	new_case();
-	buf_reset(&l);
 	buf_adds(&l, "From old@example.org Sat Jan  3 01:05:34 1996\nSubject: x\n\nno empty line\n");
 	write_file(tpath, &l, 0600);
 	write_file(spool, &s, 0600);
@@ -405,14 +417,24 @@ static void test_leftover(void)
 	ok(md != NULL && maildrop_count(md) == 3, "leftover without final empty line: 1 + 2 messages");
 	if (md != NULL)
 		commit(md);
-	buf_reset(&want);
 	buf_addb(&want, &l);
 	buf_adds(&want, "\n");
 	buf_addb(&want, &s);
 	read_file(spool, &got);
 	ok(buf_eq(&got, &want), "leftover without final empty line: one newline of framing added");
+	buf_free(&l);
+	buf_free(&s);
+	buf_free(&got);
+	buf_free(&want);
+}
+
+static void test_leftover_no_newline(void)
+{
+	struct buf l = { 0 }, s = { 0 }, got = { 0 }, want = { 0 };
+	struct maildrop *md;
+
+	msgs(&s, "a b", 700);
 	new_case();
-	buf_reset(&l);
 	buf_adds(&l, "From old@example.org Sat Jan  3 01:05:34 1996\nSubject: x\n\nno newline");
 	write_file(tpath, &l, 0600);
 	write_file(spool, &s, 0600);
@@ -423,22 +445,30 @@ static void test_leftover(void)
 		   "leftover without final newline: message size as before (CRLF added either way)");
 	if (md != NULL)
 		commit(md);
-	buf_reset(&want);
 	buf_addb(&want, &l);
 	buf_adds(&want, "\n\n");
 	buf_addb(&want, &s);
 	read_file(spool, &got);
 	ok(buf_eq(&got, &want), "leftover without final newline: two newlines of framing added");
+	buf_free(&l);
+	buf_free(&s);
+	buf_free(&got);
+	buf_free(&want);
+}
 
-	/* Server mode writes a leftover back before it reads the spool. */
+/* Server mode writes a leftover back before it reads the spool. */
+static void test_leftover_server_mode(void)
+{
+	struct buf l = { 0 }, s = { 0 }, got = { 0 }, want = { 0 };
+	struct maildrop *md;
+
+	msgs(&s, "a b", 700);
 	new_case();
-	buf_reset(&l);
 	msgs(&l, "x y", 400);
 	write_file(tpath, &l, 0600);
 	write_file(spool, &s, 0600);
 	md = open_ok(false);
 	ok(md != NULL && maildrop_count(md) == 4, "server mode with a leftover: 4 messages");
-	buf_reset(&want);
 	buf_addb(&want, &l);
 	buf_addb(&want, &s);
 	read_file(spool, &got);
@@ -446,8 +476,19 @@ static void test_leftover(void)
 	   "server mode: leftover written back ahead of the spool's mail, temporary drop gone");
 	if (md != NULL)
 		maildrop_close(md);
+	buf_free(&l);
+	buf_free(&s);
+	buf_free(&got);
+	buf_free(&want);
+}
 
-	/* ... also into a spool that no longer exists. */
+/* ... also into a spool that no longer exists. */
+static void test_leftover_server_mode_no_spool(void)
+{
+	struct buf l = { 0 }, got = { 0 };
+	struct maildrop *md;
+
+	msgs(&l, "x y", 400);
 	new_case();
 	write_file(tpath, &l, 0600);
 	md = open_ok(false);
@@ -456,10 +497,18 @@ static void test_leftover(void)
 	   "server mode, no spool file: it is created for the leftover mail");
 	if (md != NULL)
 		maildrop_close(md);
+	buf_free(&l);
+	buf_free(&got);
+}
 
-	/* A leftover that is not an mbox: nothing moves, in either mode. */
+/* A leftover that is not an mbox: nothing moves, in either mode. */
+static void test_leftover_not_mbox(void)
+{
+	struct buf l = { 0 }, s = { 0 }, got = { 0 };
+	struct maildrop *md;
+
+	msgs(&s, "a b", 700);
 	new_case();
-	buf_reset(&l);
 	buf_adds(&l, "this is not a mailbox\n");
 	write_file(tpath, &l, 0600);
 	write_file(spool, &s, 0600);
@@ -471,8 +520,18 @@ static void test_leftover(void)
 	read_file(tpath, &got);
 	ok(buf_eq(&got, &l) && count_prefixed(TEMPDROP_MARKER) == 0,
 	   "leftover not an mbox: the temporary drop untouched, no marker");
+	buf_free(&l);
+	buf_free(&s);
+	buf_free(&got);
+}
 
-	/* A spool that is not an mbox is not moved either. */
+/* A spool that is not an mbox is not moved either. */
+static void test_spool_not_mbox(void)
+{
+	struct buf l = { 0 }, got = { 0 };
+	struct maildrop *md;
+
+	buf_adds(&l, "this is not a mailbox\n");
 	new_case();
 	write_file(spool, &l, 0600);
 	ok(try_open(true, &md) == MAILDROP_PERM && fsize(tpath) == 0,
@@ -480,9 +539,18 @@ static void test_leftover(void)
 	read_file(spool, &got);
 	ok(buf_eq(&got, &l), "spool not an mbox: untouched");
 	buf_free(&l);
-	buf_free(&s);
 	buf_free(&got);
-	buf_free(&want);
+}
+
+static void test_leftover(void)
+{
+	test_leftover_ahead();
+	test_leftover_no_empty_line();
+	test_leftover_no_newline();
+	test_leftover_server_mode();
+	test_leftover_server_mode_no_spool();
+	test_leftover_not_mbox();
+	test_spool_not_mbox();
 }
 
 static void test_delivery(void)
@@ -660,26 +728,24 @@ static void test_second_session(void)
 
 /* ---- the temp directory and the file ------------------------------------------ */
 
-static void test_files(void)
+static void test_temp_dir_elsewhere(const struct buf *orig)
 {
-	struct buf orig = { 0 }, got = { 0 };
-	struct maildrop *md;
-	char other[800], link_target[800];
+	struct buf got = { 0 };
+	struct maildrop *md = open_ok(true);
 
-	msgs(&orig, "a b", 300);
-
-	new_case();
-	write_file(spool, &orig, 0600);
-	snprintf(other, sizeof(other), "%s/tmp", casedir);
-	mkdir(other, 0700);
-	set_temp_dir(other);
-	md = open_ok(true);
-	ok(md != NULL && exists(tpath) && fsize(tpath) == (long long)orig.len,
+	ok(md != NULL && exists(tpath) && fsize(tpath) == (long long)orig->len,
 	   "temp-dir elsewhere: the temporary drop is made there");
 	if (md != NULL)
 		commit(md);
 	read_file(spool, &got);
-	ok(buf_eq(&got, &orig) && !exists(tpath), "temp-dir elsewhere: round trip");
+	ok(buf_eq(&got, orig) && !exists(tpath), "temp-dir elsewhere: round trip");
+	buf_free(&got);
+}
+
+static void test_temp_dir_writable(const char *other, const struct buf *orig)
+{
+	struct buf got = { 0 };
+	struct maildrop *md;
 
 	chmod(other, 0770);
 	ok(try_open(true, &md) == MAILDROP_TEMP && strstr(last_reason, "writable") != NULL,
@@ -688,7 +754,14 @@ static void test_files(void)
 	ok(try_open(true, &md) == MAILDROP_TEMP, "other-writable temp-dir refused");
 	chmod(other, 0700);
 	read_file(spool, &got);
-	ok(buf_eq(&got, &orig), "refused temp-dir: spool untouched");
+	ok(buf_eq(&got, orig), "refused temp-dir: spool untouched");
+	buf_free(&got);
+}
+
+static void test_temp_dir_link_or_missing(const char *other)
+{
+	char link_target[800];
+	struct maildrop *md;
 
 	snprintf(link_target, sizeof(link_target), "%s/tmplink", casedir);
 	if (symlink(other, link_target) < 0)
@@ -705,21 +778,33 @@ static void test_files(void)
 	if (md != NULL)
 		maildrop_close(md);
 	set_temp_dir(other);
+}
 
-	if (geteuid() == 0) {
-		if (chown(other, 4343, 4343) < 0)
-			die("chown");
-		ok(try_open(true, &md) == MAILDROP_TEMP && strstr(last_reason, "uid") != NULL,
-		   "temp-dir of another uid refused (%s)", last_reason);
-		if (chown(other, 0, 0) < 0)
-			die("chown");
-	} else {
+static void test_temp_dir_owner(const char *other)
+{
+	struct maildrop *md;
+
+	if (geteuid() != 0) {
 		tap_skip("needs root", "temp-dir of another uid refused");
+		return;
 	}
+	if (chown(other, 4343, 4343) < 0)
+		die("chown");
+	ok(try_open(true, &md) == MAILDROP_TEMP && strstr(last_reason, "uid") != NULL,
+	   "temp-dir of another uid refused (%s)", last_reason);
+	if (chown(other, 0, 0) < 0)
+		die("chown");
+}
 
-	/* The file itself. */
+/* The file itself. */
+static void test_temp_drop_file(const struct buf *orig)
+{
+	char link_target[800];
+	struct buf got = { 0 };
+	struct maildrop *md;
+
 	snprintf(link_target, sizeof(link_target), "%s/elsewhere", casedir);
-	write_file(link_target, &orig, 0600);
+	write_file(link_target, orig, 0600);
 	if (symlink(link_target, tpath) < 0)
 		die("symlink");
 	ok(try_open(true, &md) == MAILDROP_PERM, "temporary drop that is a symbolic link refused "
@@ -729,38 +814,64 @@ static void test_files(void)
 		die("link");
 	ok(try_open(true, &md) == MAILDROP_PERM, "temporary drop with two links refused");
 	unlink(tpath);
-	write_file(tpath, &orig, 0644);
+	write_file(tpath, orig, 0644);
 	ok(try_open(true, &md) == MAILDROP_PERM, "temporary drop readable by others refused");
 	unlink(tpath);
 	read_file(spool, &got);
-	ok(buf_eq(&got, &orig), "refused temporary drops: spool untouched");
+	ok(buf_eq(&got, orig), "refused temporary drops: spool untouched");
 	read_file(link_target, &got);
-	ok(buf_eq(&got, &orig), "refused temporary drops: the file behind them untouched");
-
-	/* Names that would collide with popper's own state files. */
-	{
-		const char *saved = tname;
-		struct maildrop_settings s;
-		static const char *const bad[] = { "uids", "journal", "tempdrop.marker", "a/b", "..", "" };
-		size_t i;
-		bool all = true;
-
-		set_temp_dir(state);
-		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			tname = bad[i];
-			settings(&s, true);
-			if (maildrop_open(&s, &md, last_reason, sizeof(last_reason)) == MAILDROP_OK) {
-				printf("# temp-name \"%s\" accepted\n", bad[i]);
-				maildrop_close(md);
-				all = false;
-			}
-		}
-		tname = saved;
-		set_temp_dir(state);
-		ok(all, "temp-names that are popper's own state files, or not one name, refused");
-	}
-	buf_free(&orig);
+	ok(buf_eq(&got, orig), "refused temporary drops: the file behind them untouched");
 	buf_free(&got);
+}
+
+/* Names that would collide with popper's own state files. */
+static void test_temp_name_collisions(void)
+{
+	static const char *const bad[] = { "uids", "journal", "tempdrop.marker", "a/b", "..", "" };
+	const char *saved = tname;
+	struct maildrop_settings s;
+	struct maildrop *md;
+	size_t i;
+	bool all = true;
+
+	set_temp_dir(state);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tname = bad[i];
+		settings(&s, true);
+		if (maildrop_open(&s, &md, last_reason, sizeof(last_reason)) == MAILDROP_OK) {
+			printf("# temp-name \"%s\" accepted\n", bad[i]);
+			maildrop_close(md);
+			all = false;
+		}
+	}
+	tname = saved;
+	set_temp_dir(state);
+	ok(all, "temp-names that are popper's own state files, or not one name, refused");
+}
+
+/*
+ * All in one case directory with the temporary drop in its own temp-dir:
+ * each test starts from the spool and directory modes the one before left.
+ */
+static void test_files(void)
+{
+	struct buf orig = { 0 };
+	char other[800];
+
+	msgs(&orig, "a b", 300);
+
+	new_case();
+	write_file(spool, &orig, 0600);
+	snprintf(other, sizeof(other), "%s/tmp", casedir);
+	mkdir(other, 0700);
+	set_temp_dir(other);
+	test_temp_dir_elsewhere(&orig);
+	test_temp_dir_writable(other, &orig);
+	test_temp_dir_link_or_missing(other);
+	test_temp_dir_owner(other);
+	test_temp_drop_file(&orig);
+	test_temp_name_collisions();
+	buf_free(&orig);
 }
 
 /* ---- stopping at a step ---------------------------------------------------------- */
@@ -1039,43 +1150,47 @@ static void write_marker(uint32_t phase, uint64_t dev, uint64_t ino, uint64_t ba
 	close(fd);
 }
 
-static void test_markers_by_hand(void)
+/* COPYING: the temporary drop is cut back to T0. */
+static void test_marker_copying(const struct buf *l, const struct buf *s, const struct buf *junk)
 {
-	struct buf l = { 0 }, s = { 0 }, junk = { 0 }, got = { 0 }, want = { 0 };
+	struct buf got = { 0 }, want = { 0 };
 	struct maildrop *md;
 	struct stat st;
 
-	msgs(&l, "x", 300);
-	msgs(&s, "a b", 300);
-	buf_adds(&junk, "From partial@example.org Sat Jan  3 01:05:34 1996\nSubject: half a co");
-
-	/* COPYING: the temporary drop is cut back to T0. */
 	new_case();
-	write_file(spool, &s, 0600);
-	buf_addb(&want, &l);
-	buf_addb(&want, &junk);
+	write_file(spool, s, 0600);
+	buf_addb(&want, l);
+	buf_addb(&want, junk);
 	write_file(tpath, &want, 0600);
 	stat(spool, &st);
-	write_marker(1, (uint64_t)st.st_dev, (uint64_t)st.st_ino, l.len, 0, s.len, 0, true);
+	write_marker(1, (uint64_t)st.st_dev, (uint64_t)st.st_ino, l->len, 0, s->len, 0, true);
 	md = open_ok(false);
 	buf_reset(&want);
-	buf_addb(&want, &l);
-	buf_addb(&want, &s);
+	buf_addb(&want, l);
+	buf_addb(&want, s);
 	read_file(spool, &got);
 	ok(md != NULL && maildrop_count(md) == 3 && buf_eq(&got, &want) && !exists(mpath),
 	   "hand-made COPYING marker: partial copy dropped, leftover written back ahead");
 	if (md != NULL)
 		maildrop_close(md);
+	buf_free(&got);
+	buf_free(&want);
+}
 
-	/* A damaged marker is set aside and nothing is touched. */
+/* A damaged marker is set aside and nothing is touched. */
+static void test_marker_damaged(const struct buf *l, const struct buf *s, const struct buf *junk)
+{
+	struct buf got = { 0 }, want = { 0 };
+	struct maildrop *md;
+	struct stat st;
+
 	new_case();
-	write_file(spool, &s, 0600);
-	buf_reset(&want);
-	buf_addb(&want, &l);
-	buf_addb(&want, &junk);
+	write_file(spool, s, 0600);
+	buf_addb(&want, l);
+	buf_addb(&want, junk);
 	write_file(tpath, &want, 0600);
 	stat(spool, &st);
-	write_marker(1, (uint64_t)st.st_dev, (uint64_t)st.st_ino, l.len, 0, s.len, 0, false);
+	write_marker(1, (uint64_t)st.st_dev, (uint64_t)st.st_ino, l->len, 0, s->len, 0, false);
 	md = open_ok(true);
 	ok(!exists(mpath) && count_prefixed(TEMPDROP_MARKER ".bad.") == 1,
 	   "damaged marker renamed to " TEMPDROP_MARKER ".bad.TIME");
@@ -1083,78 +1198,118 @@ static void test_markers_by_hand(void)
 	 * still there (a human decides), followed by framing and the spool's
 	 * mail. */
 	buf_adds(&want, "\n\n");
-	buf_addb(&want, &s);
+	buf_addb(&want, s);
 	read_file(tpath, &got);
 	ok(md != NULL && buf_eq(&got, &want), "damaged marker: the temporary drop was not cut");
 	if (md != NULL)
 		maildrop_close(md);
+	buf_free(&got);
+	buf_free(&want);
+}
 
-	/* A marker for another spool file (dev/ino) is set aside too. */
+/* A marker for another spool file (dev/ino) is set aside too. */
+static void test_marker_other_spool(const struct buf *l, const struct buf *s)
+{
+	struct buf got = { 0 }, want = { 0 };
+	struct maildrop *md;
+	struct stat st;
+
 	new_case();
-	write_file(spool, &s, 0600);
-	write_file(tpath, &l, 0600);
+	write_file(spool, s, 0600);
+	write_file(tpath, l, 0600);
 	stat(spool, &st);
 	write_marker(3, (uint64_t)st.st_dev, (uint64_t)st.st_ino + 1, 0, 0, 10, 0, true);
 	md = open_ok(false);
-	buf_reset(&want);
-	buf_addb(&want, &l);
-	buf_addb(&want, &s);
+	buf_addb(&want, l);
+	buf_addb(&want, s);
 	read_file(spool, &got);
 	ok(md != NULL && buf_eq(&got, &want) && !exists(mpath) &&
 	   count_prefixed(TEMPDROP_MARKER ".bad.") == 1,
 	   "marker of another spool file set aside; temporary drop not cut, written back");
 	if (md != NULL)
 		maildrop_close(md);
+	buf_free(&got);
+	buf_free(&want);
+}
 
-	/* Garbage of the wrong size, and an empty marker (created, never
-	 * written: nothing moved yet). */
+/* Garbage of the wrong size. */
+static void test_marker_wrong_size(const struct buf *s, const struct buf *junk)
+{
+	struct maildrop *md;
+
 	new_case();
-	write_file(spool, &s, 0600);
-	write_file(mpath, &junk, 0600);
+	write_file(spool, s, 0600);
+	write_file(mpath, junk, 0600);
 	md = open_ok(true);
 	ok(md != NULL && maildrop_count(md) == 2 && count_prefixed(TEMPDROP_MARKER ".bad.") == 1,
 	   "marker of the wrong size set aside, session goes on");
 	if (md != NULL)
 		maildrop_close(md);
+}
+
+/* An empty marker: created, never written, so nothing moved yet. */
+static void test_marker_empty(const struct buf *s)
+{
+	struct buf empty = { 0 };
+	struct maildrop *md;
+
 	new_case();
-	write_file(spool, &s, 0600);
-	buf_reset(&got);
-	write_file(mpath, &got, 0600);
+	write_file(spool, s, 0600);
+	write_file(mpath, &empty, 0600);
 	md = open_ok(true);
 	ok(md != NULL && maildrop_count(md) == 2 && !exists(mpath) &&
 	   count_prefixed(TEMPDROP_MARKER) == 0, "empty marker removed (a move that never started)");
 	if (md != NULL)
 		maildrop_close(md);
+}
 
-	/* COPIED whose temporary drop lost the copy: the spool's mail is not
-	 * removed. */
+/* COPIED whose temporary drop lost the copy: the spool's mail is not
+ * removed. */
+static void test_marker_copied_without_copy(const struct buf *l, const struct buf *s)
+{
+	struct buf got = { 0 }, want = { 0 };
+	struct uidstore_hasher hs;
+	struct maildrop *md;
+	struct stat st;
+	uint64_t h = 0;
+
 	new_case();
-	write_file(spool, &s, 0600);
-	write_file(tpath, &l, 0600);
+	write_file(spool, s, 0600);
+	write_file(tpath, l, 0600);
 	stat(spool, &st);
-	{
-		uint64_t h = 0;
-		struct uidstore_hasher hs;
-
-		uidstore_hash_init(&hs, 0x74656d7064726f70ULL);
-		uidstore_hash_update(&hs, s.p, s.len);
-		h = uidstore_hash_final(&hs);
-		write_marker(2, (uint64_t)st.st_dev, (uint64_t)st.st_ino, l.len, 0, s.len, h, true);
-	}
+	uidstore_hash_init(&hs, 0x74656d7064726f70ULL);
+	uidstore_hash_update(&hs, s->p, s->len);
+	h = uidstore_hash_final(&hs);
+	write_marker(2, (uint64_t)st.st_dev, (uint64_t)st.st_ino, l->len, 0, s->len, h, true);
 	md = open_ok(false);
-	buf_reset(&want);
-	buf_addb(&want, &l);
-	buf_addb(&want, &s);
+	buf_addb(&want, l);
+	buf_addb(&want, s);
 	read_file(spool, &got);
 	ok(md != NULL && buf_eq(&got, &want) && count_prefixed(TEMPDROP_MARKER ".bad.") == 1,
 	   "COPIED but the copy is missing: marker set aside, the spool's mail kept");
 	if (md != NULL)
 		maildrop_close(md);
+	buf_free(&got);
+	buf_free(&want);
+}
+
+static void test_markers_by_hand(void)
+{
+	struct buf l = { 0 }, s = { 0 }, junk = { 0 };
+
+	msgs(&l, "x", 300);
+	msgs(&s, "a b", 300);
+	buf_adds(&junk, "From partial@example.org Sat Jan  3 01:05:34 1996\nSubject: half a co");
+
+	test_marker_copying(&l, &s, &junk);
+	test_marker_damaged(&l, &s, &junk);
+	test_marker_other_spool(&l, &s);
+	test_marker_wrong_size(&s, &junk);
+	test_marker_empty(&s);
+	test_marker_copied_without_copy(&l, &s);
 	buf_free(&l);
 	buf_free(&s);
 	buf_free(&junk);
-	buf_free(&got);
-	buf_free(&want);
 }
 
 /* ---- full disk ----------------------------------------------------------------- */
@@ -1225,185 +1380,381 @@ static void fill_fs(const char *path)
 	close(fd);
 }
 
-static void test_disk_full(void)
+/* Move-in: the temporary drop cannot take the spool. */
+static void test_disk_full_move_in(const struct buf *orig)
 {
-	static const bool del_b[3] = { false, true, false };
-	struct buf orig = { 0 }, l = { 0 }, during = { 0 }, got = { 0 }, want = { 0 };
+	struct buf got = { 0 };
 	struct scenario sc;
 	int rc;
 
-	msgs(&orig, "a b c", 20000);
-	msgs(&l, "x", 3000);
-
-	/* Move-in: the temporary drop cannot take the spool. */
 	new_case();
-	write_file(spool, &orig, 0600);
+	write_file(spool, orig, 0600);
 	memset(&sc, 0, sizeof(sc));
 	sc.limit = 30000;
 	rc = child_run(&sc, NULL, 0);
 	read_file(spool, &got);
-	ok(rc == 3 && buf_eq(&got, &orig), "move-in past the file size limit: login fails, spool untouched");
+	ok(rc == 3 && buf_eq(&got, orig), "move-in past the file size limit: login fails, spool untouched");
 	ok(fsize(tpath) == 0 && !exists(mpath), "move-in past the limit: temporary drop back to 0, no marker");
+	buf_free(&got);
+}
+
+static void test_disk_full_move_in_leftover(const struct buf *orig)
+{
+	struct buf l = { 0 }, got = { 0 };
+	struct scenario sc;
+	int rc;
+
+	msgs(&l, "x", 3000);
 	new_case();
-	write_file(spool, &orig, 0600);
+	write_file(spool, orig, 0600);
 	write_file(tpath, &l, 0600);
+	memset(&sc, 0, sizeof(sc));
+	sc.limit = 30000;
 	rc = child_run(&sc, NULL, 0);
 	read_file(tpath, &got);
 	ok(rc == 3 && buf_eq(&got, &l) && !exists(mpath),
 	   "move-in past the limit with a leftover: the leftover exactly as it was");
 	read_file(spool, &got);
-	ok(buf_eq(&got, &orig), "and the spool untouched");
+	ok(buf_eq(&got, orig), "and the spool untouched");
+	buf_free(&l);
+	buf_free(&got);
+}
 
-	/* Write-back: the temporary drop cannot take the new mail. */
-	new_case();
-	write_file(spool, &orig, 0600);
-	buf_reset(&during);
-	add_msg(&during, "during", 30000);
-	{
-		/* The limit comes after the login (which must succeed) and
-		 * before QUIT. */
-		int status;
-		pid_t pid = fork();
+/*
+ * A temp-drop session in a child that deletes message 2 and then commits
+ * under a file size limit.  The limit comes after the login (which must
+ * succeed) and before QUIT.  Returns as child_commit_hooked does.
+ */
+static int child_commit_limited(const struct buf *during, rlim_t limit)
+{
+	int status;
+	pid_t pid = fork();
 
-		if (pid < 0)
-			die("fork");
-		if (pid == 0) {
-			struct maildrop *md = NULL;
-			struct rlimit rl = { 50000, 50000 };
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct maildrop *md = NULL;
+		struct rlimit rl = { limit, limit };
 
-			if (try_open(true, &md) != MAILDROP_OK)
-				_exit(3);
-			append_file(spool, &during);
-			maildrop_msg_delete(md, 1);
-			signal(SIGXFSZ, SIG_IGN);
-			if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-				_exit(5);
-			if (commit(md) == MAILDROP_OK)
-				_exit(0);
-			_exit(last_stats.left_in_temp_drop ? 6 : 4);
-		}
-		waitpid(pid, &status, 0);
-		rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (try_open(true, &md) != MAILDROP_OK)
+			_exit(3);
+		append_file(spool, during);
+		maildrop_msg_delete(md, 1);
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(5);
+		if (commit(md) == MAILDROP_OK)
+			_exit(0);
+		_exit(last_stats.left_in_temp_drop ? 6 : 4);
 	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Write-back: the temporary drop cannot take the new mail. */
+static void test_disk_full_writeback_temp(const struct buf *orig, const struct buf *during)
+{
+	struct buf got = { 0 }, want = { 0 };
+	struct maildrop *md;
+	int rc;
+
+	new_case();
+	write_file(spool, orig, 0600);
+	rc = child_commit_limited(during, 50000);
 	read_file(spool, &got);
 	ok(rc == 6, "write-back cannot append the new mail: failure, deletions made, mail left in "
 	   "the temporary drop (%d)", rc);
-	ok(buf_eq(&got, &during) && !exists(mpath), "the spool holds just the new mail, no marker");
+	ok(buf_eq(&got, during) && !exists(mpath), "the spool holds just the new mail, no marker");
 	msgs(&want, "a c", 20000);
 	read_file(tpath, &got);
 	ok(buf_eq(&got, &want), "the temporary drop holds exactly the kept messages");
-	{
-		struct maildrop *md = open_ok(false);
-
-		buf_addb(&want, &during);
-		read_file(spool, &got);
-		ok(md != NULL && maildrop_count(md) == 3 && buf_eq(&got, &want) && !exists(tpath),
-		   "next login (server mode) merges them: kept + new, once each");
-		if (md != NULL)
-			maildrop_close(md);
-	}
-
-	/* Write-back: the spool cannot be extended (fallocate past the
-	 * limit, set once the temporary drop is complete). */
-	new_case();
-	write_file(spool, &orig, 0600);
-	hook_limit = (rlim_t)during.len + 10;
-	rc = child_commit_hooked(del_b, &during);
+	md = open_ok(false);
+	buf_addb(&want, during);
 	read_file(spool, &got);
-	ok(rc == 6 && buf_eq(&got, &during), "fallocate fails: mail left in the temporary drop, "
-	   "spool exactly the new mail (%d)", rc);
-	buf_reset(&want);
-	msgs(&want, "a c", 20000);
-	read_file(tpath, &got);
-	ok(buf_eq(&got, &want) && !exists(mpath), "fallocate fails: temporary drop cut back to "
-	   "the kept messages, no marker");
-	{
-		struct maildrop *md = open_ok(true);
-
-		ok(md != NULL && maildrop_count(md) == 3, "next login (temp-drop mode): kept + new");
-		if (md != NULL)
-			maildrop_close(md);
-		buf_addb(&want, &during);
-		read_file(spool, &got);
-		ok(buf_eq(&got, &want), "and after it everything is back in the spool");
-	}
-
-	/* A real full disk: the spool on a small tmpfs. */
-	{
-		char mnt[620], filler[800];
-
-		new_case();
-		snprintf(mnt, sizeof(mnt), "%s/smallfs", casedir);
-		if (small_fs(mnt, 256) < 0) {
-			tap_skip(geteuid() == 0 ? "cannot mount a tmpfs here" : "needs root to mount a tmpfs",
-				 "a real full disk at the spool's fallocate");
-		} else {
-			struct maildrop *md;
-
-			snprintf(spool, sizeof(spool), "%s/spool", mnt);
-			snprintf(lockp, sizeof(lockp), "%s/spool.lock", mnt);
-			snprintf(filler, sizeof(filler), "%s/filler", mnt);
-			write_file(spool, &orig, 0600);
-			md = open_ok(true);
-			append_file(spool, &during);
-			fill_fs(filler);
-			/* Room for the lock, not for the mailbox. */
-			{
-				int fd = open(filler, O_WRONLY);
-
-				if (fd < 0 || ftruncate(fd, fsize(filler) - 16384) < 0)
-					die("filler");
-				close(fd);
-			}
-			ok(md != NULL && commit(md) != MAILDROP_OK && last_stats.left_in_temp_drop,
-			   "full disk at the write-back: failure, mail left in the temporary drop");
-			read_file(spool, &got);
-			ok(buf_eq(&got, &during) && !exists(mpath) && !exists(lockp),
-			   "full disk: the spool holds exactly the new mail, no marker, no lock");
-			unlink(filler);
-			md = open_ok(false);
-			buf_reset(&want);
-			buf_addb(&want, &orig);
-			buf_addb(&want, &during);
-			read_file(spool, &got);
-			ok(md != NULL && buf_eq(&got, &want), "room again: the next login writes it all back");
-			if (md != NULL)
-				maildrop_close(md);
-			if (umount2(mnt, MNT_DETACH) < 0)
-				printf("# umount %s: %s\n", mnt, strerror(errno));
-		}
-	}
-
-	/* A real full disk where the temporary drop lives. */
-	{
-		char mnt[620];
-
-		new_case();
-		snprintf(mnt, sizeof(mnt), "%s/smalltmp", casedir);
-		if (small_fs(mnt, 32) < 0) {
-			tap_skip(geteuid() == 0 ? "cannot mount a tmpfs here" : "needs root to mount a tmpfs",
-				 "a real full disk at the move-in");
-		} else {
-			struct maildrop *md;
-
-			set_temp_dir(mnt);
-			write_file(spool, &orig, 0600);
-			ok(try_open(true, &md) == MAILDROP_TEMP, "full temp-dir: login fails [SYS/TEMP]");
-			read_file(spool, &got);
-			ok(buf_eq(&got, &orig) && fsize(tpath) == 0 && !exists(mpath),
-			   "full temp-dir: spool untouched, temporary drop empty, no marker");
-			if (umount2(mnt, MNT_DETACH) < 0)
-				printf("# umount %s: %s\n", mnt, strerror(errno));
-		}
-	}
-	buf_free(&orig);
-	buf_free(&l);
-	buf_free(&during);
+	ok(md != NULL && maildrop_count(md) == 3 && buf_eq(&got, &want) && !exists(tpath),
+	   "next login (server mode) merges them: kept + new, once each");
+	if (md != NULL)
+		maildrop_close(md);
 	buf_free(&got);
 	buf_free(&want);
 }
 
+/* Write-back: the spool cannot be extended (fallocate past the limit, set
+ * once the temporary drop is complete). */
+static void test_disk_full_writeback_spool(const struct buf *orig, const struct buf *during)
+{
+	static const bool del_b[3] = { false, true, false };
+	struct buf got = { 0 }, want = { 0 };
+	struct maildrop *md;
+	int rc;
+
+	new_case();
+	write_file(spool, orig, 0600);
+	hook_limit = (rlim_t)during->len + 10;
+	rc = child_commit_hooked(del_b, during);
+	read_file(spool, &got);
+	ok(rc == 6 && buf_eq(&got, during), "fallocate fails: mail left in the temporary drop, "
+	   "spool exactly the new mail (%d)", rc);
+	msgs(&want, "a c", 20000);
+	read_file(tpath, &got);
+	ok(buf_eq(&got, &want) && !exists(mpath), "fallocate fails: temporary drop cut back to "
+	   "the kept messages, no marker");
+	md = open_ok(true);
+	ok(md != NULL && maildrop_count(md) == 3, "next login (temp-drop mode): kept + new");
+	if (md != NULL)
+		maildrop_close(md);
+	buf_addb(&want, during);
+	read_file(spool, &got);
+	ok(buf_eq(&got, &want), "and after it everything is back in the spool");
+	buf_free(&got);
+	buf_free(&want);
+}
+
+/* Leaves the file system of filler full but for room for the lock. */
+static void fill_fs_but_lock(const char *filler)
+{
+	int fd;
+
+	fill_fs(filler);
+	fd = open(filler, O_WRONLY);
+	if (fd < 0 || ftruncate(fd, fsize(filler) - 16384) < 0)
+		die("filler");
+	close(fd);
+}
+
+/* On the small tmpfs at mnt, already holding the spool. */
+static void full_disk_at_writeback(const char *mnt, const struct buf *orig,
+				   const struct buf *during)
+{
+	char filler[800];
+	struct buf got = { 0 }, want = { 0 };
+	struct maildrop *md;
+
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	md = open_ok(true);
+	append_file(spool, during);
+	fill_fs_but_lock(filler);
+	ok(md != NULL && commit(md) != MAILDROP_OK && last_stats.left_in_temp_drop,
+	   "full disk at the write-back: failure, mail left in the temporary drop");
+	read_file(spool, &got);
+	ok(buf_eq(&got, during) && !exists(mpath) && !exists(lockp),
+	   "full disk: the spool holds exactly the new mail, no marker, no lock");
+	unlink(filler);
+	md = open_ok(false);
+	buf_addb(&want, orig);
+	buf_addb(&want, during);
+	read_file(spool, &got);
+	ok(md != NULL && buf_eq(&got, &want), "room again: the next login writes it all back");
+	if (md != NULL)
+		maildrop_close(md);
+	buf_free(&got);
+	buf_free(&want);
+}
+
+/* A real full disk: the spool on a small tmpfs. */
+static void test_disk_full_tmpfs_spool(const struct buf *orig, const struct buf *during)
+{
+	char mnt[620];
+
+	new_case();
+	snprintf(mnt, sizeof(mnt), "%s/smallfs", casedir);
+	if (small_fs(mnt, 256) < 0) {
+		tap_skip(geteuid() == 0 ? "cannot mount a tmpfs here" : "needs root to mount a tmpfs",
+			 "a real full disk at the spool's fallocate");
+		return;
+	}
+	snprintf(spool, sizeof(spool), "%s/spool", mnt);
+	snprintf(lockp, sizeof(lockp), "%s/spool.lock", mnt);
+	write_file(spool, orig, 0600);
+	full_disk_at_writeback(mnt, orig, during);
+	if (umount2(mnt, MNT_DETACH) < 0)
+		printf("# umount %s: %s\n", mnt, strerror(errno));
+}
+
+/* A real full disk where the temporary drop lives. */
+static void test_disk_full_tmpfs_temp(const struct buf *orig)
+{
+	char mnt[620];
+	struct buf got = { 0 };
+	struct maildrop *md;
+
+	new_case();
+	snprintf(mnt, sizeof(mnt), "%s/smalltmp", casedir);
+	if (small_fs(mnt, 32) < 0) {
+		tap_skip(geteuid() == 0 ? "cannot mount a tmpfs here" : "needs root to mount a tmpfs",
+			 "a real full disk at the move-in");
+		return;
+	}
+	set_temp_dir(mnt);
+	write_file(spool, orig, 0600);
+	ok(try_open(true, &md) == MAILDROP_TEMP, "full temp-dir: login fails [SYS/TEMP]");
+	read_file(spool, &got);
+	ok(buf_eq(&got, orig) && fsize(tpath) == 0 && !exists(mpath),
+	   "full temp-dir: spool untouched, temporary drop empty, no marker");
+	if (umount2(mnt, MNT_DETACH) < 0)
+		printf("# umount %s: %s\n", mnt, strerror(errno));
+	buf_free(&got);
+}
+
+static void test_disk_full(void)
+{
+	struct buf orig = { 0 }, during = { 0 };
+
+	msgs(&orig, "a b c", 20000);
+	add_msg(&during, "during", 30000);
+	test_disk_full_move_in(&orig);
+	test_disk_full_move_in_leftover(&orig);
+	test_disk_full_writeback_temp(&orig, &during);
+	test_disk_full_writeback_spool(&orig, &during);
+	test_disk_full_tmpfs_spool(&orig, &during);
+	test_disk_full_tmpfs_temp(&orig);
+	buf_free(&orig);
+	buf_free(&during);
+}
+
 /* ---- the crash sweeps ------------------------------------------------------------ */
+
+/* One sweep: the mailboxes it sets up, the two acceptable outcomes, the tally. */
+struct sweep {
+	const char *name;
+	bool writeback, leftover, nested;
+	struct buf orig, l, during, late, oldw, neww;
+	struct scenario sc;
+	unsigned runs, olds, news, bad;
+};
+
+static void sweep_init(struct sweep *sw, const char *name, bool writeback, bool leftover,
+		       bool late_mail, bool nested)
+{
+	static const bool del[5] = { true, false, true, false, true };
+
+	memset(sw, 0, sizeof(*sw));
+	sw->name = name;
+	sw->writeback = writeback;
+	sw->leftover = leftover;
+	sw->nested = nested;
+	msgs(&sw->orig, "m1 m2 m3 m4 m5", 700);
+	if (leftover)
+		msgs(&sw->l, "x1 x2", 500);
+	if (writeback)
+		add_msg(&sw->during, "during", 600);
+	if (late_mail)
+		add_msg(&sw->late, "late", 800);
+	buf_addb(&sw->oldw, &sw->l);
+	buf_addb(&sw->oldw, &sw->orig);
+	buf_addb(&sw->oldw, &sw->during);
+	buf_addb(&sw->oldw, &sw->late);
+	if (writeback) {
+		msgs(&sw->neww, "m2 m4", 700);
+		buf_addb(&sw->neww, &sw->during);
+		buf_addb(&sw->neww, &sw->late);
+	}
+	sw->sc.writeback = writeback;
+	sw->sc.del = del;
+	sw->sc.during = &sw->during;
+}
+
+static void sweep_free(struct sweep *sw)
+{
+	buf_free(&sw->orig);
+	buf_free(&sw->l);
+	buf_free(&sw->during);
+	buf_free(&sw->late);
+	buf_free(&sw->oldw);
+	buf_free(&sw->neww);
+}
+
+/* A fresh case; returns the UIDs as the user has seen them (NULL: the
+ * drop would not open). */
+static char **sweep_setup(const struct sweep *sw)
+{
+	struct maildrop *md;
+	char **uids;
+
+	new_case();
+	write_file(spool, &sw->orig, 0600);
+	if (sw->leftover)
+		write_file(tpath, &sw->l, 0600);
+	md = open_ok(false);
+	if (md == NULL)
+		return NULL;
+	uids = save_uids(md);
+	maildrop_close(md);
+	if (sw->leftover) {
+		/* Server mode wrote the leftover back: set it up again. */
+		write_file(tpath, &sw->l, 0600);
+		write_file(spool, &sw->orig, 0600);
+	}
+	return uids;
+}
+
+/* The nested crash: stops the recovery at every step j until one completes. */
+static void sweep_nested(struct sweep *sw, int k, bool temp_mode)
+{
+	int j;
+
+	for (j = 1; j < 100; j++) {
+		int r2 = child_recover(temp_mode, j);
+
+		if (r2 == 0)
+			break;
+		if (r2 != 42) {
+			printf("# %s: step %d/%d: recovery child failed (%d)\n", sw->name, k, j, r2);
+			sw->bad++;
+			break;
+		}
+	}
+}
+
+/* Counts outcome o (as recover_check returns it) of a child that gave rc. */
+static void sweep_tally(struct sweep *sw, int k, int rc, int o)
+{
+	sw->runs++;
+	if (o == 1)
+		sw->olds++;
+	else if (o == 2)
+		sw->news++;
+	else {
+		printf("# %s: stopped at step %d: neither old nor new\n", sw->name, k);
+		sw->bad++;
+	}
+	if (sw->writeback && rc == 0 && o != 2) {
+		printf("# %s: a completed QUIT did not give the new mailbox\n", sw->name);
+		sw->bad++;
+	}
+}
+
+/* Stop point k; returns false when the sweep is over (the child ran to
+ * the end, or something failed). */
+static bool sweep_step(struct sweep *sw, int k)
+{
+	static const bool keep_new_wb[5] = { false, true, false, true, false };
+	bool temp_rec = (k % 2) == 0;
+	char **uids;
+	int rc, o;
+
+	uids = sweep_setup(sw);
+	if (uids == NULL) {
+		sw->bad++;
+		return false;
+	}
+	rc = child_run(&sw->sc, NULL, k);
+	if (rc != 42 && rc != 0) {
+		printf("# %s: step %d: child failed (%d)\n", sw->name, k, rc);
+		sw->bad++;
+		free_uids(uids);
+		return false;
+	}
+	if (sw->late.len > 0)
+		append_file(spool, &sw->late);
+	if (sw->nested && rc == 42)
+		sweep_nested(sw, k, !temp_rec);
+	o = recover_check(temp_rec, &sw->oldw, sw->writeback ? &sw->neww : NULL, uids,
+			  NULL, sw->writeback ? keep_new_wb : NULL);
+	sweep_tally(sw, k, rc, o);
+	free_uids(uids);
+	return rc != 0;
+}
 
 /* Stops the move-in (with or without a leftover) or the write-back at
  * every step k of either hook, with or without mail after the crash, the
@@ -1411,103 +1762,18 @@ static void test_disk_full(void)
  * step j; each outcome must be the old or the new mailbox exactly. */
 static void crash_sweep(const char *name, bool writeback, bool leftover, bool late_mail, bool nested)
 {
-	static const bool del[5] = { true, false, true, false, true };
-	static const bool keep_new_wb[5] = { false, true, false, true, false };
-	struct buf orig = { 0 }, l = { 0 }, during = { 0 }, late = { 0 }, oldw = { 0 }, neww = { 0 };
-	unsigned runs = 0, olds = 0, news = 0, bad = 0;
-	struct scenario sc;
+	struct sweep sw;
 	int k;
 
-	msgs(&orig, "m1 m2 m3 m4 m5", 700);
-	if (leftover)
-		msgs(&l, "x1 x2", 500);
-	if (writeback)
-		add_msg(&during, "during", 600);
-	if (late_mail)
-		add_msg(&late, "late", 800);
-	buf_addb(&oldw, &l);
-	buf_addb(&oldw, &orig);
-	buf_addb(&oldw, &during);
-	buf_addb(&oldw, &late);
-	if (writeback) {
-		msgs(&neww, "m2 m4", 700);
-		buf_addb(&neww, &during);
-		buf_addb(&neww, &late);
-	}
-	memset(&sc, 0, sizeof(sc));
-	sc.writeback = writeback;
-	sc.del = del;
-	sc.during = &during;
-	for (k = 1; k < 300; k++) {
-		struct maildrop *md;
-		char **uids = NULL;
-		int rc, j, o;
-		bool temp_rec = (k % 2) == 0;
-
-		new_case();
-		write_file(spool, &orig, 0600);
-		if (leftover)
-			write_file(tpath, &l, 0600);
-		md = open_ok(false);   /* UIDs as the user has seen them */
-		if (md == NULL) {
-			bad++;
+	sweep_init(&sw, name, writeback, leftover, late_mail, nested);
+	for (k = 1; k < 300; k++)
+		if (!sweep_step(&sw, k))
 			break;
-		}
-		uids = save_uids(md);
-		maildrop_close(md);
-		if (leftover) {
-			/* Server mode wrote the leftover back: set it up again. */
-			write_file(tpath, &l, 0600);
-			write_file(spool, &orig, 0600);
-		}
-		rc = child_run(&sc, NULL, k);
-		if (rc != 42 && rc != 0) {
-			printf("# %s: step %d: child failed (%d)\n", name, k, rc);
-			bad++;
-			free_uids(uids);
-			break;
-		}
-		if (late.len > 0)
-			append_file(spool, &late);
-		for (j = 1; nested && rc == 42 && j < 100; j++) {
-			int r2 = child_recover(!temp_rec, j);
-
-			if (r2 == 0)
-				break;
-			if (r2 != 42) {
-				printf("# %s: step %d/%d: recovery child failed (%d)\n", name, k, j, r2);
-				bad++;
-				break;
-			}
-		}
-		o = recover_check(temp_rec, &oldw, writeback ? &neww : NULL, uids,
-				  NULL, writeback ? keep_new_wb : NULL);
-		runs++;
-		if (o == 1)
-			olds++;
-		else if (o == 2)
-			news++;
-		else {
-			printf("# %s: stopped at step %d: neither old nor new\n", name, k);
-			bad++;
-		}
-		if (writeback && rc == 0 && o != 2) {
-			printf("# %s: a completed QUIT did not give the new mailbox\n", name);
-			bad++;
-		}
-		free_uids(uids);
-		if (rc == 0)
-			break;
-	}
-	ok(bad == 0 && runs > 3 && (writeback ? olds > 0 && news > 0 : olds == runs),
+	ok(sw.bad == 0 && sw.runs > 3 &&
+	   (writeback ? sw.olds > 0 && sw.news > 0 : sw.olds == sw.runs),
 	   "%s: %u stop points, each the old (%u) or the new (%u) mailbox, UIDs kept, nothing left over",
-	   name, runs, olds, news);
-	buf_free(&orig);
-	buf_free(&l);
-	buf_free(&during);
-	buf_free(&late);
-	buf_free(&oldw);
-	buf_free(&neww);
+	   name, sw.runs, sw.olds, sw.news);
+	sweep_free(&sw);
 }
 
 static void test_crashes(void)
