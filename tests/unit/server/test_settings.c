@@ -493,7 +493,7 @@ static void test_files(void)
 static void test_user_files(void)
 {
 	struct settings s;
-	char err[4096], home[1024], spool[1024], path[PATH_MAX];
+	char err[4096] = "", home[1024], spool[1024], path[PATH_MAX];
 	uid_t me = geteuid();
 
 	snprintf(home, sizeof(home), "%s/home", tmpdir);
