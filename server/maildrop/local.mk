@@ -31,6 +31,36 @@ tests_unit_server_maildrop_test_maildrop_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_mbox_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_mbox_journal_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)
+# Temp-drop mode: one test per module (test_tempdrop above is tempdrop.c's),
+# all built on one fixture.
+check_PROGRAMS += \
+	tests/unit/server/maildrop/test_tempdrop_server \
+	tests/unit/server/maildrop/test_tempdrop_movein \
+	tests/unit/server/maildrop/test_tempdrop_writeback \
+	tests/unit/server/maildrop/test_tempdrop_recover \
+	tests/unit/server/maildrop/test_tempdrop_file \
+	tests/unit/server/maildrop/test_tempdrop_marker
+TDFIXTURE = tests/unit/server/maildrop/tdfixture.c tests/unit/server/maildrop/tdfixture.h
+tests_unit_server_maildrop_test_tempdrop_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_server_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop_server.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_server_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_movein_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop_movein.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_movein_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_writeback_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop_writeback.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_writeback_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_recover_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop_recover.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_recover_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_file_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop_file.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_file_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_tempdrop_marker_SOURCES = \
+	tests/unit/server/maildrop/test_tempdrop_marker.c $(TDFIXTURE)
+tests_unit_server_maildrop_test_tempdrop_marker_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_uidstore_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_dotlock_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_fileops_LDADD = $(MAILDROP_LDADD)
