@@ -29,6 +29,26 @@ check_PROGRAMS += \
 	tests/unit/server/maildrop/test_phaserec
 tests_unit_server_maildrop_test_maildrop_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_mbox_LDADD = $(MAILDROP_LDADD)
+# The tests of mbox*.c, one a module, share a fixture (mboxfixture.h).
+check_PROGRAMS += \
+	tests/unit/server/maildrop/test_mbox_index tests/unit/server/maildrop/test_mbox_send \
+	tests/unit/server/maildrop/test_mbox_update tests/unit/server/maildrop/test_mbox_lock
+MBOXFIXTURE = tests/unit/server/maildrop/mboxfixture.c \
+	tests/unit/server/maildrop/mboxfixture.h
+tests_unit_server_maildrop_test_mbox_SOURCES = \
+	tests/unit/server/maildrop/test_mbox.c $(MBOXFIXTURE)
+tests_unit_server_maildrop_test_mbox_index_SOURCES = \
+	tests/unit/server/maildrop/test_mbox_index.c $(MBOXFIXTURE)
+tests_unit_server_maildrop_test_mbox_index_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_mbox_send_SOURCES = \
+	tests/unit/server/maildrop/test_mbox_send.c $(MBOXFIXTURE)
+tests_unit_server_maildrop_test_mbox_send_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_mbox_update_SOURCES = \
+	tests/unit/server/maildrop/test_mbox_update.c $(MBOXFIXTURE)
+tests_unit_server_maildrop_test_mbox_update_LDADD = $(MAILDROP_LDADD)
+tests_unit_server_maildrop_test_mbox_lock_SOURCES = \
+	tests/unit/server/maildrop/test_mbox_lock.c $(MBOXFIXTURE)
+tests_unit_server_maildrop_test_mbox_lock_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_mbox_journal_LDADD = $(MAILDROP_LDADD)
 tests_unit_server_maildrop_test_tempdrop_LDADD = $(MAILDROP_LDADD)
 # Temp-drop mode: one test per module (test_tempdrop above is tempdrop.c's),
