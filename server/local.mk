@@ -27,14 +27,14 @@ server_popper_LDADD = $(SERVER_LDADD)
 
 # the root side: options, spool paths, lock registry, monitor, daemon, privilege drop
 check_PROGRAMS += \
-	tests/unit/server/test_commands tests/unit/server/test_settings \
+	tests/unit/server/test_commands tests/unit/server/test_options \
 	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
 	tests/unit/server/test_monitor tests/unit/server/test_daemon \
 	tests/unit/server/test_privdrop
 tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)
-tests_unit_server_test_settings_CFLAGS = $(SERVER_CFLAGS)
-tests_unit_server_test_settings_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_options_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_options_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_spoolpath_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_spoolpath_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_lockreg_CFLAGS = $(SERVER_CFLAGS)

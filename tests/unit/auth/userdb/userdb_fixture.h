@@ -3,6 +3,7 @@
  * (test_userdb_format, test_userdb_read, test_userdb_write,
  * test_userdb_bulk): a temporary directory for the database files, and
  * GDBM helpers that bypass the library to plant raw or damaged records.
+ * test_auth_userdb and test_sasl_auxprop plant records with them too.
  */
 #ifndef POPPER_TEST_USERDB_FIXTURE_H
 #define POPPER_TEST_USERDB_FIXTURE_H

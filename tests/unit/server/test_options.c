@@ -1,8 +1,9 @@
 /*
- * test_settings: server/options.c — defaults, every kind of option value,
- * the Qpopper grammar through real files, includes and their depth limit,
- * the "not built yet" and "no effect" rows, the per-user option files and
- * their restriction classes, and popper -n's output read back in.
+ * test_options: server/options.c (its header is server/settings.h) —
+ * defaults, every kind of option value, the Qpopper grammar through real
+ * files, includes and their depth limit, the "not built yet" and "no
+ * effect" rows, the per-user option files and their restriction classes,
+ * and popper -n's output read back in.
  */
 #include "config.h"
 
@@ -721,7 +722,7 @@ int main(void)
 {
 	const char *t = getenv("TMPDIR");
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_settings.XXXXXX", t != NULL && t[0] == '/' ? t : "/tmp");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test_options.XXXXXX", t != NULL && t[0] == '/' ? t : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		printf("not ok 1 - mkdtemp: %s\n", strerror(errno));
 		return 1;
