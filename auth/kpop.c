@@ -285,7 +285,7 @@ static bool cap_memory(struct rlimit *old_r)
 	if (getrlimit(RLIMIT_DATA, old_r) != 0 || page <= 0)
 		return false;
 	/* statm: size resident shared text lib data dt (pages). */
-	f = fopen("/proc/self/statm", "r");
+	f = fopen("/proc/self/statm", "re");
 	if (f == NULL)
 		return false;
 	ok = fscanf(f, "%lu %lu %lu %lu %lu %lu", &pages[0], &pages[1], &pages[2], &pages[3],

@@ -493,7 +493,7 @@ void lockreg_sweep(const char *regdir, struct lockreg_tally *tally_r)
 		close(regfd);
 		return;
 	}
-	dfd = dup(regfd);
+	dfd = fcntl(regfd, F_DUPFD_CLOEXEC, 0);
 	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (d == NULL) {
 		if (dfd >= 0)

@@ -60,6 +60,9 @@
 
 /* Exit status for configuration and usage errors (popper.8 EXIT STATUS). */
 #define EXIT_CONFIG 2
+/* Highest descriptor closed one by one at start where close_range() is
+ * missing: far above what a shell or inetd leaves open. */
+#define STARTUP_FD_SCAN_MAX 65536
 
 /* Qpopper 4.1's switches plus -n.  The leading '+' stops at the first
  * non-switch (POSIX order); ':' reports a missing argument as ':'. */
@@ -109,10 +112,23 @@ static void startup_error(const char *fmt, ...)
 }
 
 /* Descriptors 0-2 must exist, or the first file we open would become
- * "stdout" and receive whatever is written there. */
+ * "stdout" and receive whatever is written there.  Nothing above them is
+ * ours: whatever the caller left open (a root-only file held by the shell
+ * that started the daemon) must never reach a user's session, so it is
+ * closed before anything else happens. */
 static void ensure_std_fds(void)
 {
 	int fd;
+
+	if (close_range(3, ~0U, 0) < 0) {
+		/* Older kernels: close them one by one, up to our limit. */
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > STARTUP_FD_SCAN_MAX)
+			max = STARTUP_FD_SCAN_MAX;
+		for (fd = 3; fd < max; fd++)
+			close(fd);
+	}
 
 	for (fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {

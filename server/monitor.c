@@ -136,6 +136,16 @@ static void client_unlock(void *ctx)
 /* ---- the monitor's side ----------------------------------------------- */
 
 
+/* Points fd at /dev/null; above stderr it stays close-on-exec (dup2 would
+ * clear the flag). */
+static void park_on_null(int devnull, int fd)
+{
+	if (fd > 2)
+		dup3(devnull, fd, O_CLOEXEC);
+	else
+		dup2(devnull, fd);
+}
+
 /* Points every descriptor but keep at /dev/null.  dup2 instead of close
  * keeps the numbers taken, so the log module can re-open its syslog and
  * trace descriptors without a freshly opened one landing on a number it
@@ -168,7 +178,7 @@ static void detach_descriptors(int keep)
 		if (n > 0) {
 			for (i = 0; i < n; i++) {
 				if (fds[i] != keep && fds[i] != devnull)
-					dup2(devnull, fds[i]);
+					park_on_null(devnull, fds[i]);
 			}
 			close(devnull);
 			return;
@@ -182,7 +192,7 @@ static void detach_descriptors(int keep)
 			max = MON_FD_SCAN_MAX;
 		for (fd = 0; fd < max; fd++) {
 			if (fd != keep && fd != devnull && fcntl(fd, F_GETFD) >= 0)
-				dup2(devnull, fd);
+				park_on_null(devnull, fd);
 		}
 	}
 	close(devnull);

@@ -20,6 +20,11 @@
 #include "lib/reason.h"
 #include "server/privdrop.h"
 
+/* The group that may write the spool directory (Debian, most systems). */
+#define PRIVDROP_MAIL_GROUP "mail"
+/* Supplementary groups we look at: Linux's own limit (NGROUPS_MAX). */
+#define PRIVDROP_MAX_GROUPS 65536
+
 /* True when real, effective and saved ids all equal uid/gid. */
 static bool ids_are(uid_t uid, gid_t gid)
 {
@@ -30,6 +35,35 @@ static bool ids_are(uid_t uid, gid_t gid)
 		return false;
 	return ru == uid && eu == uid && su == uid &&
 	       rg == gid && eg == gid && sg == gid;
+}
+
+/* Removes the mail group from the supplementary groups initgroups() set
+ * (it stays only as the primary group, which the account file decides).
+ * Returns 0, or -1 with reason filled. */
+static int drop_mail_group(gid_t primary, char *reason, size_t reasonsize)
+{
+	static gid_t groups[PRIVDROP_MAX_GROUPS];   /* once per process: not on the stack */
+	const struct group *gr = getgrnam(PRIVDROP_MAIL_GROUP);
+	int n, i, kept = 0;
+
+	if (gr == NULL)
+		return 0;                /* no mail group on this system */
+	n = getgroups(PRIVDROP_MAX_GROUPS, groups);
+	if (n < 0) {
+		reason_set(reason, reasonsize, "getgroups: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (groups[i] != gr->gr_gid || groups[i] == primary)
+			groups[kept++] = groups[i];
+	if (kept == n)
+		return 0;
+	if (setgroups((size_t)kept, groups) < 0) {
+		reason_set(reason, reasonsize, "setgroups without %s: %s", PRIVDROP_MAIL_GROUP,
+			   strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int privdrop_to(const char *account, uid_t uid, gid_t gid,
@@ -54,13 +88,18 @@ int privdrop_to(const char *account, uid_t uid, gid_t gid,
 		return -1;
 	}
 
-	/* The account's own groups (e.g. "mail" if the site put the user in
-	 * it); root's supplementary groups must never survive. */
+	/* The account's own groups, but never the mail group even where the
+	 * site put the user in it: the monitor makes the dot-lock, so the
+	 * session needs no write access to the spool directory, and with it
+	 * could touch other users' locks and drops.  Root's supplementary
+	 * groups must never survive. */
 	if (account != NULL && account[0] != '\0') {
 		if (initgroups(account, gid) < 0) {
 			reason_set(reason, reasonsize, "initgroups(%s): %s", account, strerror(errno));
 			return -1;
 		}
+		if (drop_mail_group(gid, reason, reasonsize) < 0)
+			return -1;
 	} else if (setgroups(1, &gid) < 0) {
 		reason_set(reason, reasonsize, "setgroups: %s", strerror(errno));
 		return -1;

@@ -25,7 +25,9 @@ FAIL = "-ERR [AUTH] Authentication failed."
 
 def make_env():
     env = pf.PopEnv(pam=True, users=())
-    env.add_system_user("bob", 2001, "bobpw", groups=("staff2",),
+    # bob is also in the mail group (a site's choice): the session must
+    # still not keep it (issue 9, outside review).
+    env.add_system_user("bob", 2001, "bobpw", groups=("staff2", "mail"),
                         messages=[pf.make_message("bob-1"), pf.make_message("bob-2", size=3000)])
     env.add_system_user("carol", 2002, "carolpw", messages=[pf.make_message("carol-1")])
     env.add_system_user("sysacct", 500, "syspw", messages=[pf.make_message("sys-1")])

@@ -997,11 +997,13 @@ class PopEnv:
         return [POPPER, "-f", self.conf] + list(args)
 
     def start_inetd(self, transport="socketpair", prefix=(), args=(), timeout=IO_TIMEOUT,
-                    write_config=True):
+                    write_config=True, pass_fds=()):
         """popper in inetd mode serving one connection.  transport:
         "socketpair" (AF_UNIX), "tcp" (127.0.0.1) or "tcp6" (::1): for the
         TCP ones the accepted socket is popper's stdin/stdout, as inetd
-        does.  prefix: a wrapper command (e.g. strace ...)."""
+        does.  prefix: a wrapper command (e.g. strace ...).  pass_fds:
+        descriptors popper inherits besides 0-2 (as from a careless
+        caller)."""
         if write_config:
             self.write_config()
         if transport == "socketpair":
@@ -1023,12 +1025,15 @@ class PopEnv:
             proc = subprocess.Popen(list(prefix) + self.popper_argv(args),
                                     stdin=theirs.fileno(), stdout=theirs.fileno(),
                                     stderr=err, env=self.process_env(),
-                                    start_new_session=True, close_fds=True)
+                                    start_new_session=True, close_fds=True,
+                                    pass_fds=tuple(pass_fds))
         theirs.close()
         return Session(self, proc, PopClient(ours, timeout), errpath)
 
-    def start_standalone(self, host="127.0.0.1", args=(), timeout=IO_TIMEOUT, port=None):
-        """popper listening on host:<free port>; returns once it accepts."""
+    def start_standalone(self, host="127.0.0.1", args=(), timeout=IO_TIMEOUT, port=None,
+                         pass_fds=()):
+        """popper listening on host:<free port>; returns once it accepts.
+        pass_fds: as for start_inetd."""
         self.write_config()
         port = port or free_port(host)
         spec = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
@@ -1037,7 +1042,7 @@ class PopEnv:
             proc = subprocess.Popen([POPPER, spec] + list(args) + ["-f", self.conf],
                                     stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                     env=self.process_env(), start_new_session=True,
-                                    close_fds=True)
+                                    close_fds=True, pass_fds=tuple(pass_fds))
         d = Daemon(self, proc, host, port, errpath)
         deadline = time.monotonic() + timeout
         while True:
