@@ -34,22 +34,15 @@ void cmd_user(struct session *s, const struct cmd_call *c)
 		reply_err(s, RESP_AUTH, "Invalid user name.");
 		return;
 	}
-	/* Policy default: a user who has an APOP secret must use it (Qpopper).
-	 * Only when APOP is actually offered, or the user could not log in.
-	 * An unsafe database is refused here already (Qpopper's "[SYS/PERM]
-	 * POP authentication DB has wrong mode"); other database trouble
-	 * lets USER through and PASS reports it. */
+	/* An unsafe database is refused here already (Qpopper's "[SYS/PERM]
+	 * POP authentication DB has wrong mode"): a global fault, the same
+	 * answer for every name.  Whether this user may use USER/PASS at all
+	 * waits until PASS (see there), so USER answers every name alike. */
 	if (policy_secret_users_refused(s)) {
 		bool has = false;
-		enum auth_result r = auth_check_secret(&s->authcfg, name, &has);
 
-		if (r == AUTH_PERMFAIL) {
+		if (auth_check_secret(&s->authcfg, name, &has) == AUTH_PERMFAIL) {
 			reply_err(s, RESP_SYS_PERM, LOGIN_PERMFAIL_TEXT);
-			return;
-		}
-		if (r == AUTH_OK && has) {
-			reply_err(s, RESP_AUTH,
-				  "You must use stronger authentication such as AUTH or APOP to connect to this server.");
 			return;
 		}
 	}
@@ -63,10 +56,23 @@ void cmd_pass(struct session *s, const struct cmd_call *c)
 	char reason[256] = "";
 	char user[USERNAME_MAX + 1];
 	enum auth_result r;
+	bool has = false;
+	bool refused = policy_secret_users_refused(s) &&
+		auth_check_secret(&s->authcfg, s->pending_user, &has) == AUTH_OK && has;
 
 	memcpy(user, s->pending_user, sizeof(user));
 	memset(&u, 0, sizeof(u));
+	/* Policy default: a user who has an APOP secret must use it (Qpopper).
+	 * Qpopper said so at USER, which told anyone which names hold a
+	 * secret; here it is one more failed login, after the password was
+	 * checked like any other, so it reads and lasts like a wrong one. */
 	r = auth_verify_plain(&s->authcfg, user, c->argv[0], &u, reason, sizeof(reason));
+	if (refused) {
+		login_failed(s, "PASS", user, AUTH_FAIL, "stronger-auth-required",
+			     "the user has a stored secret: clear-text-password default "
+			     "refuses USER/PASS");
+		return;
+	}
 	login_answer(s, "PASS", user, r, &u, reason);
 }
 

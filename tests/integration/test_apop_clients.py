@@ -29,8 +29,6 @@ TIMEOUT = 60
 SECRET = "secret"     # the fixture's alice
 PERM = "-ERR [SYS/PERM] Authentication is unavailable; contact your administrator."
 FAIL = "-ERR [AUTH] Authentication failed."
-STRONGER = ("-ERR [AUTH] You must use stronger authentication such as AUTH or APOP to "
-            "connect to this server.")
 
 
 def messages():
@@ -308,8 +306,10 @@ def test_system_entry(tap, env):
     r = inetd_try(env, ["USER sam", "PASS Sam-apop-Secret1"])
     tap.is_(r[1], FAIL, "the APOP secret is not sam's password for USER/PASS")
     env.set("clear-text-password", "default")
-    r = inetd_try(env, ["USER sam"])
-    tap.is_(r[0], STRONGER, "policy default: USER refused for sam, who has an APOP secret")
+    r = inetd_try(env, ["USER sam", "PASS sam-unix-pw"])
+    tap.is_(r, ["+OK Password required for sam.", FAIL],
+            "policy default: USER accepted for sam, who has an APOP secret, and PASS refused "
+            "like a wrong password, even the right one")
     s = env.start_inetd()
     try:
         s.read_greeting()

@@ -83,14 +83,28 @@ S: +OK Password required for alice.
 C: PASS secret
 S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
 
-# default: refused for a user with a stored secret, who must use APOP
+# default: refused for a user with a stored secret, who must use APOP.
+# USER answers every name alike (it must not tell which names hold a
+# secret); PASS then fails like a wrong password, even the right one, and
+# the log says why.
 requires: apop
 mailbox: basic
 config: clear-text-password = default
 C: USER alice
-S: -ERR [AUTH] You must use stronger authentication such as AUTH or APOP to connect to this server.
+S: +OK Password required for alice.
+C: PASS secret
+S: -ERR [AUTH] Authentication failed.
+log~ authentication failed: client=\S+ method=PASS user="alice" reason=stronger-auth-required
 C: APOP alice ${apop secret}
 S: +OK alice has 3 visible messages (0 hidden) in ${octets} octets.
+
+# default: a name without a secret gets the same USER reply and the same PASS failure
+requires: apop
+config: clear-text-password = default
+C: USER nosuchuser
+S: +OK Password required for nosuchuser.
+C: PASS secret
+S: -ERR [AUTH] Authentication failed.
 
 # default: CAPA still offers USER (the refusal depends on the user)
 config: clear-text-password = default
