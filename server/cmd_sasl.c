@@ -146,6 +146,7 @@ static enum read_outcome read_response(struct session *s, size_t *len_r)
 			continue;
 		break;
 	}
+	engine_line_arrived(s);
 	switch (ns) {
 	case NETIO_LINE:
 		break;

@@ -237,6 +237,7 @@ void cmd_dispatch(struct session *s, const char *line, size_t len)
 	cmd_handler *h;
 	char err[128];
 
+	engine_line_arrived(s);
 	if (s->md != NULL) {
 		view.count = maildrop_count(s->md);
 		view.ctx = s->md;

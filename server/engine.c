@@ -199,6 +199,28 @@ int engine_stop_signal(void)
 	return (int)terminate_signal;
 }
 
+void engine_line_arrived(struct session *s)
+{
+	clock_gettime(CLOCK_MONOTONIC, &s->t_line);
+}
+
+bool engine_sleep_after_line(const struct session *s, unsigned seconds)
+{
+	struct timespec until = s->t_line;
+	int rc;
+
+	if (until.tv_sec == 0 && until.tv_nsec == 0)
+		return engine_sleep(seconds);
+	until.tv_sec += (time_t)seconds;
+	/* An absolute wake-up: a signal that interrupts it costs nothing, and
+	 * the total stays the same whatever the check before it cost. */
+	while ((rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)) != 0) {
+		if (terminate_signal || rc != EINTR)
+			break;
+	}
+	return !terminate_signal;
+}
+
 bool engine_sleep(unsigned seconds)
 {
 	struct timespec left = { (time_t)seconds, 0 };

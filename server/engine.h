@@ -86,6 +86,10 @@ struct session {
 	unsigned last, last_at_start;    /* LAST high-water mark (RFC 1725) */
 	bool send_failed;                /* RETR/TOP broke off mid-message */
 	struct timespec t_start, t_auth, t_init;
+	/* CLOCK_MONOTONIC when the client's last line reached the engine (a
+	 * command, or a SASL response): a failed login is answered a fixed
+	 * time after it, however long the check took. */
+	struct timespec t_line;
 	int exit_status;
 };
 
@@ -124,5 +128,11 @@ void engine_catch_signals(void);
 int engine_stop_signal(void);
 /* Sleeps up to seconds; false if a termination signal came. */
 bool engine_sleep(unsigned seconds);
+/* Notes now (CLOCK_MONOTONIC) as the arrival of the client's last line. */
+void engine_line_arrived(struct session *s);
+/* Sleeps until seconds after the last line arrived (at once if that time
+ * has passed; from now if no line was noted); false if a termination
+ * signal came. */
+bool engine_sleep_after_line(const struct session *s, unsigned seconds);
 
 #endif

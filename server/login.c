@@ -95,8 +95,12 @@ void login_failed(struct session *s, const char *method, const char *user,
 	s->auth_failures++;
 	engine_user_dropped(s);
 
-	/* The same delay for every kind, so timing tells nothing either. */
-	if (!engine_sleep(s->set->auth_failure_delay))
+	/* The same total time for every kind, counted from the arrival of the
+	 * credential, so neither the kind of failure nor what the check cost
+	 * (an unknown name, a database lookup, a PAM conversation) shows in
+	 * when the answer comes, as long as the check is faster than the
+	 * delay. */
+	if (!engine_sleep_after_line(s, s->set->auth_failure_delay))
 		return; /* terminating: the main loop ends the session */
 	if (r == AUTH_TEMPFAIL)
 		reply_err(s, RESP_SYS_TEMP, "Authentication is temporarily unavailable.");

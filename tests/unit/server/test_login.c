@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "server/login.h"
 #include "tests/unit/server/testsession.h"
@@ -60,6 +61,55 @@ static void test_failed(void)
 	ok(t.s.state == STATE_AUTH1, "max 2, one failure: AUTH1");
 	login_failed(&t.s, "PASS", "x", AUTH_FAIL, NULL, "");
 	ok(t.s.state == STATE_END, "max 2, two failures: END");
+	ts_done(&t);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The failure delay counts from the arrival of the credential, so what the
+ * check cost does not show in the total (issue 9: login time told which
+ * accounts exist).  Bounds are loose: only "not the full delay again" and
+ * "not before the delay" matter. */
+static void test_failure_delay_from_arrival(void)
+{
+	struct tsess t;
+	struct timespec t0;
+	double took;
+
+	ts_init(&t);
+	t.set.auth_failure_delay = 1;
+	t.set.max_auth_failures = 5;
+	engine_line_arrived(&t.s);
+	t.s.t_line.tv_nsec -= 600000000L;      /* the check took 0.6 s */
+	if (t.s.t_line.tv_nsec < 0) {
+		t.s.t_line.tv_nsec += 1000000000L;
+		t.s.t_line.tv_sec--;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	took = seconds_since(&t0);
+	ok(took > 0.25 && took < 0.9, "a 0.6 s check, delay 1: answered 0.4 s later, at 1 s "
+	   "after the credential (%.2f s)", took);
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "... with the usual reply");
+
+	engine_line_arrived(&t.s);
+	t.s.t_line.tv_sec -= 2;                /* the check took longer than the delay */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	took = seconds_since(&t0);
+	ok(took < 0.25, "a check slower than the delay: answered at once (%.2f s)", took);
+
+	memset(&t.s.t_line, 0, sizeof(t.s.t_line));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	took = seconds_since(&t0);
+	ok(took > 0.9, "no line noted: the whole delay from now (%.2f s)", took);
 	ts_done(&t);
 }
 
@@ -174,6 +224,7 @@ int main(void)
 {
 	ts_setup_root("test_login");
 	test_failed();
+	test_failure_delay_from_arrival();
 	test_complete_fails();
 	test_update();
 	test_abort();
