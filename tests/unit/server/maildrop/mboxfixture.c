@@ -268,25 +268,6 @@ int capture_send(struct maildrop *md, unsigned i, uint64_t lines, const char *ok
 
 /* ---- UIDs ------------------------------------------------------------------- */
 
-char **save_uids(struct maildrop *md)
-{
-	unsigned i, n = maildrop_count(md);
-	char **u = calloc(n + 1, sizeof(*u));
-
-	for (i = 0; i < n; i++)
-		u[i] = strdup(maildrop_msg_uid(md, i));
-	return u;
-}
-
-void free_uids(char **u)
-{
-	size_t i;
-
-	for (i = 0; u != NULL && u[i] != NULL; i++)
-		free(u[i]);
-	free(u);
-}
-
 bool uids_unique_valid(struct maildrop *md)
 {
 	unsigned i, j, n = maildrop_count(md);

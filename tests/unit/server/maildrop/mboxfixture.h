@@ -20,6 +20,7 @@
 
 #include "server/maildrop/maildrop.h"
 #include "tests/unit/tap.h"       /* testbuf.h needs its die() */
+#include "tests/unit/server/maildrop/uidcopy.h"
 #include "tests/unit/testbuf.h"
 
 /* ---- the case directory ----------------------------------------------------- */
@@ -94,9 +95,7 @@ int capture_send(struct maildrop *md, unsigned i, uint64_t lines, const char *ok
 
 /* ---- UIDs ------------------------------------------------------------------- */
 
-/* A copy of every message's UID, NULL-terminated; free with free_uids(). */
-char **save_uids(struct maildrop *md);
-void free_uids(char **u);
+/* save_uids() and free_uids(): tests/unit/server/maildrop/uidcopy.h */
 /* Every UID has the valid form and none is used twice. */
 bool uids_unique_valid(struct maildrop *md);
 

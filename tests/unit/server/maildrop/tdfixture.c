@@ -240,25 +240,6 @@ void msgs(struct buf *b, const char *ids, size_t size)
 	}
 }
 
-char **save_uids(struct maildrop *md)
-{
-	unsigned i, n = maildrop_count(md);
-	char **u = calloc(n + 1, sizeof(*u));
-
-	for (i = 0; i < n; i++)
-		u[i] = strdup(maildrop_msg_uid(md, i));
-	return u;
-}
-
-void free_uids(char **u)
-{
-	unsigned i;
-
-	for (i = 0; u != NULL && u[i] != NULL; i++)
-		free(u[i]);
-	free(u);
-}
-
 /* The UIDs of md's first messages are want[] (those with keep[] set). */
 bool uids_match(struct maildrop *md, char **want, const bool *keep)
 {

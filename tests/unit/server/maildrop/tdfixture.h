@@ -27,6 +27,7 @@
 
 #include "server/maildrop/maildrop.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/server/maildrop/uidcopy.h"
 #include "tests/unit/testbuf.h"
 
 /* ---- the case ------------------------------------------------------------------ */
@@ -76,9 +77,7 @@ enum maildrop_status commit(struct maildrop *md);
 void add_msg(struct buf *b, const char *id, size_t size);
 /* add_msg for each of the space-separated ids. */
 void msgs(struct buf *b, const char *ids, size_t size);
-/* md's UIDs, NULL-terminated, for uids_match; free_uids frees them. */
-char **save_uids(struct maildrop *md);
-void free_uids(char **u);
+/* save_uids() and free_uids(): tests/unit/server/maildrop/uidcopy.h */
 /* The UIDs of md's first messages are want[] (those with keep[] set). */
 bool uids_match(struct maildrop *md, char **want, const bool *keep);
 
