@@ -34,7 +34,7 @@ check_PROGRAMS += \
 	tests/unit/server/maildrop/test_mbox_index tests/unit/server/maildrop/test_mbox_send \
 	tests/unit/server/maildrop/test_mbox_update tests/unit/server/maildrop/test_mbox_lock
 MBOXFIXTURE = tests/unit/server/maildrop/mboxfixture.c \
-	tests/unit/server/maildrop/mboxfixture.h tests/unit/server/maildrop/uidcopy.h
+	tests/unit/server/maildrop/mboxfixture.h tests/unit/server/maildrop/mdshared.h
 tests_unit_server_maildrop_test_mbox_SOURCES = \
 	tests/unit/server/maildrop/test_mbox.c $(MBOXFIXTURE)
 tests_unit_server_maildrop_test_mbox_index_SOURCES = \

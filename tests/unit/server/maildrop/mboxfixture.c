@@ -79,22 +79,6 @@ void append_file(const char *path, const void *d, size_t n)
 	close(fd);
 }
 
-void read_file(const char *path, struct buf *b)
-{
-	char tmp[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	buf_reset(b);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return;
-		die(path);
-	}
-	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
-		buf_add(b, tmp, (size_t)n);
-	close(fd);
-}
 
 /* ---- opening and committing ------------------------------------------------- */
 

@@ -20,8 +20,8 @@
 
 #include "server/maildrop/maildrop.h"
 #include "tests/unit/tap.h"       /* testbuf.h needs its die() */
-#include "tests/unit/server/maildrop/uidcopy.h"
 #include "tests/unit/testbuf.h"
+#include "tests/unit/server/maildrop/mdshared.h"
 
 /* ---- the case directory ----------------------------------------------------- */
 
@@ -40,8 +40,7 @@ void new_case(void);
 
 void write_file(const char *path, const void *d, size_t n, mode_t mode);
 void append_file(const char *path, const void *d, size_t n);
-/* A missing file reads as empty. */
-void read_file(const char *path, struct buf *b);
+/* read_file(): tests/unit/server/maildrop/mdshared.h */
 
 /* ---- opening and committing ------------------------------------------------- */
 
@@ -95,7 +94,7 @@ int capture_send(struct maildrop *md, unsigned i, uint64_t lines, const char *ok
 
 /* ---- UIDs ------------------------------------------------------------------- */
 
-/* save_uids() and free_uids(): tests/unit/server/maildrop/uidcopy.h */
+/* save_uids() and free_uids(): tests/unit/server/maildrop/mdshared.h */
 /* Every UID has the valid form and none is used twice. */
 bool uids_unique_valid(struct maildrop *md);
 

@@ -76,23 +76,6 @@ void append_file(const char *path, const struct buf *b)
 }
 
 /* Reads path into b; returns false (b empty) if it does not exist. */
-bool read_file(const char *path, struct buf *b)
-{
-	char tmp[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	buf_reset(b);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return false;
-		die(path);
-	}
-	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
-		buf_add(b, tmp, (size_t)n);
-	close(fd);
-	return true;
-}
 
 bool exists(const char *path)
 {

@@ -27,8 +27,8 @@
 
 #include "server/maildrop/maildrop.h"
 #include "tests/unit/tap.h"
-#include "tests/unit/server/maildrop/uidcopy.h"
 #include "tests/unit/testbuf.h"
+#include "tests/unit/server/maildrop/mdshared.h"
 
 /* ---- the case ------------------------------------------------------------------ */
 
@@ -46,8 +46,7 @@ void set_temp_dir(const char *dir);
 
 void write_file(const char *path, const struct buf *b, mode_t mode);
 void append_file(const char *path, const struct buf *b);
-/* Reads path into b; returns false (b empty) if it does not exist. */
-bool read_file(const char *path, struct buf *b);
+/* read_file(): tests/unit/server/maildrop/mdshared.h */
 bool exists(const char *path);
 /* lstat's size, -1 if path does not exist. */
 long long fsize(const char *path);
@@ -77,7 +76,7 @@ enum maildrop_status commit(struct maildrop *md);
 void add_msg(struct buf *b, const char *id, size_t size);
 /* add_msg for each of the space-separated ids. */
 void msgs(struct buf *b, const char *ids, size_t size);
-/* save_uids() and free_uids(): tests/unit/server/maildrop/uidcopy.h */
+/* save_uids() and free_uids(): tests/unit/server/maildrop/mdshared.h */
 /* The UIDs of md's first messages are want[] (those with keep[] set). */
 bool uids_match(struct maildrop *md, char **want, const bool *keep);
 
