@@ -423,6 +423,33 @@ void netio_discard_input(struct netio *io)
 	io->discarded = 0;
 }
 
+long netio_take_input(struct netio *io, void *buf, size_t size)
+{
+	size_t n = io->in_end - io->in_start;
+
+	if (n > size || io->discarding)
+		return -1;
+	memcpy(buf, io->in + io->in_start, n);
+	netio_discard_input(io);
+	return (long)n;
+}
+
+int netio_preload_input(struct netio *io, const void *buf, size_t len)
+{
+	if (len > io->in_size) {
+		char *in = realloc(io->in, len + 1);
+
+		if (in == NULL)
+			return -1;
+		io->in = in;
+		io->in_size = len;
+	}
+	memcpy(io->in, buf, len);
+	io->in_start = 0;
+	io->in_end = len;
+	return 0;
+}
+
 /* Looks for a result among the buffered bytes.  Returns true with *st_r set
  * (NETIO_LINE with the line in *line_r and *len_r, or NETIO_TOO_LONG), or
  * false when more input is needed (or in_errno was set: the discard limit

@@ -81,6 +81,15 @@ enum netio_status netio_read_line(struct netio *io, char **line_r, size_t *len_r
 bool netio_input_pending(const struct netio *io);
 /* Discards every buffered unread input byte. */
 void netio_discard_input(struct netio *io);
+/* Moves the buffered unread input into buf (at most size bytes) and
+ * empties the buffer: what the client sent after the line just read, when
+ * another process takes the connection over.  Returns the byte count, or
+ * -1 when it does not fit or a too-long line is half discarded. */
+long netio_take_input(struct netio *io, void *buf, size_t size);
+/* The other end of that: len bytes become the unread input of a fresh io
+ * (they are read before anything from the descriptor).  -1 without
+ * memory. */
+int netio_preload_input(struct netio *io, const void *buf, size_t len);
 
 /* Queue output.  Return 0, or -1 once the connection has failed (sticky:
  * every later call also returns -1, so callers may check only at the end). */

@@ -48,7 +48,8 @@ void cmd_capa(struct session *s, const struct cmd_call *c)
 	/* netio answers buffered commands in order (RFC 2449 §6.6). */
 	reply_line(s, "PIPELINING");
 	/* RFC 2595 §4: STLS only while it can still be used. */
-	if (set->tls_support == TLS_SUPPORT_STLS && set->tls != NULL && s->tls == NULL)
+	if (set->tls_support == TLS_SUPPORT_STLS && set->tls != NULL && s->tls == NULL &&
+	    !s->tls_proxied)
 		reply_line(s, "STLS");
 	if (!set->shy || s->state == STATE_TRANS)
 		reply_line(s, "IMPLEMENTATION popper-%s", PACKAGE_VERSION);

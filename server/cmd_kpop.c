@@ -7,46 +7,37 @@
  * ("PASS krb_ticket").  The command table sends USER and PASS here on such a
  * connection (its KPOP column); AUTH refuses itself (cmd_sasl.c).
  *
- * Runs as root (before login).  Failures go down to the login module like
- * every failed login.
+ * Runs in the pre-auth process.  Failures go down to the login module
+ * like every failed login.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "auth/auth.h"
+#include "server/authclient.h"
 #include "lib/log.h"
 #include "server/commands.h"
 #include "server/login.h"
 #include "server/policy.h"
 
-/* The KPOP handshake's own deadline (the idle timeout applies if shorter). */
-#define KPOP_HANDSHAKE_TIMEOUT 60
-
 int cmd_kpop_start(struct session *s)
 {
-	char user[USERNAME_MAX + 1], principal[KPOP_PRINCIPAL_MAX + 1], reason[256] = "";
-	char qprincipal[KPOP_PRINCIPAL_MAX * 4 + 8], qreason[512];
-	unsigned timeout = s->set->timeout;
+	struct authmon *m = ac_inprocess_monitor(s);
+	struct ac_answer a;
 
-	if (timeout == 0 || timeout > KPOP_HANDSHAKE_TIMEOUT)
-		timeout = KPOP_HANDSHAKE_TIMEOUT;
-	if (kpop_handshake(s->p->fd_in, s->set->kerberos_service, s->set->kerberos_keytab,
-			   timeout, user, sizeof(user), principal, sizeof(principal),
-			   reason, sizeof(reason)) != 0) {
-		/* The same fail2ban-safe line as every failed login (its own
-		 * copy: a principal is longer than a user name, and nothing
-		 * is said or delayed for a client that did not finish the
-		 * handshake). */
-		log_quote(principal, strlen(principal), qprincipal, sizeof(qprincipal));
-		log_quote(reason, strlen(reason), qreason, sizeof(qreason));
-		log_notice("authentication failed: client=%s method=KPOP user=\"%s\" reason=rejected "
-			   "detail=\"%s\"", s->p->client_addr, qprincipal, qreason);
+	/* Forked: krb5 runs in the monitor, which holds the keytab; this
+	 * process only relays the handshake's bytes.  In-process: right
+	 * here, on the connection. */
+	if (m != NULL)
+		(void)authmon_kpop_handshake(m, s->p->fd_in);
+	else
+		ac_kpop_relay(s);
+	if (ac_kpop_result(s, &a) != 0 || a.status != AMS_OK || a.len == 0 ||
+	    a.len >= sizeof(s->kpop_user))
 		return -1;
-	}
-	memcpy(s->kpop_user, user, strlen(user) + 1);
-	log_quote(principal, strlen(principal), qprincipal, sizeof(qprincipal));
-	log_info("KPOP: client=%s principal=\"%s\" user=%s", s->p->client_addr, qprincipal, user);
+	memcpy(s->kpop_user, a.data, a.len);
+	s->kpop_user[a.len] = '\0';
 	return 0;
 }
 
@@ -62,8 +53,7 @@ void cmd_kpop_user(struct session *s, const struct cmd_call *c)
 		/* Qpopper: "Wrong username supplied (<a> vs. <b>)"; here a
 		 * failed login like any other.  The client knows its own
 		 * principal, so nothing leaks either way. */
-		login_failed(s, "KPOP", name, AUTH_FAIL, "rejected",
-			     "USER is not the user the Kerberos principal maps to");
+		login_failed(s, "KPOP", name, "rejected");
 		return;
 	}
 	reply_ok(s, "%s is authenticated by Kerberos; PASS completes the login.", name);
@@ -72,13 +62,10 @@ void cmd_kpop_user(struct session *s, const struct cmd_call *c)
 
 void cmd_kpop_pass(struct session *s, const struct cmd_call *c)
 {
-	struct auth_user u;
-	char reason[256] = "", user[USERNAME_MAX + 1];
-	enum auth_result r;
+	struct ac_answer a;
+	int rc;
 
 	(void)c;   /* fetchmail sends "PASS krb_ticket": never looked at */
-	memcpy(user, s->pending_user, sizeof(user));
-	memset(&u, 0, sizeof(u));
-	r = auth_finish_login(&s->authcfg, user, &u, reason, sizeof(reason));
-	login_answer(s, "KPOP", user, r, &u, reason);
+	rc = ac_kpop_pass(s, s->pending_user, &a);
+	login_answered(s, rc, &a);
 }

@@ -3,7 +3,8 @@
  * auth/sasl.c hides the SASL library behind a start/step object; this file
  * speaks the protocol around it.
  *
- * Runs as root (before login).  The AUTH exchange:
+ * Runs in the pre-auth process; the SASL library, its state and the
+ * secrets are in the auth monitor (server/authmon.c).  The AUTH exchange:
  *   C: AUTH MECH [initial-response | =]      ("=": an empty one)
  *   S: + base64-challenge                    (as many rounds as the mechanism needs)
  *   C: base64-response | *                   ("*" cancels: -ERR)
@@ -29,6 +30,7 @@
 #include "auth/auth.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
+#include "server/authclient.h"
 #include "server/commands.h"
 #include "server/login.h"
 #include "server/policy.h"
@@ -39,42 +41,30 @@
 #define SASL_LINE_MAX (32 * 1024)
 /* Decoded size of such a line. */
 #define SASL_DATA_MAX (SASL_LINE_MAX / 4 * 3)
-/* Rounds of challenge and response: GSSAPI needs three, SCRAM two; more
- * is a confused or hostile peer. */
-#define SASL_ROUNDS_MAX 16
 
-/* What auth/sasl.c needs to know about this connection, now. */
-static void params_fill(const struct session *s, struct sasl_params *p)
+/* The mechanisms offered now, as the monitor (which holds the library)
+ * says: into list, "" when none. */
+static void mechanisms(struct session *s, char *list, size_t size)
 {
-	const struct settings *set = s->set;
+	struct ac_answer a;
 
-	memset(p, 0, sizeof(*p));
-	p->auth = &s->authcfg;
-	p->service = set->kerberos_service != NULL ? set->kerberos_service : "pop";
-	p->server_fqdn = s->p->local_host;
-	p->tls_active = s->tls != NULL;
-	/* The decision USER obeys (clear-text-password, TLS). */
-	p->cleartext_ok = s->cleartext_ok;
-	/* ... and what USER then refuses under policy "default". */
-	p->cleartext_refuses_secret_users = policy_secret_users_refused(s);
-	p->downcase_user = set->downcase_user;
-	p->trim_domain = set->trim_domain;
-	p->mechanisms = set->sasl_mechanisms;
-	p->proxy_users = set->sasl_proxy_users;
-	p->keytab = set->kerberos_keytab;
+	list[0] = '\0';
+	if (ac_sasl_mechs(s, &a) != 0 || a.status != AMS_OK || a.len >= size)
+		return;
+	memcpy(list, a.data, a.len);
+	list[a.len] = '\0';
 }
 
 void cmd_sasl_capa(struct session *s)
 {
-	struct sasl_params p;
 	char list[SASL_MECHLIST_MAX];
 
 	/* Mechanisms only mean something before login; a KPOP connection is
 	 * authenticated already. */
 	if (!sasl_built() || s->state == STATE_TRANS || s->kpop_user[0] != '\0')
 		return;
-	params_fill(s, &p);
-	if (sasl_mechanisms(&p, list, sizeof(list)) > 0)
+	mechanisms(s, list, sizeof(list));
+	if (list[0] != '\0')
 		reply_line(s, "SASL %s", list);
 }
 
@@ -86,12 +76,9 @@ static unsigned char sasl_data[SASL_DATA_MAX];
 /* Bare AUTH: one mechanism per line (Outlook's probe). */
 static void auth_list(struct session *s)
 {
-	struct sasl_params p;
 	char list[SASL_MECHLIST_MAX], *save = NULL, *m;
 
-	params_fill(s, &p);
-	if (sasl_mechanisms(&p, list, sizeof(list)) < 0)
-		list[0] = '\0';
+	mechanisms(s, list, sizeof(list));
 	reply_ok(s, "Supported SASL mechanisms:");
 	for (m = strtok_r(list, " ", &save); m != NULL; m = strtok_r(NULL, " ", &save))
 		reply_line(s, "%s", m);
@@ -179,53 +166,32 @@ static enum read_outcome read_response(struct session *s, size_t *len_r)
 	return READ_DATA;
 }
 
-/* The method token of the log lines: "AUTH-" and the library's name of the
- * mechanism (ours, never client text). */
-static const char *method_name(const struct sasl_session *ss)
+/* Runs the exchange to its end: login, or one failure reply.  The
+ * monitor holds the library's state; here only the protocol: challenges
+ * out, responses in, base64 both ways. */
+static void run_exchange(struct session *s, int rc, struct ac_answer *a)
 {
-	static char method[sizeof("AUTH-") + SASL_MECH_NAME_MAX];
+	size_t len;
+	const char *kind;
 
-	snprintf(method, sizeof(method), "AUTH-%s", sasl_session_mech(ss));
-	return method;
-}
-
-static enum auth_result auth_result_of(enum sasl_status st)
-{
-	return st == SASL_S_TEMPFAIL ? AUTH_TEMPFAIL : st == SASL_S_PERMFAIL ? AUTH_PERMFAIL : AUTH_FAIL;
-}
-
-/* Runs the exchange to its end: login, or one failure reply. */
-static void run_exchange(struct session *s, struct sasl_session *ss, const char *mech,
-			 const unsigned char *initial, size_t initial_len)
-{
-	const unsigned char *chal = NULL;
-	size_t chal_len = 0, len;
-	enum sasl_status st;
-	struct auth_user u;
-	unsigned rounds = 0;
-	const char *kind = NULL;
-
-	st = sasl_session_start(ss, mech, initial, initial_len, &chal, &chal_len);
-	while (st == SASL_S_CONTINUE) {
-		if (++rounds > SASL_ROUNDS_MAX) {
-			kind = "too-many-rounds";
-			break;
+	while (rc == 0 && a->status == AMS_CONTINUE) {
+		if (send_challenge(s, a->data, a->len) != 0) {
+			engine_end(s);
+			return;
 		}
-		if (send_challenge(s, chal, chal_len) != 0) {
-			st = SASL_S_TEMPFAIL;
-			kind = "temporary";
-			break;
-		}
+		kind = NULL;
 		switch (read_response(s, &len)) {
 		case READ_DATA:
-			st = sasl_session_step(ss, sasl_data, len, &chal, &chal_len);
+			rc = ac_sasl_step(s, sasl_data, len, a);
 			ct_wipe(sasl_data, len);
 			continue;
 		case READ_CANCEL:
-			log_info("AUTH %s cancelled by the client: client=%s", sasl_session_mech(ss),
-				 s->p->client_addr);
-			reply_err(s, RESP_NONE, "Authentication cancelled.");
-			return;
+			rc = ac_sasl_cancel(s, a);
+			if (rc == 0 && a->status == AMS_CANCELLED) {
+				reply_err(s, RESP_NONE, "Authentication cancelled.");
+				return;
+			}
+			break;
 		case READ_BAD:
 			kind = "bad-base64";
 			break;
@@ -235,31 +201,27 @@ static void run_exchange(struct session *s, struct sasl_session *ss, const char 
 		case READ_GONE:
 			return;
 		}
-		break;
-	}
-	if (kind == NULL && st == SASL_S_NOMECH) {
-		reply_err(s, RESP_NONE, "Unsupported authentication mechanism.");
-		return;
-	}
-	if (kind == NULL && st == SASL_S_OK) {
-		u = *sasl_session_user(ss);
 		netio_set_max_line(s->io, 0);
-		login_complete(s, &u, method_name(ss));
-		ct_wipe(&u, sizeof(u));
+		if (kind != NULL)
+			login_failed(s, "AUTH", "", kind);
+		else
+			login_answered(s, rc, a);
 		return;
 	}
 	netio_set_max_line(s->io, 0);
-	login_failed(s, method_name(ss), sasl_session_authid(ss), auth_result_of(st), kind,
-		     sasl_session_reason(ss));
+	if (rc == 0 && a->status == AMS_NOMECH) {
+		reply_err(s, RESP_NONE, "Unsupported authentication mechanism.");
+		return;
+	}
+	login_answered(s, rc, a);
 }
 
 void cmd_auth(struct session *s, const struct cmd_call *c)
 {
-	struct sasl_params p;
-	struct sasl_session *ss;
-	char reason[256] = "";
 	const unsigned char *initial = NULL;
 	size_t initial_len = 0;
+	struct ac_answer a;
+	int rc;
 
 	if (s->kpop_user[0] != '\0') {
 		reply_err(s, RESP_NONE, "This connection is authenticated by Kerberos; use USER.");
@@ -276,6 +238,10 @@ void cmd_auth(struct session *s, const struct cmd_call *c)
 		policy_refuse_cleartext(s);
 		return;
 	}
+	if (strlen(c->argv[0]) > SASL_MECH_NAME_MAX) {
+		reply_err(s, RESP_NONE, "Unsupported authentication mechanism.");
+		return;
+	}
 	/* The initial response: "=" is an empty one (RFC 5034 section 4). */
 	if (c->argc == 2) {
 		if (strcmp(c->argv[1], "=") == 0) {
@@ -285,27 +251,20 @@ void cmd_auth(struct session *s, const struct cmd_call *c)
 						 sizeof(sasl_data));
 
 			if (n < 0) {
-				login_failed(s, "AUTH", "", AUTH_FAIL, "bad-base64",
-					     "malformed initial response");
+				login_failed(s, "AUTH", "", "bad-base64");
 				return;
 			}
 			initial = sasl_data;
 			initial_len = (size_t)n;
 		}
 	}
-	params_fill(s, &p);
-	ss = sasl_session_create(&p, reason, sizeof(reason));
-	if (ss == NULL) {
-		log_error("AUTH: %s", reason);
-		reply_err(s, RESP_SYS_TEMP, "Authentication is temporarily unavailable.");
-		return;
-	}
 	netio_set_max_line(s->io, SASL_LINE_MAX);
-	run_exchange(s, ss, c->argv[0], initial, initial_len);
+	rc = ac_sasl_start(s, c->argv[0], initial, initial_len, &a);
+	ct_wipe(sasl_data, initial_len);
+	run_exchange(s, rc, &a);
 	/* Back to the normal limit before the next command is read, whatever
 	 * happened. */
 	netio_set_max_line(s->io, 0);
-	sasl_session_destroy(ss);
 	ct_wipe(sasl_data, sizeof(sasl_data));
 }
 

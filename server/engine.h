@@ -21,7 +21,9 @@
  * alone logs in, updates and forgets a name after a failure; any floor may
  * end the session (a handler does when the connection cannot go on).
  *
- * Runs in the session process: as root before login, as the user after.
+ * Runs in the pre-auth process (unprivileged, confined) before login, in
+ * the user's session after; the auth monitor (root) shares the record it
+ * made before the fork.
  * Nothing here is exported outside server/.
  */
 #ifndef POPPER_ENGINE_H
@@ -65,6 +67,8 @@ enum resp_code {
 /* The session: everything one connection owns.  Only server/session.c
  * creates it; the floors below read it, and change its state only through
  * the transitions below. */
+struct authmon;
+
 struct session {
 	const struct session_params *p;
 	const struct settings *set;
@@ -74,11 +78,20 @@ struct session {
 	bool cleartext_ok;               /* USER/PASS allowed on this connection */
 	struct tls_conn *tls;            /* non-NULL once the connection is encrypted
 					  * (STLS or implicit TLS); see cmd_stls.c */
+	bool tls_proxied;                /* after login: the pre-auth process is our TLS
+					  * end (server/tlsproxy.c) */
 	char timestamp[320];             /* APOP banner timestamp, "<...>" */
+	bool apop_offered;               /* decided as root before the fork: the
+					  * pre-auth process cannot see the database */
+	/* privilege separation (server/authmon.h, server/authclient.h) */
+	bool pm_forked;                  /* the auth monitor is our parent process */
+	int pm_fd;                       /* its request socket (pm_forked) */
+	int proxy_fd;                    /* TLS: our end of the session's clear text, or -1 */
+	int kpop_fd;                     /* -k: the relay to the monitor's krb5, or -1 */
+	struct authmon *inproc;          /* not forked: the in-process monitor (authclient.c) */
 	struct auth_config authcfg;
 	char pending_user[USERNAME_MAX + 1]; /* STATE_AUTH2: the accepted USER name */
 	char kpop_user[USERNAME_MAX + 1];    /* KPOP: the user Kerberos proved ("" = none) */
-	unsigned auth_failures;
 	/* after login */
 	struct auth_user user;
 	const char *method;              /* "PASS", "APOP", "AUTH-<mech>" or "KPOP" */

@@ -13,12 +13,17 @@ server_libpopserver_a_SOURCES = \
 	server/lockreg.c server/lockreg.h \
 	server/monitor.c server/monitor.h \
 	server/privdrop.c server/privdrop.h \
+	server/privsep.c server/privsep.h \
+	server/authmon.c server/authmon_run.c server/authmon.h \
+	server/authclient.c server/authclient.h \
+	server/sandbox.c server/sandbox.h \
+	server/tlsproxy.c server/tlsproxy.h \
 	server/daemon.c server/daemon.h server/daemon_parts.h
 SERVER_CFLAGS = $(AUTH_CFLAGS)
 server_libpopserver_a_CFLAGS = $(SERVER_CFLAGS)
 
 # auth/ and server/maildrop/ both stand on lib/, so it comes last.
-SERVER_LDADD = server/libpopserver.a server/maildrop/libmaildrop.a $(AUTH_LDADD)
+SERVER_LDADD = server/libpopserver.a server/maildrop/libmaildrop.a $(AUTH_LDADD) $(SECCOMP_LIBS)
 
 sbin_PROGRAMS += server/popper
 server_popper_SOURCES = server/main.c
@@ -30,7 +35,12 @@ check_PROGRAMS += \
 	tests/unit/server/test_commands tests/unit/server/test_options \
 	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
 	tests/unit/server/test_monitor tests/unit/server/test_daemon \
-	tests/unit/server/test_privdrop
+	tests/unit/server/test_privdrop tests/unit/server/test_privsep \
+	tests/unit/server/test_authmon
+tests_unit_server_test_privsep_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_privsep_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_authmon_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_authmon_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_commands_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_commands_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_options_CFLAGS = $(SERVER_CFLAGS)

@@ -2,10 +2,14 @@
  * login: a session after its authentication (see login.h): the login
  * sequence, the failed-login sequence, QUIT's UPDATE and the abort.
  *
- * Runs as root until login_complete() forks: the parent becomes the monitor
- * (server/monitor.c, stays root, never comes back here) and the child drops
- * to the user (server/privdrop.c) before the maildrop is opened.  This file
- * is the only place that happens; the handlers only hand it an answer.
+ * Two processes use it.  The pre-auth process (unprivileged) turns the auth
+ * monitor's answers into replies, and hands the connection over after a
+ * login.  The auth monitor (root) runs login_complete() on the connection
+ * it was handed: it forks, the parent becomes the lock monitor
+ * (server/monitor.c, stays root, never comes back here) and the child
+ * drops to the user (server/privdrop.c) before the maildrop is opened.
+ * This file is the only place that happens; the handlers only hand it an
+ * answer.
  */
 #include "config.h"
 
@@ -19,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "server/authclient.h"
 #include "server/lockreg.h"
 #include "server/login.h"
 #include "server/monitor.h"
@@ -63,68 +68,66 @@ char *login_expand_template(const char *tmpl, const char *version, const char *u
 	return out;
 }
 
-/* ---- the failed login ---- */
-
-/* The short log token for a failed result. */
-static const char *result_kind(enum auth_result r)
-{
-	return r == AUTH_TEMPFAIL ? "temporary" : r == AUTH_PERMFAIL ? "unavailable" : "rejected";
-}
+/* ---- the answer to an authentication ---- */
 
 /*
- * One log line, the delay, one reply ([SYS/TEMP] only for a backend that
- * could not answer, [SYS/PERM] only for an unsafe user database), and the
- * close after max-auth-failures.  Every credential failure, whatever its
- * kind, costs the same delay and reads the same to the client (robustness
- * notes §4.2-4.3); the kind goes to the log only, in one fail2ban-safe line.
+ * The reply to a failed login: [SYS/TEMP] only for a backend that could not
+ * answer, [SYS/PERM] only for an unsafe user database, otherwise the one
+ * text every failure gets (robustness notes §4.2-4.3).  The log line, the
+ * count, the delay and the end after max-auth-failures are the auth
+ * monitor's (server/authmon.c), so the pre-auth process cannot skip them;
+ * by the time the answer is here, the delay is over.
  */
-void login_failed(struct session *s, const char *method, const char *user,
-		  enum auth_result r, const char *kind, const char *detail)
+static void reply_failure(struct session *s, const struct ac_answer *a)
 {
-	char quser[USERNAME_MAX * 4 + 8], qdetail[256];
-	unsigned max = s->set->max_auth_failures;
-
-	if (kind == NULL)
-		kind = result_kind(r);
-	log_quote(user, strlen(user), quser, sizeof(quser));
-	log_quote(detail, strlen(detail), qdetail, sizeof(qdetail));
-	/* The client address comes first and is numeric (ours, not the
-	 * client's text), so a fail2ban filter can anchor on it. */
-	log_notice("authentication failed: client=%s method=%s user=\"%s\" reason=%s detail=\"%s\"",
-		   s->p->client_addr, method, quser, kind, qdetail);
-	s->auth_failures++;
 	engine_user_dropped(s);
-
-	/* The same total time for every kind, counted from the arrival of the
-	 * credential, so neither the kind of failure nor what the check cost
-	 * (an unknown name, a database lookup, a PAM conversation) shows in
-	 * when the answer comes, as long as the check is faster than the
-	 * delay. */
-	if (!engine_sleep_after_line(s, s->set->auth_failure_delay))
-		return; /* terminating: the main loop ends the session */
-	if (r == AUTH_TEMPFAIL)
+	if (a->status == AMS_TEMPFAIL)
 		reply_err(s, RESP_SYS_TEMP, "Authentication is temporarily unavailable.");
-	else if (r == AUTH_PERMFAIL)
+	else if (a->status == AMS_PERMFAIL)
 		reply_err(s, RESP_SYS_PERM, LOGIN_PERMFAIL_TEXT);
-	else
+	else if (a->status == AMS_FAIL)
 		reply_err(s, RESP_AUTH, "Authentication failed.");
-	/* 0 would mean "unlimited"; we never allow that. */
-	if (max == 0)
-		max = 1;
-	if (s->auth_failures >= max) {
-		log_notice("too many authentication failures: client=%s failures=%u",
-			   s->p->client_addr, s->auth_failures);
+	/* AMS_VIOLATION: the monitor has ended the connection; say nothing. */
+	if (a->end || (a->status != AMS_FAIL && a->status != AMS_TEMPFAIL &&
+		       a->status != AMS_PERMFAIL))
 		engine_end(s);
-	}
 }
 
-void login_answer(struct session *s, const char *method, const char *user,
-		  enum auth_result r, const struct auth_user *u, const char *detail)
+void login_answered(struct session *s, int rc, const struct ac_answer *a)
 {
-	if (r == AUTH_OK)
-		login_complete(s, u, method);
-	else
-		login_failed(s, method, user, r, NULL, detail);
+	struct authmon *m;
+
+	if (rc != 0) {
+		/* No answer: a termination signal (the loop says goodbye) or
+		 * the monitor is gone. */
+		if (engine_stop_signal() == 0) {
+			reply_err(s, RESP_SYS_TEMP, "Authentication is temporarily unavailable.");
+			engine_end(s);
+		}
+		return;
+	}
+	if (a->status != AMS_OK) {
+		reply_failure(s, a);
+		return;
+	}
+	/* A login the monitor decided.  Forked: the connection goes to it
+	 * (never returns).  In-process: log in here, as that monitor says. */
+	ac_handover(s);
+	m = ac_inprocess_monitor(s);
+	if (m == NULL || m->state != AM_AUTHED) {
+		engine_end(s);
+		return;
+	}
+	m->state = AM_DONE;
+	login_complete(s, &m->user, m->method);
+}
+
+void login_failed(struct session *s, const char *method, const char *user, const char *kind)
+{
+	struct ac_answer a;
+	int rc = ac_failed(s, method, user, kind, &a);
+
+	login_answered(s, rc, &a);
 }
 
 /* ---- the end of a session: UPDATE or abort ---- */

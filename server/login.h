@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "server/authclient.h"
 #include "server/engine.h"
 
 /* The reply to AUTH_PERMFAIL: a global configuration fault (an unsafe user
@@ -32,19 +33,18 @@
  * the -ERR reply and the end of the session. */
 void login_complete(struct session *s, const struct auth_user *u, const char *method);
 
-/* Every failed login (PASS, APOP, AUTH, KPOP's USER and PASS): the log line,
- * the delay, the -ERR for r, the close after max-auth-failures.  user: client
- * text (quoted for the log); kind: a short log token, or NULL for the one
- * that r stands for ("temporary", "unavailable", "rejected"); detail: the
- * log-only reason. */
-void login_failed(struct session *s, const char *method, const char *user,
-		  enum auth_result r, const char *kind, const char *detail);
+/* The auth monitor's answer to a login attempt (rc and a from the
+ * ac_*() call of server/authclient.h): a login is handed over (or, with an
+ * in-process monitor, completed here); a failure gets its reply (the
+ * monitor has logged it, counted it and waited the delay) and, after
+ * max-auth-failures, the end of the session. */
+void login_answered(struct session *s, int rc, const struct ac_answer *a);
 
-/* The auth layer's answer r for user (client text; u filled on AUTH_OK):
- * login_complete() on AUTH_OK, else login_failed() with the kind r stands
- * for and detail, the backend's log-only reason. */
-void login_answer(struct session *s, const char *method, const char *user,
-		  enum auth_result r, const struct auth_user *u, const char *detail);
+/* A malformed credential caught before asking the monitor (an invalid
+ * name, a malformed digest or base64, KPOP's wrong USER): the monitor logs
+ * and counts it like any failed login (kind: authclient.h), then the same
+ * reply. */
+void login_failed(struct session *s, const char *method, const char *user, const char *kind);
 
 /* QUIT in TRANSACTION: UPDATE, the commit, the reply, END. */
 void login_update(struct session *s);

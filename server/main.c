@@ -50,6 +50,7 @@
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "server/daemon.h"
+#include "server/sandbox.h"
 #include "server/lockreg.h"
 #include "server/settings.h"
 
@@ -89,6 +90,9 @@ static const char built_with[] = ""
 #endif
 #ifdef HAVE_KRB5
 	" krb5"
+#endif
+#ifdef HAVE_SECCOMP
+	" seccomp"
 #endif
 	;
 
@@ -421,6 +425,7 @@ static int print_settings(struct settings *set)
  * after reporting why (set is then freed). */
 static int prepare_to_serve(struct settings *set)
 {
+	char msg[1024];
 	const char *err;
 
 	if (!errors_to_stderr)
@@ -434,6 +439,13 @@ static int prepare_to_serve(struct settings *set)
 	err = setup_tls(set);
 	if (err != NULL) {
 		startup_error("%s", err);
+		free_settings(set);
+		return EXIT_CONFIG;
+	}
+	/* The pre-auth account and its empty directory: a bad setting stops
+	 * popper here, before any client connects. */
+	if (sandbox_prepare(set, msg, sizeof(msg)) != 0) {
+		startup_error("%s", msg);
 		free_settings(set);
 		return EXIT_CONFIG;
 	}

@@ -208,6 +208,10 @@ static const struct option options[] = {
 	STROPT("home-dir-mail", home_dir_mail, OC_START, SK_HOME_NAME),
 	STROPT("virtual-spool-dir", virtual_spool_dir, OC_START, SK_PATH),
 	STROPT("state-dir", state_dir, OC_START, SK_PATH),
+	/* the pre-auth process: checked by server/sandbox.c at start */
+	STROPT("preauth-user", preauth_user, OC_START, SK_TEXT),
+	STROPT("preauth-chroot", preauth_chroot, OC_START, SK_OPT_PATH),
+	BOOLOPT("seccomp", seccomp, OC_START),
 	BOOLOPT("server-mode", server_mode, OC_START),
 	UINTOPT("lock-wait", lock_wait, OC_START, 0, 3600),
 	BOOLOPT("trust-x-uidl", trust_x_uidl, OC_ADMIN),
@@ -881,6 +885,7 @@ void settings_init(struct settings *s)
 	s->spool_dir = xstrdup(DEFAULT_SPOOL_DIR);
 	s->virtual_spool_dir = xstrdup(DEFAULT_VIRTUAL_SPOOL_DIR);
 	s->state_dir = xstrdup(DEFAULT_STATE_DIR);
+	s->seccomp = true;
 	s->server_mode = true;
 	s->temp_name = xstrdup(".%s.pop");   /* Qpopper's name */
 	s->lock_wait = 10;

@@ -3,7 +3,7 @@
  * (see policy.h).  Pure decisions on the settings and the client address,
  * plus the one refusal reply that USER and AUTH share.
  *
- * Runs as root, before login.
+ * Runs before login: in the pre-auth process, and in the auth monitor.
  */
 #include "config.h"
 
@@ -80,6 +80,10 @@ bool policy_user_normalise(const struct settings *set, const char *in,
 
 bool policy_apop_offered(const struct session *s)
 {
+	/* The pre-auth process cannot see the database (chroot): it goes by
+	 * what the monitor decided before the fork. */
+	if (s->pm_forked)
+		return s->apop_offered;
 	return s->set->apop && auth_apop_available(&s->authcfg);
 }
 
@@ -96,4 +100,19 @@ void policy_refuse_cleartext(struct session *s)
 	else
 		reply_err(s, RESP_AUTH,
 			  "You must use stronger authentication such as APOP to connect to this server.");
+}
+
+bool policy_apop_digest_valid(const char *d)
+{
+	size_t i;
+
+	for (i = 0; d[i] != '\0'; i++) {
+		char ch = d[i];
+
+		/* RFC 1939 §7: lower-case hex; anything else is malformed. */
+		if (i >= POLICY_APOP_DIGEST_LEN ||
+		    !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return false;
+	}
+	return i == POLICY_APOP_DIGEST_LEN;
 }

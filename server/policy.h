@@ -39,4 +39,10 @@ bool policy_secret_users_refused(const struct session *s);
 /* The -ERR [AUTH] for a clear-text login the policy does not allow here. */
 void policy_refuse_cleartext(struct session *s);
 
+/* An APOP digest: MD5 in lower-case hex (RFC 1939 §7). */
+#define POLICY_APOP_DIGEST_LEN 32
+/* True when d is exactly that: the pre-auth process checks before asking,
+ * the auth monitor again before trusting. */
+bool policy_apop_digest_valid(const char *d);
+
 #endif

@@ -10,9 +10,12 @@
  * failed logins, UPDATE, abort), server/policy.c, server/engine.c (state,
  * replies, the termination flag).  Nothing below calls back up here.
  *
- * Runs as root until a login succeeds (PAM and the per-user state directory
- * need it); server/login.c is the one place where that ends, and the loop
- * goes on as the user.
+ * Three processes pass through session_run.  It starts in the process that
+ * owns the connection (root): the auth monitor (server/authmon.h) forks
+ * the pre-auth process, which greets and runs the loop before login,
+ * unprivileged and confined; after a login the monitor runs the login
+ * sequence on the connection handed back to it (server/login.c forks the
+ * lock monitor and drops to the user), and the loop goes on as the user.
  */
 #include "config.h"
 
@@ -27,6 +30,7 @@
 
 #include "lib/ctcompare.h"
 #include "lib/log.h"
+#include "server/authmon.h"
 #include "server/commands.h"
 #include "server/login.h"
 #include "server/policy.h"
@@ -101,6 +105,7 @@ static int session_init(struct session *s, const struct session_params *p)
 	s->authcfg.client_addr = p->client_addr;
 	s->authcfg.ignore_password_expiry = !s->set->check_password_expired;
 	s->cleartext_ok = policy_cleartext_allowed(s->set->cleartext, p->client_addr);
+	s->pm_fd = s->proxy_fd = s->kpop_fd = -1;
 
 	s->io = netio_create(p->fd_in, p->fd_out);
 	if (s->io == NULL) {
@@ -224,11 +229,29 @@ static int session_close(struct session *s, bool may_update, bool normal)
 	return status;
 }
 
+/* The auth monitor's side after a login it decided: the login sequence
+ * on the connection the pre-auth process handed over (the lock monitor's
+ * fork and the drop to the user happen in there), then, as the user, the
+ * TRANSACTION loop. */
+static int session_after_login(struct session *s, struct authmon *m)
+{
+	bool may_update = false, normal = true;
+
+	login_complete(s, &m->user, m->method);
+	if (s->state == STATE_TRANS)
+		session_loop(s, &may_update, &normal);
+	else
+		normal = false;
+	return session_close(s, may_update, normal);
+}
+
 int session_run(const struct session_params *p)
 {
 	static struct session sess; /* large (struct auth_user); one per process */
+	static struct authmon mon;
 	struct session *s = &sess;
 	bool may_update = false, normal = true;
+	int status = 1;
 
 	engine_catch_signals();
 	umask(077);
@@ -242,9 +265,30 @@ int session_run(const struct session_params *p)
 		return 1;
 	}
 	log_info("connection: client=%s", p->client_addr);
+	/* Decided here, where the database can be seen: the pre-auth
+	 * process greets with it. */
+	s->apop_offered = policy_apop_offered(s);
+	authmon_init(&mon, s);
+	switch (authmon_run(&mon, &status)) {
+	case AUTHMON_CHILD:
+		break;   /* the pre-auth process: the conversation, below */
+	case AUTHMON_LOGIN:
+		return session_after_login(s, &mon);
+	case AUTHMON_ENDED:
+		netio_destroy(s->io);
+		ct_wipe(s, sizeof(*s));
+		return status;
+	default:
+		reply_err(s, RESP_SYS_TEMP, "Server error; try again later.");
+		(void)netio_flush(s->io);
+		netio_destroy(s->io);
+		return 1;
+	}
 	if (session_greet(s))
 		session_loop(s, &may_update, &normal);
 	else
 		normal = false;
-	return session_close(s, may_update, normal);
+	/* The pre-auth process never returns into its caller's code (the
+	 * daemon's loop, a test): it ends here. */
+	_exit(session_close(s, may_update, normal));
 }

@@ -123,6 +123,11 @@ struct settings {
 	bool kerberos;               /* -k, kerberos: KPOP handshake at connection start */
 	char *kerberos_service;      /* -K, kerberos-service ("pop") */
 	char *kerberos_keytab;       /* kerberos-keytab: NULL = krb5's default */
+
+	/* the pre-auth process (server/sandbox.c) */
+	char *preauth_user;          /* preauth-user: NULL/"" = PREAUTH_USER */
+	char *preauth_chroot;        /* preauth-chroot: NULL/"" = <state-dir>/empty */
+	bool seccomp;                /* seccomp: the system call filter */
 };
 
 /* Fills s with the compiled defaults.  Free with settings_free(). */

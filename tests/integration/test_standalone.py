@@ -196,7 +196,7 @@ def expected_built_with():
     """The "built with:" line config.h (in the build directory) calls for."""
     with open(os.path.join(pf.BUILDDIR, "config.h")) as f:
         defined = set(re.findall(r"^#define HAVE_(\w+) 1$", f.read(), re.M))
-    libs = [l for l in ("pam", "gdbm", "openssl", "sasl", "krb5") if l.upper() in defined]
+    libs = [l for l in ("pam", "gdbm", "openssl", "sasl", "krb5", "seccomp") if l.upper() in defined]
     return "built with: " + (" ".join(libs) if libs else "none")
 
 

@@ -45,6 +45,8 @@ PROC_TIMEOUT = 15        # a process we started to exit after being asked
 MAIL_OWNER_UID = 4242    # the fake account that owns virtual maildrops
 MAIL_OWNER = "popmail"
 MAIL_GID = 8             # Debian's "mail" group, listed in the fake group file
+PREAUTH_UID = 4343       # the fake account of the pre-auth process ("popper")
+PREAUTH_USER = "popper"
 PAM_UID_BASE = 5001      # fake PAM accounts made by PopEnv.add_user (as root)
 
 LIBDIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
@@ -934,8 +936,11 @@ class PopEnv:
         pw = ["root:x:0:0:root:/root:/bin/sh",
               "mail:x:8:8:mail:/var/mail:/usr/sbin/nologin",
               "%s:x:%d:%d:popper test mail owner:%s:/usr/sbin/nologin" % (
-                  MAIL_OWNER, MAIL_OWNER_UID, MAIL_OWNER_UID, self.dir)]
-        gr = ["root:x:0:", "mail:x:8:", "%s:x:%d:" % (MAIL_OWNER, MAIL_OWNER_UID)]
+                  MAIL_OWNER, MAIL_OWNER_UID, MAIL_OWNER_UID, self.dir),
+              "%s:x:%d:%d:popper pre-auth:/nonexistent:/usr/sbin/nologin" % (
+                  PREAUTH_USER, PREAUTH_UID, PREAUTH_UID)]
+        gr = ["root:x:0:", "mail:x:8:", "%s:x:%d:" % (MAIL_OWNER, MAIL_OWNER_UID),
+              "%s:x:%d:" % (PREAUTH_USER, PREAUTH_UID)]
         gr += ["%s:x:%d:" % (g, gid) for g, gid in self.extra_groups.items()]
         members = {}
         for name, (uid, gid, home, shell, groups) in self.system_users.items():
@@ -992,18 +997,18 @@ class PopEnv:
         return os.path.join(self.logs, "%s-%03d.stderr" % (what, self.counter))
 
     # -- starting popper -----------------------------------------------------
-    def popper_argv(self, args=()):
+    def popper_argv(self, args=(), popper=None):
         # Switches after -f: a later switch overrides the file (Qpopper).
-        return [POPPER, "-f", self.conf] + list(args)
+        return [popper or POPPER, "-f", self.conf] + list(args)
 
     def start_inetd(self, transport="socketpair", prefix=(), args=(), timeout=IO_TIMEOUT,
-                    write_config=True, pass_fds=()):
+                    write_config=True, pass_fds=(), popper=None):
         """popper in inetd mode serving one connection.  transport:
         "socketpair" (AF_UNIX), "tcp" (127.0.0.1) or "tcp6" (::1): for the
         TCP ones the accepted socket is popper's stdin/stdout, as inetd
         does.  prefix: a wrapper command (e.g. strace ...).  pass_fds:
         descriptors popper inherits besides 0-2 (as from a careless
-        caller)."""
+        caller).  popper: another build of the program (a test tool)."""
         if write_config:
             self.write_config()
         if transport == "socketpair":
@@ -1022,7 +1027,7 @@ class PopEnv:
             ls.close()
         errpath = self._log("inetd")
         with open(errpath, "wb") as err:
-            proc = subprocess.Popen(list(prefix) + self.popper_argv(args),
+            proc = subprocess.Popen(list(prefix) + self.popper_argv(args, popper),
                                     stdin=theirs.fileno(), stdout=theirs.fileno(),
                                     stderr=err, env=self.process_env(),
                                     start_new_session=True, close_fds=True,

@@ -78,7 +78,7 @@ static void test_apop(void)
 	ts_expect(&t, "APOP bob d x", "-ERR Too many arguments for the APOP command.\r\n");
 	ts_expect(&t, "APOP bob 0123456789abcdef0123456789abcdef",
 	              "-ERR APOP is not available on this server.\r\n");
-	ok(t.s.auth_failures == 0, "APOP not offered is not a failed login");
+	ok(ts_failures(&t) == 0, "APOP not offered is not a failed login");
 	ts_done(&t);
 
 	/* Offered (a database is configured; it need not exist for these): a
@@ -96,7 +96,7 @@ static void test_apop(void)
 	ts_expect(&t, "APOP bob 0123456789ABCDEF0123456789ABCDEF", AUTH_FAILED);
 	ts_expect(&t, "APOP bob 0123456789abcdef", AUTH_FAILED);
 	ts_expect(&t, "APOP bob 0123456789abcdef0123456789abcdef0", AUTH_FAILED);
-	is_int(t.s.auth_failures, 4, "each one counted");
+	is_int(ts_failures(&t), 4, "each one counted");
 	ok(t.s.state == STATE_AUTH1, "still AUTH1 below max-auth-failures");
 	t.set.max_auth_failures = 5;
 	ts_expect(&t, "APOP bob zz", AUTH_FAILED);

@@ -23,9 +23,9 @@ static void test_user(void)
 	snprintf(t.s.kpop_user, sizeof(t.s.kpop_user), "alice");
 	t.s.cleartext_ok = false;   /* the policy does not apply: no password is sent */
 	ts_expect(&t, "USER a/b", "-ERR [AUTH] Invalid user name.\r\n");
-	ok(t.s.auth_failures == 0, "an invalid name is not a failed login");
+	ok(ts_failures(&t) == 0, "an invalid name is not a failed login");
 	ts_expect(&t, "USER bob", AUTH_FAILED);
-	ok(t.s.auth_failures == 1 && t.s.state == STATE_AUTH1,
+	ok(ts_failures(&t) == 1 && t.s.state == STATE_AUTH1,
 	   "another user than the principal's: a failed login");
 	ts_expect(&t, "USER", "-ERR Too few arguments for the USER command.\r\n");
 	ts_expect(&t, "PASS x", "-ERR Command not valid in this state.\r\n");

@@ -20,12 +20,12 @@ static void test_auth(void)
 	ts_expect(&t, "AUTH a b c", "-ERR Too many arguments for the AUTH command.\r\n");
 #ifdef HAVE_SASL
 	ts_expect(&t, "AUTH PLAIN !!!notbase64", "-ERR [AUTH] Authentication failed.\r\n");
-	ok(t.s.auth_failures == 1, "a malformed initial response is a failed login");
+	ok(ts_failures(&t) == 1, "a malformed initial response is a failed login");
 	t.s.cleartext_ok = false;
 	t.set.cleartext = CLEARTEXT_NEVER;
 	ts_expect(&t, "AUTH plain dGVzdA==", "-ERR [AUTH] You must use stronger authentication such "
 	              "as APOP to connect to this server.\r\n");
-	ok(t.s.auth_failures == 1, "a refusal by policy is not a failed login");
+	ok(ts_failures(&t) == 1, "a refusal by policy is not a failed login");
 #else
 	ts_expect(&t, "AUTH PLAIN", "-ERR AUTH is not supported by this server.\r\n");
 #endif

@@ -2,7 +2,9 @@
  * test_session: the loop (server/session.c, session_run) over a socketpair:
  * the greeting, lines handed to the dispatcher in order (pipelined), an
  * over-long line, the end by QUIT, by EOF and by the idle timeout, and an
- * implicit-TLS port without a TLS context (not a word in clear text).  The
+ * implicit-TLS port without a TLS context (not a word in clear text).
+ * session_run forks the pre-auth process as in production (as root it is
+ * chrooted into a directory of the test's and runs as an unused uid).  The
  * client's side is written before the session runs, so nothing blocks.
  */
 #include "config.h"
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/sandbox.h"
 #include "server/session.h"
 #include "tests/unit/server/testsession.h"
 
@@ -95,11 +98,23 @@ static void test_ends(void)
 
 int main(void)
 {
+	char err[256], chroot_dir[600];
+
+	ts_setup_root("test_session");
 	settings_init(&set);
 	set.apop = false;   /* no timestamp: the greeting is known */
+	/* The pre-auth process: an id no account has, an empty directory of
+	 * our own (as root; otherwise neither is used). */
+	free(set.preauth_user);
+	set.preauth_user = strdup("65533");
+	snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", ts_root);
+	set.preauth_chroot = strdup(chroot_dir);
+	if (sandbox_prepare(&set, err, sizeof(err)) != 0)
+		die(err);
 	test_conversation();
 	test_ends();
 	buf_free(&out);
 	settings_free(&set);
+	ts_cleanup_root();
 	return tap_done();
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/safeopen.h"
+#include "server/authclient.h"
 #include "server/commands.h"
 #include "server/engine.h"
 #include "tests/unit/tap.h"
@@ -111,6 +112,13 @@ static void ts_init(struct tsess *t)
 	snprintf(t->state, sizeof(t->state), "%s/state", t->dir);
 	if (mkdir(t->dir, 0700) < 0 || mkdir(t->state, 0700) < 0)
 		die("mkdir");
+}
+
+/* Failed logins the session's (in-process) auth monitor has counted. */
+static unsigned ts_failures(struct tsess *t) __attribute__((unused));
+static unsigned ts_failures(struct tsess *t)
+{
+	return ac_inprocess_monitor(&t->s)->failures;
 }
 
 static void ts_write_spool(struct tsess *t, const char *content) __attribute__((unused));
