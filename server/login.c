@@ -22,6 +22,7 @@
 #include "server/lockreg.h"
 #include "server/login.h"
 #include "server/monitor.h"
+#include "server/penalty.h"
 #include "server/privdrop.h"
 #include "server/spoolpath.h"
 
@@ -83,6 +84,7 @@ void login_failed(struct session *s, const char *method, const char *user,
 {
 	char quser[USERNAME_MAX * 4 + 8], qdetail[256];
 	unsigned max = s->set->max_auth_failures;
+	unsigned extra;
 
 	if (kind == NULL)
 		kind = result_kind(r);
@@ -95,12 +97,20 @@ void login_failed(struct session *s, const char *method, const char *user,
 	s->auth_failures++;
 	engine_user_dropped(s);
 
+	/* Standalone: the address's earlier failed logins, in any session of
+	 * the daemon, add their penalty; a rejected credential counts for the
+	 * next (server/penalty.h).  A backend that could not answer is not
+	 * the client's guess. */
+	extra = penalty_extra_delay(s->p->penalty, s->p->client_addr);
+	if (r == AUTH_FAIL)
+		penalty_note_failure(s->p->penalty, s->p->client_addr);
+
 	/* The same total time for every kind, counted from the arrival of the
 	 * credential, so neither the kind of failure nor what the check cost
 	 * (an unknown name, a database lookup, a PAM conversation) shows in
 	 * when the answer comes, as long as the check is faster than the
 	 * delay. */
-	if (!engine_sleep_after_line(s, s->set->auth_failure_delay))
+	if (!engine_sleep_after_line(s, s->set->auth_failure_delay + extra))
 		return; /* terminating: the main loop ends the session */
 	if (r == AUTH_TEMPFAIL)
 		reply_err(s, RESP_SYS_TEMP, "Authentication is temporarily unavailable.");
@@ -494,6 +504,8 @@ void login_complete(struct session *s, const struct auth_user *u, const char *me
 	s->user = *u;
 	s->method = method;
 	clock_gettime(CLOCK_MONOTONIC, &s->t_auth);
+	/* The credential was right: the address's failures are forgiven. */
+	penalty_note_success(s->p->penalty, s->p->client_addr);
 
 	st = paths_make(s, u, &lp);
 	if (st != MAILDROP_OK) {

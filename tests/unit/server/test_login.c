@@ -3,7 +3,8 @@
  * failed-login sequence (replies, counting, max-auth-failures, the way back
  * from AUTH2), a login that fails before the monitor (no privilege change
  * is ever attempted here), QUIT's UPDATE and the abort on a real mbox
- * maildrop, and the log-login template.
+ * maildrop, the log-login template, and the daemon's penalty per address
+ * in the failed-login sequence (the table itself: test_penalty).
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "server/login.h"
+#include "server/penalty.h"
 #include "tests/unit/server/testsession.h"
 
 static void test_failed(void)
@@ -111,6 +113,85 @@ static void test_failure_delay_from_arrival(void)
 	took = seconds_since(&t0);
 	ok(took > 0.9, "no line noted: the whole delay from now (%.2f s)", took);
 	ts_done(&t);
+}
+
+/* A failed login consults the daemon's table: the address's earlier
+ * failures, in this session or another, add their penalty; a rejected
+ * credential counts, a backend that could not answer does not; another
+ * address is not slowed; a right credential clears the record.  Delay 0
+ * and a cap of 1 s keep it short; bounds are loose. */
+static void test_penalty(void)
+{
+	struct penalty_table *tbl = penalty_table_create(1);
+	struct auth_user u;
+	struct tsess t;
+	struct timespec t0;
+	char longdir[5000];
+	double took;
+
+	if (tbl == NULL)
+		die("penalty_table_create");
+	ts_init(&t);
+	t.p.penalty = tbl;
+	t.set.max_auth_failures = 5;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	took = seconds_since(&t0);
+	ok(took < 0.5, "penalty: a first failure waits nothing extra (%.2f s)", took);
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "... and is answered");
+	is_int(penalty_failures(tbl, "192.0.2.1"), 1, "penalty: the failure is counted for the address");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "APOP", "bob", AUTH_FAIL, "bad-digest-format", "");
+	took = seconds_since(&t0);
+	ok(took > 0.9, "penalty: the second waits the penalty, 1 s (%.2f s)", took);
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "... with the usual reply");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "AUTH-PLAIN", "bob", AUTH_TEMPFAIL, NULL, "database busy");
+	took = seconds_since(&t0);
+	ok(took > 0.9, "penalty: a TEMPFAIL waits it too (%.2f s)", took);
+	is_int(penalty_failures(tbl, "192.0.2.1"), 2, "... but is not counted");
+	ts_done(&t);
+
+	/* A new connection from the address: waits at its first failure. */
+	ts_init(&t);
+	t.p.penalty = tbl;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	took = seconds_since(&t0);
+	ok(took > 0.9, "penalty: another session of the address waits at its first failure (%.2f s)",
+	   took);
+	ts_done(&t);
+
+	ts_init(&t);
+	t.p.penalty = tbl;
+	t.p.client_addr = "192.0.2.99";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "PASS", "bob", AUTH_FAIL, NULL, "wrong password");
+	took = seconds_since(&t0);
+	ok(took < 0.5, "penalty: another address does not wait (%.2f s)", took);
+	ts_done(&t);
+
+	/* A right credential: the login clears the record even when it then
+	 * cannot open the maildrop. */
+	ts_init(&t);
+	t.p.penalty = tbl;
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	free(t.set.spool_dir);
+	t.set.spool_dir = strdup(longdir);
+	t.set.home_dir_mail = NULL;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "alice");
+	snprintf(u.account, sizeof(u.account), "alice");
+	u.uid = 12345;
+	u.gid = 12345;
+	login_complete(&t.s, &u, "PASS");
+	ok(t.s.state == STATE_END, "penalty: (the login ends at the maildrop path)");
+	is_int(penalty_failures(tbl, "192.0.2.1"), 0, "penalty: a successful login clears the address");
+	is_int(penalty_failures(tbl, "192.0.2.99"), 1, "... and only it");
+	ts_done(&t);
+	penalty_table_destroy(tbl);
 }
 
 /* A login that cannot find the maildrop's path ends the session with
@@ -225,6 +306,7 @@ int main(void)
 	ts_setup_root("test_login");
 	test_failed();
 	test_failure_delay_from_arrival();
+	test_penalty();
 	test_complete_fails();
 	test_update();
 	test_abort();
