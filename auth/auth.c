@@ -19,6 +19,11 @@
  * For system accounts the policy is evaluated before PAM, and a refused
  * account still goes through pam_authenticate (but gets no credentials), so
  * a refusal costs the same work as a wrong password and timing tells nothing.
+ * A name the user database does not hold costs there what a virtual user's
+ * wrong password costs (a dummy record decoded and checked, the result
+ * thrown away), so with PAM off an unknown name and a virtual user cannot
+ * be told apart by time; with PAM on the unknown name then goes through PAM
+ * as well, whose cost only the engine's auth-failure-delay hides.
  * Every failure is AUTH_FAIL, whatever its kind; only "cannot decide now"
  * (an unreadable deny list, database or PAM trouble) is AUTH_TEMPFAIL, and
  * "cannot decide until the administrator acts" (an unsafe user database

@@ -12,9 +12,13 @@
  *     auth.c applies the system-account policy; USER/PASS is not ours (PAM
  *     checks the account's own password).
  * Names the database does not hold are "not mine" (BACKEND_NO_USER) and go
- * on to PAM, but only after the same work as a wrong password: the guess is
- * compared with a dummy secret, so timing does not tell which names are in
- * the database.  A missing database file means "no entries".  A database
+ * on to PAM, but only after the same work as a wrong password: a dummy
+ * stored record (userdb_dummy_entry) is decoded as a held name's is and the
+ * guess is checked against it (the compare, or APOP's MD5 and compare), the
+ * result thrown away.  With PAM off, an unknown name and a virtual user's
+ * wrong password therefore cost the same, and their timing does not tell
+ * which names are in the database; with PAM on, the unknown name then costs
+ * PAM's work too, which only auth-failure-delay hides (popper(8)).  A missing database file means "no entries".  A database
  * file that breaks the server's rule (owner root or auth-db-owner, mode
  * exactly 0600, not a symlink, one link) is a permanent failure for every
  * login until the administrator fixes it; any other database trouble is a
@@ -39,10 +43,6 @@
 /* An APOP digest is an MD5 value in hex (RFC 1939 section 7). */
 #define APOP_DIGEST_LEN 16
 #define APOP_HEX_LEN (2 * APOP_DIGEST_LEN)
-
-/* What unknown names are compared against.  Its content does not matter;
- * its length is that of a typical secret so the work is alike. */
-static const char dummy_secret[] = "popper-dummy-secret-0123456789";
 
 /* Longest error text from the database layer: a path and a reason. */
 #define DB_ERR_MAX (PATH_MAX + 512)
@@ -140,7 +140,7 @@ static enum backend_result userdb_verify_plain(const struct auth_config *cfg,
 					       char *account_r, size_t account_size,
 					       char *reason, size_t reasonsize)
 {
-	struct userdb_entry e;
+	struct userdb_entry e, dummy;
 	enum backend_result r;
 	bool match;
 
@@ -149,9 +149,12 @@ static enum backend_result userdb_verify_plain(const struct auth_config *cfg,
 	if (r == BACKEND_TEMPFAIL || r == BACKEND_PERMFAIL)
 		return r;
 	if (r == BACKEND_NO_USER || e.kind == USERDB_SYSTEM || e.secret_len == 0) {
-		/* Same compare as below, so timing says nothing about names. */
-		(void)ct_equal_str(dummy_secret, sizeof(dummy_secret) - 1,
-				   password, strlen(password));
+		/* The work of a wrong password, result discarded: a stored
+		 * record decoded and the guess compared with its secret, so
+		 * timing says nothing about names. */
+		userdb_dummy_entry(&dummy);
+		(void)ct_equal_str(dummy.secret, dummy.secret_len, password, strlen(password));
+		userdb_entry_wipe(&dummy);
 		if (r == BACKEND_NO_USER) {
 			snprintf(reason, reasonsize, "unknown user");
 			return BACKEND_NO_USER;
@@ -302,9 +305,12 @@ static enum backend_result userdb_verify_apop(const struct auth_config *cfg,
 		return r;
 	usable = r == BACKEND_OK && e.secret_len > 0;
 	if (!usable) {
-		/* The same hash and compare with a dummy secret. */
-		e.secret_len = sizeof(dummy_secret) - 1;
-		memcpy(e.secret, dummy_secret, sizeof(dummy_secret));
+		/* The same decode, hash and compare with the dummy record's
+		 * secret, result discarded; the kind stays the entry's. */
+		enum userdb_kind kind = e.kind;
+
+		userdb_dummy_entry(&e);
+		e.kind = kind;
 	}
 	if (!apop_md5(timestamp, e.secret, e.secret_len, want)) {
 		userdb_entry_wipe(&e);

@@ -71,7 +71,7 @@ struct auth_backend {
 
 	/* APOP: checks that digest_hex is MD5(timestamp || secret).  An
 	 * unknown user (or one without a secret) costs the same MD5 and
-	 * compare (with a dummy secret) and answers BACKEND_NO_USER /
+	 * compare (with a dummy record's secret) and answers BACKEND_NO_USER /
 	 * BACKEND_FAIL.  On BACKEND_OK copies the account to run as into
 	 * account_r and sets *is_system_r: false for a virtual user (the
 	 * account is mail-owner), true for the APOP secret of the system

@@ -20,6 +20,7 @@
 #include "server/authmon.h"
 #include "server/engine.h"
 #include "server/login.h"
+#include "server/penalty.h"
 #include "server/policy.h"
 
 #define S_KPOP_WAIT (1u << AM_KPOP_WAIT)
@@ -131,7 +132,7 @@ static void failed(struct authmon *m, const char *method, const char *user,
 {
 	struct session *s = m->s;
 	char quser[NETIO_MAX_LINE * 4 + 8], qdetail[256];
-	unsigned max = s->set->max_auth_failures;
+	unsigned max = s->set->max_auth_failures, extra;
 	bool end;
 
 	if (kind == NULL)
@@ -147,8 +148,15 @@ static void failed(struct authmon *m, const char *method, const char *user,
 	if (max == 0)
 		max = 1;
 	end = m->failures >= max;
+	/* Standalone: the address's earlier failed logins, in any session of
+	 * the daemon, add their penalty; a rejected credential counts for the
+	 * next (server/penalty.h).  A backend that could not answer is not
+	 * the client's guess. */
+	extra = penalty_extra_delay(s->p->penalty, s->p->client_addr);
+	if (r == AUTH_FAIL)
+		penalty_note_failure(s->p->penalty, s->p->client_addr);
 	s->t_line = m->t_request;
-	(void)engine_sleep_after_line(s, s->set->auth_failure_delay);
+	(void)engine_sleep_after_line(s, s->set->auth_failure_delay + extra);
 	if (end) {
 		log_notice("too many authentication failures: client=%s failures=%u",
 			   s->p->client_addr, m->failures);
@@ -160,6 +168,8 @@ static void failed(struct authmon *m, const char *method, const char *user,
 /* A login this monitor decided: only the hand-over may follow. */
 static void succeeded(struct authmon *m, const struct auth_user *u, const char *method)
 {
+	/* The credential was right: the address's failures are forgiven. */
+	penalty_note_success(m->s->p->penalty, m->s->p->client_addr);
 	m->user = *u;
 	if (method != m->method)
 		snprintf(m->method, sizeof(m->method), "%s", method);

@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "server/authmon.h"
 #include "server/engine.h"
+#include "server/penalty.h"
 #include "server/sandbox.h"
 
 struct run {
@@ -203,6 +204,10 @@ static int become_preauth(struct authmon *m, int sv, int proxy, int kpop)
 	struct session *s = m->s;
 	char reason[256] = "";
 
+	/* Only the monitor writes the table of failed logins per address:
+	 * a pre-auth process could otherwise clear its own address's record
+	 * or slow everybody else's. */
+	penalty_table_destroy(s->p->penalty);
 	s->pm_forked = true;
 	s->pm_fd = sv;
 	s->proxy_fd = proxy;

@@ -20,6 +20,9 @@
  *     children (the engine ends a session without update; one already in
  *     its update blocks signals and finishes), wait for all, exit 0.
  *   - SIGHUP re-opens syslog and the trace file.
+ *   - The table of failed logins per address (server/penalty.c) is made
+ *     here, before the first fork, so that every session shares it; the
+ *     listener itself never looks into it.
  *   - The lock registry (server/lockreg.c) is swept at start and whenever
  *     a child dies by a signal: a monitor killed together with its session
  *     leaves a dot-lock that nobody else would remove before its age makes
@@ -60,6 +63,7 @@
 #include "server/daemon.h"
 #include "server/daemon_parts.h"
 #include "server/lockreg.h"
+#include "server/penalty.h"
 #include "server/session.h"
 
 #define DAEMON_MAX_LISTENERS 16       /* addresses one name may bind */
@@ -557,6 +561,7 @@ struct listener {
 	struct daemon_ratelimit rl_full, rl_host, rl_fd, rl_fork;
 	struct timespec paused_until;   /* accepting paused after EMFILE & co. */
 	struct daemon_resweep resweep;
+	struct penalty_table *penalty;  /* shared with the sessions; NULL = off */
 	sigset_t block;                 /* the signals held across a fork */
 	bool stopping;
 };
@@ -602,7 +607,8 @@ static void refuse(int fd)
 	close(fd);
 }
 
-int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out)
+int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out,
+			    struct penalty_table *penalty)
 {
 	struct session_params p;
 	char addr[NI_MAXHOST], host[NI_MAXHOST], local[DAEMON_HOST_MAX];
@@ -623,6 +629,7 @@ int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out)
 	p.client_addr = addr;
 	p.client_host = host;
 	p.local_host = local;
+	p.penalty = penalty;
 	return session_run(&p);
 }
 
@@ -650,7 +657,7 @@ static void serve_child(const struct listener *l, int fd, const sigset_t *oldmas
 	sigaction(SIGPIPE, &sa, NULL);
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 
-	exit(daemon_serve_connection(l->s, fd, fd));
+	exit(daemon_serve_connection(l->s, fd, fd, l->penalty));
 }
 
 /* True (after refusing fd and logging, rate-limited) when a new client at
@@ -921,16 +928,31 @@ int daemon_run(const struct settings *s, const char *addrspec)
 		log_error("out of memory");
 		return 1;
 	}
+	if (s->auth_failure_penalty > 0) {
+		/* Before the first fork, so every session shares it.  Asked
+		 * for (the default) and impossible: say so rather than run
+		 * without it. */
+		l.penalty = penalty_table_create(s->auth_failure_penalty);
+		if (l.penalty == NULL) {
+			log_error("cannot make the table of failed logins per address: %s "
+				  "(set auth-failure-penalty = 0 to run without it)",
+				  strerror(errno));
+			free(l.kids.v);
+			return 1;
+		}
+	}
 	rc = listener_start(&l, addrspec);
 	if (rc == 0 && listener_signals(&l) < 0)
 		rc = 1;
 	if (rc != 0) {
+		penalty_table_destroy(l.penalty);
 		free(l.kids.v);
 		return rc;
 	}
 	while (!l.stopping && listener_turn(&l) == 0)
 		;
 	listener_stop(&l);
+	penalty_table_destroy(l.penalty);
 	free(l.kids.v);
 	return 0;
 }

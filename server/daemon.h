@@ -12,6 +12,8 @@
 
 #include "server/settings.h"
 
+struct penalty_table;
+
 /* Listens on addrspec ("[address][:port]", "[v6addr]:port", "port") and
  * serves each connection with session_run() in a child.  Returns the exit
  * status when told to stop (SIGTERM/SIGINT). */
@@ -26,8 +28,10 @@ void daemon_describe_peer(int fd, bool reverse_lookup, char *addr, size_t addrsi
 			  char *host, size_t hostsize);
 
 /* Serves one connection on fd_in/fd_out with session_run(): TCP_NODELAY,
- * the peer's address and name, our host name.  Used by inetd mode and by
- * each daemon child.  Returns session_run()'s exit status. */
-int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out);
+ * the peer's address and name, our host name, and the daemon's table of
+ * failed logins per address (penalty; NULL in inetd mode).  Used by inetd
+ * mode and by each daemon child.  Returns session_run()'s exit status. */
+int daemon_serve_connection(const struct settings *s, int fd_in, int fd_out,
+			    struct penalty_table *penalty);
 
 #endif

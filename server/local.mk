@@ -18,7 +18,8 @@ server_libpopserver_a_SOURCES = \
 	server/authclient.c server/authclient.h \
 	server/sandbox.c server/sandbox.h \
 	server/tlsproxy.c server/tlsproxy.h \
-	server/daemon.c server/daemon.h server/daemon_parts.h
+	server/daemon.c server/daemon.h server/daemon_parts.h \
+	server/penalty.c server/penalty.h
 SERVER_CFLAGS = $(AUTH_CFLAGS)
 server_libpopserver_a_CFLAGS = $(SERVER_CFLAGS)
 
@@ -30,13 +31,14 @@ server_popper_SOURCES = server/main.c
 server_popper_CFLAGS = $(SERVER_CFLAGS)
 server_popper_LDADD = $(SERVER_LDADD)
 
-# the root side: options, spool paths, lock registry, monitor, daemon, privilege drop
+# the root side: options, spool paths, lock registry, monitor, daemon, privilege drop,
+# the daemon's table of failed logins per address
 check_PROGRAMS += \
 	tests/unit/server/test_commands tests/unit/server/test_options \
 	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
 	tests/unit/server/test_monitor tests/unit/server/test_daemon \
 	tests/unit/server/test_privdrop tests/unit/server/test_privsep \
-	tests/unit/server/test_authmon
+	tests/unit/server/test_authmon tests/unit/server/test_penalty
 tests_unit_server_test_privsep_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_privsep_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_authmon_CFLAGS = $(SERVER_CFLAGS)
@@ -57,6 +59,8 @@ tests_unit_server_test_daemon_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_daemon_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_privdrop_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_privdrop_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_penalty_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_penalty_LDADD = $(SERVER_LDADD)
 
 # the engine: one test per module, the handlers driven through dispatch
 check_PROGRAMS += \

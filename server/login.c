@@ -27,6 +27,7 @@
 #include "server/lockreg.h"
 #include "server/login.h"
 #include "server/monitor.h"
+#include "server/penalty.h"
 #include "server/privdrop.h"
 #include "server/spoolpath.h"
 
@@ -323,7 +324,9 @@ static int become_user(struct session *s, const struct auth_user *u, const char 
 		log_error("login: cannot start the monitor: user=%s", u->name);
 		return -1;
 	}
-	/* From here on: the child, which must not stay root. */
+	/* From here on: the child, which must not stay root.  It has no
+	 * business with the table of failed logins per address. */
+	penalty_table_destroy(s->p->penalty);
 	if (privdrop_to(u->account, u->uid, u->gid, reason, sizeof(reason)) != 0) {
 		log_error("login: privilege drop failed: user=%s %s", u->name, reason);
 		return -1;

@@ -315,7 +315,9 @@ static int serve_inetd(const struct settings *s)
 	 * cleans up the dot-locks of sessions killed with their monitor
 	 * (server/lockreg.c); cheap when there are none. */
 	lockreg_sweep_state_dir(s->state_dir, NULL);
-	return daemon_serve_connection(s, STDIN_FILENO, STDOUT_FILENO);
+	/* No table of failures per address: nothing here outlives the
+	 * connection (popper(8), FAILED LOGINS: fail2ban). */
+	return daemon_serve_connection(s, STDIN_FILENO, STDOUT_FILENO, NULL);
 }
 
 /* What the command line asks for, seen in the first pass. */

@@ -199,6 +199,7 @@ static const struct option options[] = {
 	BOOLOPT("check-shell", check_shell, OC_START),
 	UINTOPT("max-auth-failures", max_auth_failures, OC_START, 1, 100),
 	UINTOPT("auth-failure-delay", auth_failure_delay, OC_START, 0, 60),
+	UINTOPT("auth-failure-penalty", auth_failure_penalty, OC_START, 0, 60),
 	BOOLOPT("apop", apop, OC_START),
 	BOOLOPT("check-password-expired", check_password_expired, OC_START),
 
@@ -880,6 +881,7 @@ void settings_init(struct settings *s)
 	s->min_uid = 1000;
 	s->max_auth_failures = 3;
 	s->auth_failure_delay = 2;
+	s->auth_failure_penalty = 15;      /* server/penalty.h */
 	s->apop = true;
 	s->check_password_expired = true;
 	s->spool_dir = xstrdup(DEFAULT_SPOOL_DIR);

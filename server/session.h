@@ -12,12 +12,17 @@
 
 #include "server/settings.h"
 
+struct penalty_table;
+
 struct session_params {
 	const struct settings *set;
 	int fd_in, fd_out;          /* the connection (equal for a socket) */
 	const char *client_addr;    /* numeric address ("127.0.0.1", "::1"), or "local" */
 	const char *client_host;    /* reverse-resolved name, or client_addr */
 	const char *local_host;     /* our host name, for the APOP timestamp */
+	/* Standalone: failed logins per client address, shared by all the
+	 * daemon's sessions (server/penalty.h); NULL in inetd mode. */
+	struct penalty_table *penalty;
 };
 
 /* Serves one connection to its end.  Returns the process exit status

@@ -69,6 +69,7 @@ struct settings {
 	bool check_shell;            /* check-shell */
 	unsigned max_auth_failures;  /* max-auth-failures (3) */
 	unsigned auth_failure_delay; /* auth-failure-delay, seconds (2) */
+	unsigned auth_failure_penalty; /* auth-failure-penalty: most extra seconds per address (15) */
 	bool apop;                   /* apop: offer APOP */
 
 	/* maildrop location */

@@ -129,6 +129,16 @@ enum userdb_status userdb_get_entry(struct userdb *db, const char *user,
 /* Wipes e (it may hold a secret). */
 void userdb_entry_wipe(struct userdb_entry *e);
 
+/* The length of the secret in userdb_dummy_entry()'s record: about what a
+ * password given to "apopdb add" is. */
+#define USERDB_DUMMY_SECRET_LEN 24
+/* Fills *e_r (wipe it) as userdb_get_entry() would from the stored record
+ * of a virtual user with a secret of USERDB_DUMMY_SECRET_LEN octets, through
+ * the same parse and decode.  For a name the database does not hold: its
+ * check then does the work of a held name's and discards the result, so the
+ * time of the answer does not tell which names are held.  Needs no GDBM. */
+void userdb_dummy_entry(struct userdb_entry *e_r);
+
 /* Last error text of db for messages. */
 const char *userdb_error(const struct userdb *db);
 

@@ -157,6 +157,24 @@ size_t userdb_record_build(const struct userdb_entry *e, const char *old, size_t
 	return olen;
 }
 
+/* What userdb_dummy_entry() parses: a stored record of a virtual user
+ * with a secret of USERDB_DUMMY_SECRET_LEN octets.  It leads to no name, so
+ * nobody can log in with it; what matters is that it takes the same path. */
+static const char dummy_record[] = USERDB_RECORD_MAGIC "kind=virtual\n"
+	"secret=706f707065722d64756d6d792d7365637265742d30313233\n";
+
+void userdb_dummy_entry(struct userdb_entry *e_r)
+{
+	struct record_view v;
+
+	/* The same two steps as userdb_get_entry() after its fetch.  The
+	 * record is ours and always parses; if a change ever broke it, the
+	 * entry would just be empty (no secret) and still match nothing. */
+	if (userdb_record_parse(dummy_record, sizeof(dummy_record) - 1, &v) != NULL)
+		memset(&v, 0, sizeof(v));
+	userdb_record_to_entry(dummy_record, &v, e_r);
+}
+
 /* Decodes the secret of a parsed record into e. */
 void userdb_record_to_entry(const char *rec, const struct record_view *v,
 			    struct userdb_entry *e)

@@ -775,6 +775,9 @@ class PopEnv:
     def defaults(self):
         self.settings = {
             "auth-failure-delay": "0",
+            # Standalone tests that fail logins on purpose would wait the
+            # penalty per address; test_penalty sets it itself.
+            "auth-failure-penalty": "0",
             "state-dir": self.state,
             "virtual-spool-dir": self.vspool,
             "spool-dir": self.spool,

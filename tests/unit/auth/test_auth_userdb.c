@@ -5,8 +5,10 @@
  * stored secrets (RFC 1939's example, malformed and wrong digests, replay),
  * the APOP secrets of system entries, which names have a secret, and the
  * rules the database file must meet (owner, mode, links, a file that is
- * not GDBM, a damaged record).  The account policy around the backends is
- * auth.c's and is tested in test_auth.
+ * not GDBM, a damaged record), and with PAM off the time of a failure: an
+ * unknown name costs what a virtual user's wrong password costs.  The
+ * account policy around the backends is auth.c's and is tested in
+ * test_auth.
  *
  * Runs under the wrappers as test_auth does (tests/unit/auth/pamwrap.h,
  * tests/unit/auth/accounts.h): the virtual users need the mail-owner
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
@@ -209,6 +212,110 @@ static void test_apop(void)
 	       AUTH_TEMPFAIL, "APOP, right digest but no mail-owner: TEMPFAIL");
 }
 
+/* ---- the time of a failure --------------------------------------------- */
+
+/* Samples of each kind, taken in turns so that anything else the machine
+ * does falls on both alike; the medians are compared, with a generous
+ * bound: this is not a benchmark, only "the same work, give or take". */
+#define TIMING_SAMPLES 301
+#define TIMING_WARMUP 20
+
+enum timing_kind { T_UNKNOWN, T_VIRTUAL, T_INVALID, T_KINDS };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+/* One failed check of kind k (i makes each unknown name new); returns its
+ * microseconds, or -1 when the check did not fail as it should. */
+static double time_one(const struct auth_config *c, bool apop, enum timing_kind k, unsigned i)
+{
+	static const char *const wrong_digest = "c4c9334bac560ecc979e58001b3e22fc";
+	struct timespec t0, t1;
+	struct auth_user u;
+	char name[64], reason[256];
+	enum auth_result r;
+
+	if (k == T_UNKNOWN)
+		snprintf(name, sizeof(name), "nosuch%u", i);
+	else
+		snprintf(name, sizeof(name), "%s", k == T_VIRTUAL ? (apop ? "mrose" : "vuser") : "bad/name");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (apop)
+		r = auth_verify_apop(c, name, RFC_TS, wrong_digest, &u, reason, sizeof(reason));
+	else
+		r = accounts_plain(c, name, "wrong-password", &u, reason);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != AUTH_FAIL)
+		return -1;
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+}
+
+/* Medians of each kind into med[], in microseconds.  False if a check did
+ * not fail. */
+static bool time_kinds(const struct auth_config *c, bool apop, double med[T_KINDS])
+{
+	static double v[T_KINDS][TIMING_SAMPLES];
+	unsigned i;
+	int k;
+
+	for (i = 0; i < TIMING_WARMUP + TIMING_SAMPLES; i++) {
+		for (k = 0; k < T_KINDS; k++) {
+			double us = time_one(c, apop, (enum timing_kind)k, i);
+
+			if (us < 0)
+				return false;
+			if (i >= TIMING_WARMUP)
+				v[k][i - TIMING_WARMUP] = us;
+		}
+	}
+	for (k = 0; k < T_KINDS; k++)
+		med[k] = median(v[k], TIMING_SAMPLES);
+	return true;
+}
+
+/* Issue 9: with the failure delay at 0 the time of the answer told an
+ * unknown name from a virtual user.  With PAM off (accounts_cfg) both now
+ * do the same work; a name refused before any lookup (an invalid one) is
+ * timed too, to show the measure can tell work apart. */
+static void test_failure_timing(void)
+{
+	struct auth_config c = accounts_cfg();
+	double med[T_KINDS], ratio;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		bool apop = pass == 1;
+		const char *what = apop ? "APOP" : "USER/PASS";
+
+		if (apop && !auth_apop_available(&c)) {
+			tap_skip("APOP not available (no OpenSSL)", "APOP: unknown name vs virtual user");
+			continue;
+		}
+		if (!time_kinds(&c, apop, med)) {
+			ok(0, "%s: every timed check fails as it should", what);
+			continue;
+		}
+		ratio = med[T_UNKNOWN] / med[T_VIRTUAL];
+		ok(ratio > 0.3 && ratio < 3.0,
+		   "%s, PAM off: an unknown name takes as long as a virtual user's wrong secret "
+		   "(medians %.1f and %.1f us, ratio %.2f)", what, med[T_UNKNOWN], med[T_VIRTUAL],
+		   ratio);
+		ratio = med[T_INVALID] / med[T_VIRTUAL];
+		ok(ratio < 0.3, "%s: (the measure can tell: an invalid name, refused before any "
+		   "lookup, %.1f us, ratio %.2f)", what, med[T_INVALID], ratio);
+	}
+}
+
 static void test_has_secret(void)
 {
 	struct auth_config c = accounts_cfg();
@@ -371,6 +478,7 @@ static void run_tests(const char *d, const char *why)
 	accounts_make_db();
 	test_virtual_plain();
 	test_apop();
+	test_failure_timing();
 	test_has_secret();
 	test_damaged_db();
 	test_db_file_rules();

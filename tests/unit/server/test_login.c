@@ -3,7 +3,8 @@
  * failed-login replies (the in-process auth monitor counts, and ends the
  * session after max-auth-failures; the way back from AUTH2), a login that fails before the monitor (no privilege change
  * is ever attempted here), QUIT's UPDATE and the abort on a real mbox
- * maildrop, and the log-login template.
+ * maildrop, the log-login template, and the daemon's penalty per address
+ * in the failed-login sequence (the table itself: test_penalty).
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "server/login.h"
+#include "server/penalty.h"
 #include "tests/unit/server/testsession.h"
 
 /* An answer as the auth monitor would give it. */
@@ -117,6 +119,57 @@ static void test_failure_delay(void)
 	ok(took > 0.9 && took < 1.5, "delay 1: answered 1 s after the request (%.2f s)", took);
 	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "... with the usual reply");
 	ts_done(&t);
+}
+
+/* A failed login consults the daemon's table (in the auth monitor): the
+ * address's earlier failures, in this session or another, add their
+ * penalty; another address is not slowed.  Delay 0 and a cap of 1 s keep it
+ * short; bounds are loose.  (That a right credential clears the record and
+ * a backend failure is not counted: test_penalty.py, on the real daemon.) */
+static void test_penalty(void)
+{
+	struct penalty_table *tbl = penalty_table_create(1);
+	struct tsess t;
+	struct timespec t0;
+	double took;
+
+	if (tbl == NULL)
+		die("penalty_table_create");
+	ts_init(&t);
+	t.p.penalty = tbl;
+	t.set.max_auth_failures = 5;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "APOP", "bob", "bad-digest-format");
+	took = seconds_since(&t0);
+	ok(took < 0.5, "penalty: a first failure waits nothing extra (%.2f s)", took);
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "... and is answered");
+	is_int(penalty_failures(tbl, "192.0.2.1"), 1, "penalty: the failure is counted for the address");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "APOP", "bob", "bad-digest-format");
+	took = seconds_since(&t0);
+	ok(took > 0.9, "penalty: the second waits the penalty, 1 s (%.2f s)", took);
+	is_str(ts_output(&t), "-ERR [AUTH] Authentication failed.\r\n", "... with the usual reply");
+	ts_done(&t);
+
+	/* A new connection from the address: waits at its first failure. */
+	ts_init(&t);
+	t.p.penalty = tbl;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "APOP", "bob", "bad-digest-format");
+	took = seconds_since(&t0);
+	ok(took > 0.9, "penalty: another session of the address waits at its first failure (%.2f s)",
+	   took);
+	ts_done(&t);
+
+	ts_init(&t);
+	t.p.penalty = tbl;
+	t.p.client_addr = "192.0.2.99";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	login_failed(&t.s, "APOP", "bob", "bad-digest-format");
+	took = seconds_since(&t0);
+	ok(took < 0.5, "penalty: another address does not wait (%.2f s)", took);
+	ts_done(&t);
+	penalty_table_destroy(tbl);
 }
 
 /* A login that cannot find the maildrop's path ends the session with
@@ -231,6 +284,7 @@ int main(void)
 	ts_setup_root("test_login");
 	test_failed();
 	test_failure_delay();
+	test_penalty();
 	test_complete_fails();
 	test_update();
 	test_abort();

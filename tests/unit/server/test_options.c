@@ -83,6 +83,7 @@ static void test_defaults(void)
 	ok(!s.check_shell, "check-shell off");
 	is_int(s.max_auth_failures, 3, "max-auth-failures 3");
 	is_int(s.auth_failure_delay, 2, "auth-failure-delay 2");
+	is_int(s.auth_failure_penalty, 15, "auth-failure-penalty 15");
 	ok(s.apop, "apop on");
 	ok(s.check_password_expired, "check-password-expired on");
 	is_str(s.spool_dir, DEFAULT_SPOOL_DIR, "spool-dir is the configured default");
@@ -160,6 +161,12 @@ static void test_numbers(void)
 	   s.max_sessions_per_host == 2, "max-sessions-per-host 2");
 	ok(settings_apply(&s, "lock-wait", "0", false) == NULL && s.lock_wait == 0, "lock-wait 0");
 	ok(settings_apply(&s, "auth-failure-delay", "61", false) != NULL, "auth-failure-delay 61 refused");
+	ok(settings_apply(&s, "auth-failure-penalty", "0", false) == NULL &&
+	   s.auth_failure_penalty == 0, "auth-failure-penalty 0 (off)");
+	ok(settings_apply(&s, "auth-failure-penalty", "60", false) == NULL &&
+	   s.auth_failure_penalty == 60, "auth-failure-penalty 60");
+	ok(settings_apply(&s, "auth-failure-penalty", "61", false) != NULL,
+	   "auth-failure-penalty 61 refused");
 	settings_free(&s);
 }
 

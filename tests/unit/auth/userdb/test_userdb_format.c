@@ -3,7 +3,8 @@
  * text (no GDBM, no files): what parses and what does not (each refusal
  * with its reason), the limits (record length, field name length, secret
  * length) at limit and limit+1, decoding into an entry, and building a
- * record, alone and over an old record whose unknown fields it keeps.
+ * record, alone and over an old record whose unknown fields it keeps; the
+ * dummy entry an unknown name is checked against.
  */
 #include "config.h"
 
@@ -166,11 +167,27 @@ static void test_build(void)
 	       "  plus a long secret would be too long: 0");
 }
 
+/* What a name the database does not hold is checked against (issue 9): a
+ * virtual user's entry with a secret, as decoded from a stored record. */
+static void test_dummy(void)
+{
+	struct userdb_entry e;
+
+	memset(&e, 0x55, sizeof(e));
+	userdb_dummy_entry(&e);
+	ok(e.kind == USERDB_VIRTUAL && e.other_fields == 0, "the dummy entry is a virtual user's");
+	is_int((long long)e.secret_len, USERDB_DUMMY_SECRET_LEN,
+	       "  with a secret of USERDB_DUMMY_SECRET_LEN octets");
+	ok(strlen(e.secret) == e.secret_len, "  decoded and NUL-terminated");
+	userdb_entry_wipe(&e);
+}
+
 int main(void)
 {
 	test_parse_good();
 	test_parse_bad();
 	test_limits();
 	test_build();
+	test_dummy();
 	return tap_done();
 }
