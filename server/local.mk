@@ -90,3 +90,13 @@ tests_unit_server_test_cmd_stls_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_cmd_sasl_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_cmd_sasl_LDADD = $(SERVER_LDADD)
 EXTRA_DIST += tests/unit/server/testsession.h
+
+# The pre-auth process's account (server/sandbox.c): popper refuses to start
+# without it, so say how to make it.
+install-exec-local:
+	@if getent passwd "$(PREAUTH_USER)" >/dev/null 2>&1; then \
+	  echo "popper: the pre-auth account $(PREAUTH_USER) exists"; \
+	else \
+	  echo "popper: create the pre-auth account before starting popper (an account of its own):"; \
+	  echo "  adduser --system --group --no-create-home --home /nonexistent $(PREAUTH_USER)"; \
+	fi
