@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -233,13 +234,14 @@ static int limit_resources(const struct settings *set, char *reason, size_t reas
 #ifdef HAVE_SECCOMP
 /* What the engine, netio, the TLS library and the log need once the
  * process is confined: I/O on the descriptors it has, the monitor's
- * socket, memory, clocks, sleeping, randomness, signals returning, exit.
+ * socket, memory (never executable), clocks, sleeping, randomness,
+ * signals returning, exit.
  * open and socket (OpenSSL looking for a file, syslog reconnecting) fail
  * with EACCES instead of killing; anything else kills the process. */
 static const char *const allowed[] = {
 	"read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom", "sendto",
 	"poll", "ppoll", "close", "shutdown", "fcntl", "fstat", "newfstatat", "lseek",
-	"brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "futex",
+	"brk", "munmap", "mremap", "madvise", "futex",
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
 	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getrandom",
 	"rt_sigreturn", "rt_sigprocmask", "restart_syscall", "sched_yield",
@@ -276,6 +278,14 @@ static int load_filter(char *reason, size_t reasonsize)
 		if (nr != __NR_SCMP_ERROR)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
 	}
+	/* Memory, but never executable: injected code cannot be made to run
+	 * through a new mapping or a changed protection. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* ioctl only to ask how many bytes wait (STLS's injection check). */
 	if (rc == 0 && strcmp(plan.test_deny, "ioctl") != 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
