@@ -10,6 +10,7 @@ server_libpopserver_a_SOURCES = \
 	server/policy.c server/policy.h \
 	server/engine.c server/engine.h \
 	server/spoolpath.c server/spoolpath.h \
+	server/lockdir.c server/lockdir.h \
 	server/lockreg.c server/lockreg.h \
 	server/monitor.c server/monitor.h \
 	server/privdrop.c server/privdrop.h \
@@ -31,11 +32,12 @@ server_popper_SOURCES = server/main.c
 server_popper_CFLAGS = $(SERVER_CFLAGS)
 server_popper_LDADD = $(SERVER_LDADD)
 
-# the root side: options, spool paths, lock registry, monitor, daemon, privilege drop,
+# the root side: options, spool paths, lock directory, lock registry, monitor, daemon, privilege drop,
 # the daemon's table of failed logins per address
 check_PROGRAMS += \
 	tests/unit/server/test_commands tests/unit/server/test_options \
-	tests/unit/server/test_spoolpath tests/unit/server/test_lockreg \
+	tests/unit/server/test_spoolpath tests/unit/server/test_lockdir \
+	tests/unit/server/test_lockreg \
 	tests/unit/server/test_monitor tests/unit/server/test_daemon \
 	tests/unit/server/test_privdrop tests/unit/server/test_privsep \
 	tests/unit/server/test_authmon tests/unit/server/test_penalty
@@ -49,6 +51,8 @@ tests_unit_server_test_options_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_options_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_spoolpath_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_spoolpath_LDADD = $(SERVER_LDADD)
+tests_unit_server_test_lockdir_CFLAGS = $(SERVER_CFLAGS)
+tests_unit_server_test_lockdir_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_lockreg_CFLAGS = $(SERVER_CFLAGS)
 tests_unit_server_test_lockreg_LDADD = $(SERVER_LDADD)
 tests_unit_server_test_monitor_CFLAGS = $(SERVER_CFLAGS)

@@ -19,12 +19,14 @@
  * process with another start time), if that lock is still the very file
  * the monitor made (device and inode recorded at the time) in the very
  * directory it made it in (likewise), still holding "<session pid> <host>".
- * The directory is opened by its path the way the monitor did (an
- * administrator's /var/spool/mail -> ../mail keeps working) and then
- * checked against the recorded identity, so a directory swapped for a
- * symlink since is never acted in; the lock itself is never followed
- * (server/maildrop/dotlock.c: dotlock_clear_at).  Two sweeps at once: the second one
- * finds the registry flock()ed and leaves the work to the first.
+ * The directory is opened by its path the way the monitor did
+ * (server/lockdir.c: from "/", following only the links root alone can have
+ * made, so an administrator's /var/spool/mail -> ../mail keeps working and
+ * a user's link is refused) and then checked against the recorded
+ * identity, so a directory swapped since is never acted in; the lock
+ * itself is never followed (server/maildrop/dotlock.c: dotlock_clear_at).
+ * Two sweeps at once: the second one finds the registry flock()ed and
+ * leaves the work to the first.
  */
 #include "config.h"
 
@@ -45,16 +47,20 @@
 #include "lib/safeopen.h"
 #include "lib/strnum.h"
 #include "server/maildrop/dotlock.h"
+#include "server/lockdir.h"
 #include "server/lockreg.h"
 
-#define LOCKREG_MAGIC "popper-lockreg 1"
-/* An entry is six short lines and one path. */
+/* Version 2 added the user line (version 1 entries read as damaged). */
+#define LOCKREG_MAGIC "popper-lockreg 2"
+/* An entry is seven short lines and one path. */
 #define LOCKREG_ENTRY_MAX (PATH_MAX + 256)
 /* Entry names are pids: at most 10 digits (pid_max is at most 2^22). */
 #define LOCKREG_NAME_MAX 10
 #define LOCKREG_NAME_BUF 32   /* any "%ld", with room for the "tmp." prefix */
 #define LOCKREG_TMP_PREFIX "tmp."
 #define LOCKREG_PID_MAX INT32_MAX
+/* (uid_t)-1 means "no uid" to the system calls: never an account. */
+#define LOCKREG_UID_MAX (UINT32_MAX - 1)
 /* Room for a path after log_quote() in a log record. */
 #define LOCKREG_SHOWN_MAX 512
 
@@ -80,11 +86,13 @@ int lockreg_format(const struct lockreg_entry *e, char *buf, size_t size)
 		     LOCKREG_MAGIC "\n"
 		     "monitor %ld %" PRIu64 "\n"
 		     "session %ld %" PRIu64 "\n"
+		     "user %lu\n"
 		     "directory %" PRIu64 " %" PRIu64 "\n"
 		     "lock %" PRIu64 " %" PRIu64 "\n"
 		     "path %s\n",
 		     (long)e->monitor, e->monitor_start, (long)e->session, e->session_start,
-		     e->dir_dev, e->dir_ino, e->lock_dev, e->lock_ino, e->path);
+		     (unsigned long)e->user, e->dir_dev, e->dir_ino, e->lock_dev, e->lock_ino,
+		     e->path);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
@@ -124,6 +132,17 @@ static bool parse_pair(char *line, const char *key, uint64_t max_a,
 	       strnum_parse_u64(b, UINT64_MAX, b_r);
 }
 
+/* "user <uid>" with one strict decimal number. */
+static bool parse_user(const char *line, uid_t *uid_r)
+{
+	uint64_t v;
+
+	if (strncmp(line, "user ", 5) != 0 || !strnum_parse_u64(line + 5, LOCKREG_UID_MAX, &v))
+		return false;
+	*uid_r = (uid_t)v;
+	return true;
+}
+
 /* An absolute path naming a file in a directory: not "/", no "." or ".."
  * as the last component, no trailing '/'. */
 static bool lock_path_sane(const char *path)
@@ -157,6 +176,8 @@ int lockreg_parse(const char *buf, size_t len, struct lockreg_entry *e)
 		return -1;
 	e->session = (pid_t)a;
 	e->session_start = b;
+	if (!next_line(&p, line, sizeof(line)) || !parse_user(line, &e->user))
+		return -1;
 	if (!next_line(&p, line, sizeof(line)) ||
 	    !parse_pair(line, "directory", UINT64_MAX, &e->dir_dev, &e->dir_ino))
 		return -1;
@@ -221,34 +242,6 @@ static const char *shown(const char *path, char *out, size_t size)
 
 /* ---- the monitor's side ---------------------------------------------- */
 
-/* Device and inode of the directory holding path, and of path itself
- * (which must be a regular file: the lock we just made). */
-static int identify(const char *path, struct lockreg_entry *e)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	struct stat st;
-	size_t dlen;
-
-	if (slash == NULL || !lock_path_sane(path))
-		return -1;
-	dlen = slash == path ? 1 : (size_t)(slash - path);
-	if (dlen >= sizeof(dir) || strlen(path) >= sizeof(e->path))
-		return -1;
-	memcpy(dir, path, dlen);
-	dir[dlen] = '\0';
-	if (stat(dir, &st) < 0)
-		return -1;
-	e->dir_dev = (uint64_t)st.st_dev;
-	e->dir_ino = (uint64_t)st.st_ino;
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return -1;
-	e->lock_dev = (uint64_t)st.st_dev;
-	e->lock_ino = (uint64_t)st.st_ino;
-	memcpy(e->path, path, strlen(path) + 1);
-	return 0;
-}
-
 /* Writes the entry under name: a temporary name, fsync, rename, so a
  * sweep never reads half an entry.  Returns 0 or -1 with errno. */
 static int write_entry(int regfd, const char *name, const char *text, size_t len)
@@ -276,7 +269,34 @@ static int write_entry(int regfd, const char *name, const char *text, size_t len
 	return fsync(regfd);
 }
 
-int lockreg_record(const char *regdir, const char *lock_path, pid_t session)
+/* The entry for the calling monitor's lock: the identities the monitor
+ * holds, never looked up again by path (the path may lead elsewhere by
+ * now).  Returns 0, or -1 if the path cannot be recorded. */
+static int describe(const char *lock_path, const struct lockdir *dir,
+		    const struct dotlock_id *lock, pid_t session, struct lockreg_entry *e)
+{
+	size_t len = strlen(lock_path);
+
+	memset(e, 0, sizeof(*e));
+	if (!lock_path_sane(lock_path) || len >= sizeof(e->path))
+		return -1;
+	e->monitor = getpid();
+	e->session = session;
+	if (procinfo_start_time(e->monitor, &e->monitor_start) < 0)
+		e->monitor_start = 0;     /* no /proc: the pid alone will judge */
+	if (procinfo_start_time(session, &e->session_start) < 0)
+		e->session_start = 0;
+	e->user = dir->user;
+	e->dir_dev = (uint64_t)dir->id.dev;
+	e->dir_ino = (uint64_t)dir->id.ino;
+	e->lock_dev = (uint64_t)lock->dev;
+	e->lock_ino = (uint64_t)lock->ino;
+	memcpy(e->path, lock_path, len + 1);
+	return 0;
+}
+
+int lockreg_record(const char *regdir, const char *lock_path, const struct lockdir *dir,
+		   const struct dotlock_id *lock, pid_t session)
 {
 	struct lockreg_entry e;
 	char text[LOCKREG_ENTRY_MAX], name[LOCKREG_NAME_BUF], where[LOCKREG_SHOWN_MAX];
@@ -285,14 +305,8 @@ int lockreg_record(const char *regdir, const char *lock_path, pid_t session)
 
 	if (regdir == NULL)
 		return -1;
-	memset(&e, 0, sizeof(e));
-	e.monitor = getpid();
-	e.session = session;
-	if (procinfo_start_time(e.monitor, &e.monitor_start) < 0)
-		e.monitor_start = 0;     /* no /proc: the pid alone will judge */
-	if (procinfo_start_time(session, &e.session_start) < 0)
-		e.session_start = 0;
-	if (identify(lock_path, &e) < 0 || (len = lockreg_format(&e, text, sizeof(text))) < 0) {
+	if (describe(lock_path, dir, lock, session, &e) < 0 ||
+	    (len = lockreg_format(&e, text, sizeof(text))) < 0) {
 		log_warning("lock registry: cannot describe the dot-lock %s; not registered",
 			    shown(lock_path, where, sizeof(where)));
 		return -1;
@@ -384,33 +398,37 @@ static void drop_entry(int regfd, const char *name, const struct stat *read_st,
 	t->entries_dropped++;
 }
 
+/* Opens the directory e's lock was made in, by the monitor's rules
+ * (server/lockdir.h).  Returns 0, or -1 (logged unless it is gone). */
+static int open_lock_dir(const struct lockreg_entry *e, const char *where, struct lockdir *ld)
+{
+	char why[512];
+
+	if (lockdir_open(e->path, e->user, ld, why, sizeof(why)) == 0) {
+		if ((uint64_t)ld->id.dev == e->dir_dev && (uint64_t)ld->id.ino == e->dir_ino)
+			return 0;
+		log_notice("left the dot-lock %s of a killed session alone: its directory "
+			   "is no longer the one the lock was made in", where);
+		lockdir_close(ld);
+		return -1;
+	}
+	if (errno == EPERM || errno == ELOOP)
+		log_notice("left the dot-lock %s of a killed session alone: %s", where, why);
+	else if (errno != ENOENT)
+		log_warning("cannot check the dot-lock %s of a killed session: %s", where, why);
+	return -1;
+}
+
 /* Removes the lock of the dead session of e, if it is still popper's. */
 static void clear_lock(const struct lockreg_entry *e, struct lockreg_tally *t)
 {
-	char dir[PATH_MAX], where[LOCKREG_SHOWN_MAX];
-	const char *slash = strrchr(e->path, '/'), *base = slash + 1;
-	size_t dlen = slash == e->path ? 1 : (size_t)(slash - e->path);
-	struct stat st;
-	int dfd;
+	char where[LOCKREG_SHOWN_MAX];
+	struct lockdir ld;
 
 	shown(e->path, where, sizeof(where));
-	memcpy(dir, e->path, dlen);
-	dir[dlen] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno != ENOENT)
-			log_warning("cannot check the dot-lock %s of a killed session: %s",
-				    where, strerror(errno));
+	if (open_lock_dir(e, where, &ld) < 0)
 		return;
-	}
-	if (fstat(dfd, &st) < 0 || (uint64_t)st.st_dev != e->dir_dev ||
-	    (uint64_t)st.st_ino != e->dir_ino) {
-		log_notice("left the dot-lock %s of a killed session alone: its directory "
-			   "is no longer the one the lock was made in", where);
-		close(dfd);
-		return;
-	}
-	switch (dotlock_clear_at(dfd, base, e->session, (dev_t)e->lock_dev, (ino_t)e->lock_ino)) {
+	switch (dotlock_clear_at(ld.fd, ld.name, e->session, (dev_t)e->lock_dev, (ino_t)e->lock_ino)) {
 	case DOTLOCK_CLEARED:
 		log_notice("removed the dot-lock %s of a killed session (session %ld, monitor %ld)",
 			   where, (long)e->session, (long)e->monitor);
@@ -427,7 +445,7 @@ static void clear_lock(const struct lockreg_entry *e, struct lockreg_tally *t)
 			    where, strerror(errno));
 		break;
 	}
-	close(dfd);
+	lockdir_close(&ld);
 }
 
 /* One entry: leave it while its monitor or session runs, else clean up. */

@@ -320,7 +320,8 @@ static int become_user(struct session *s, const struct auth_user *u, const char 
 	have_reg = lockreg_dir(s->set->state_dir, regdir, sizeof(regdir)) == 0;
 	if (!have_reg)
 		log_warning("login: lock registry path too long; carrying on without it");
-	if (monitor_start(lock_path, s->set->lock_wait, have_reg ? regdir : NULL, locker) != 0) {
+	if (monitor_start(lock_path, u->uid, s->set->lock_wait, have_reg ? regdir : NULL,
+			  locker) != 0) {
 		log_error("login: cannot start the monitor: user=%s", u->name);
 		return -1;
 	}

@@ -21,9 +21,11 @@
  *                                        serve AUTHORIZATION; all of auth/
  *   server/spoolpath.c                   the login, before the drop
  *   server/privdrop.c                    the login: the drop itself
- *   server/monitor.c (its monitor half), server/lockreg.c,
- *   server/maildrop/dotlock.c            the monitor; lockreg's sweeps also
- *                                        in this process and the listener
+ *   server/monitor.c (its monitor half), server/lockdir.c,
+ *   server/lockreg.c,
+ *   server/maildrop/dotlock.c            the monitor; lockreg's sweeps (and
+ *                                        lockdir) also in this process and
+ *                                        the listener
  *   lib/ (all of it)                     used by all of the above
  * After the login fork the session runs as the user: server/maildrop/
  * (but dot-locks made for it by the monitor) and the TRANSACTION commands

@@ -19,6 +19,18 @@
  * it, removes the lock and exits.  The lock path and the wait were fixed
  * before the fork; nothing the child sends can change them.
  *
+ * The lock's directory may belong to the user (home-dir-mail), who can swap
+ * any part of the path for a symlink while we wait.  So at the first 'L'
+ * the monitor opens that directory once, by the rules of server/lockdir.h
+ * (no link a user could have made is followed, every directory on the way
+ * is root's or the user's), and from then on creates, touches and removes
+ * the lock only relative to that descriptor.  After a lock is taken, and
+ * before it is removed, the path is walked again: if it no longer leads to
+ * the same directory, a freshly taken lock is let go and refused (it would
+ * guard nothing the path names now), a held one is removed from the
+ * directory it was made in, and both are logged.  Nothing is ever done in
+ * what the path names after such a swap.
+ *
  * The monitor never touches client data: right after the fork it points
  * every descriptor except its end of the socketpair at /dev/null (the
  * client socket among them) and re-opens the log.  While it waits it
@@ -53,8 +65,10 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/reason.h"
 #include "lib/sigwake.h"
 #include "server/maildrop/dotlock.h"
+#include "server/lockdir.h"
 #include "server/lockreg.h"
 #include "server/monitor.h"
 
@@ -228,16 +242,20 @@ static void answer_or_drop(int *sock, char a)
 	}
 }
 
-/* What the monitor knows: fixed before the fork (child, lock path, wait,
- * registry), then what the child has asked for so far. */
+/* What the monitor knows: fixed before the fork (child, lock path, user,
+ * wait, registry), then the lock's directory (opened at the first 'L') and
+ * what the child has asked for so far. */
 enum monitor_state { WANT_LOCK = 0, HOLDING = 1, DONE = 2 };   /* numbers appear in the log */
 
 struct monitor {
 	int sock;                  /* -1 once the child closed its end */
 	pid_t child;
 	const char *lock_path;
+	uid_t lock_user;
 	unsigned lock_wait;
 	const char *regdir;
+	struct lockdir dir;        /* fd -1 until the first 'L' */
+	struct dotlock_id lock;    /* the lock file we made, while HOLDING */
 	enum monitor_state state;
 	unsigned rounds;           /* locks granted */
 	time_t last_touch;
@@ -245,28 +263,83 @@ struct monitor {
 	int status;                /* the child's wait status once gone */
 };
 
+/* Removes the lock file we made from the directory we made it in (only
+ * that file, still holding what we wrote); logs when it could not. */
+static void remove_lock_file(const struct monitor *m)
+{
+	const char *why = NULL;
+
+	switch (dotlock_clear_at(m->dir.fd, m->dir.name, m->child, m->lock.dev, m->lock.ino)) {
+	case DOTLOCK_CLEARED:
+		return;
+	case DOTLOCK_ABSENT:
+		why = "it was gone";
+		break;
+	case DOTLOCK_NOT_OURS:
+		why = "another file is in its place; left alone";
+		break;
+	case DOTLOCK_CLEAR_FAILED:
+		why = strerror(errno);
+		break;
+	}
+	log_warning("monitor: could not remove dot-lock %s: %s", m->lock_path, why);
+}
+
 /* Lets go of the dot-lock, then of its registry entry: in this order, so
  * that a monitor killed in between leaves an entry whose lock is gone (the
- * sweep drops it), never a lock without an entry. */
+ * sweep drops it), never a lock without an entry.  A directory swapped
+ * meanwhile is logged; the lock goes from the one it was made in all the
+ * same (that is where it is, and where nobody else will look for it). */
 static void release_lock(const struct monitor *m)
 {
-	if (dotlock_release(m->lock_path, m->child) < 0)
-		log_warning("monitor: could not remove dot-lock %s", m->lock_path);
+	char why[512];
+
+	if (!lockdir_still_there(&m->dir, m->lock_path, why, sizeof(why)))
+		log_warning("monitor: the directory of dot-lock %s was moved or replaced since the "
+			    "lock was taken (%s); removing the lock from the directory it was made in",
+			    m->lock_path, why);
+	remove_lock_file(m);
 	lockreg_forget(m->regdir);
 }
 
-/* 'L' in WANT_LOCK: take the dot-lock (waiting up to lock_wait), record
- * it, answer. */
+/* Takes the dot-lock (waiting up to lock_wait) in the lock's directory,
+ * opened at the first request and kept for the second round; afterwards
+ * the path must still lead there.  Returns what dotlock_acquire_at does,
+ * with reason on DOTLOCK_ERROR. */
+static enum dotlock_result take_lock(struct monitor *m, char *reason, size_t reasonsize)
+{
+	struct dotlock_loc loc;
+	enum dotlock_result dr;
+	char why[512];
+
+	if (m->dir.fd < 0 &&
+	    lockdir_open(m->lock_path, m->lock_user, &m->dir, why, sizeof(why)) < 0) {
+		reason_set(reason, reasonsize, "its directory: %s", why);
+		return DOTLOCK_ERROR;
+	}
+	loc = lockdir_loc(&m->dir, m->lock_path);
+	dr = dotlock_acquire_at(&loc, m->child, m->lock_wait, &m->lock, reason, reasonsize);
+	if (dr != DOTLOCK_OK || lockdir_still_there(&m->dir, m->lock_path, why, sizeof(why)))
+		return dr;
+	/* Swapped while we waited: a lock there guards nothing the path
+	 * names now, and what it names now is not ours to lock. */
+	remove_lock_file(m);
+	reason_set(reason, reasonsize, "its directory was moved or replaced while the lock was "
+		   "being taken (%s); let go", why);
+	return DOTLOCK_ERROR;
+}
+
+/* 'L' in WANT_LOCK: take the dot-lock, record it, answer. */
 static void grant_lock(struct monitor *m)
 {
-	char reason[256] = "";
+	char reason[768] = "";
 	enum dotlock_result dr;
 
-	dr = dotlock_acquire(m->lock_path, m->child, m->lock_wait, reason, sizeof(reason));
+	dr = take_lock(m, reason, sizeof(reason));
 	if (dr == DOTLOCK_OK) {
 		/* Before the answer: the session works on the maildrop only
 		 * once the lock can be found again if we both are killed. */
-		lockreg_record(m->regdir, m->lock_path, m->child);
+		lockreg_record(m->regdir, m->lock_path, &m->dir, &m->lock, m->child);
 		m->state = HOLDING;
 		m->rounds++;
 		m->last_touch = now_mono();
@@ -337,12 +410,16 @@ static void forward_signals(const struct monitor *m)
 	}
 }
 
-/* Touches a held lock every MON_TOUCH_SECONDS. */
+/* Touches a held lock every MON_TOUCH_SECONDS (the file we made, in the
+ * directory we made it in). */
 static void touch_if_due(struct monitor *m)
 {
+	struct dotlock_loc loc;
+
 	if (m->state != HOLDING || now_mono() - m->last_touch < MON_TOUCH_SECONDS)
 		return;
-	if (dotlock_touch(m->lock_path) < 0)
+	loc = lockdir_loc(&m->dir, m->lock_path);
+	if (dotlock_touch_at(&loc, &m->lock) < 0)
 		log_warning("monitor: cannot refresh dot-lock %s: %s", m->lock_path, strerror(errno));
 	m->last_touch = now_mono();
 }
@@ -371,6 +448,7 @@ static void monitor_finish(struct monitor *m)
 	}
 	if (m->state == HOLDING)
 		release_lock(m);
+	lockdir_close(&m->dir);
 	if (m->sock >= 0)
 		close(m->sock);
 	if (WIFEXITED(m->status))
@@ -434,8 +512,8 @@ static void monitor_signals(const sigset_t *block)
 	sigprocmask(SIG_UNBLOCK, block, NULL);
 }
 
-int monitor_start(const char *lock_path, unsigned lock_wait, const char *regdir,
-		  struct maildrop_locker *locker)
+int monitor_start(const char *lock_path, uid_t lock_user, unsigned lock_wait,
+		  const char *regdir, struct maildrop_locker *locker)
 {
 	sigset_t block, old;
 	int sv[2];
@@ -491,9 +569,11 @@ int monitor_start(const char *lock_path, unsigned lock_wait, const char *regdir,
 	{
 		struct monitor m = {
 			.sock = sv[0], .child = pid, .lock_path = lock_path,
-			.lock_wait = lock_wait, .regdir = regdir, .state = WANT_LOCK,
+			.lock_user = lock_user, .lock_wait = lock_wait, .regdir = regdir,
+			.state = WANT_LOCK,
 		};
 
+		lockdir_init(&m.dir);
 		monitor_run(&m);
 	}
 }

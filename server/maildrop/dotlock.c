@@ -4,7 +4,11 @@
  * Runs in the session as the user (spools in writable directories, tests)
  * and, through server/monitor.c, as root for the one lock path the monitor
  * computed itself; it never follows a symlink and never removes a lock that
- * is not stale or not ours.
+ * is not stale or not ours.  Every step works on a name relative to a
+ * directory descriptor (struct dotlock_loc): the session passes AT_FDCWD
+ * and the whole path, the monitor the directory server/lockdir.c opened
+ * for it, so that root never looks a path up again in a directory a user
+ * can swap.
  *
  * Acquire: write "<pid> <host>\n" to "<lock>.<host>.<pid>.<random>", link()
  * that to the lock name and believe the result only if the unique file then
@@ -117,6 +121,14 @@ static ssize_t read_lock(const char *path, char *buf, size_t size, struct stat *
 	return read_lock_at(AT_FDCWD, path, buf, size, st_r);
 }
 
+/* The place of a lock named by a path alone (the session's way). */
+static struct dotlock_loc path_loc(const char *lock_path)
+{
+	struct dotlock_loc loc = { AT_FDCWD, lock_path, lock_path };
+
+	return loc;
+}
+
 /* What dotlock_acquire writes into a lock for pid: "<pid> <host>\n".
  * Returns its length, or -1 if it does not fit. */
 static int format_content(pid_t pid, const char *host, char *buf, size_t size)
@@ -155,16 +167,16 @@ static void parse_lock(const char *buf, pid_t *pid_r, char *host, size_t hostsiz
 	host[n] = '\0';
 }
 
-/* Decides whether the lock at lock_path is stale.  On true, *st_r is the
- * lock file we judged (so the caller removes that one and no other). */
-static bool lock_is_stale(const char *lock_path, const char *myhost,
+/* Decides whether the lock at loc is stale.  On true, *st_r is the lock
+ * file we judged (so the caller removes that one and no other). */
+static bool lock_is_stale(const struct dotlock_loc *loc, const char *myhost,
 			  struct stat *st_r, char *why, size_t whysize)
 {
 	char buf[DOTLOCK_CONTENT_MAX], host[DOTLOCK_HOST_MAX];
 	pid_t pid;
 	time_t now = time(NULL);
 
-	if (read_lock(lock_path, buf, sizeof(buf), st_r) < 0)
+	if (read_lock_at(loc->dirfd, loc->name, buf, sizeof(buf), st_r) < 0)
 		return false;  /* gone (retry at once) or not a file (never ours to break) */
 	parse_lock(buf, &pid, host, sizeof(host));
 	/* A zombie counts as gone: it can no longer use or remove the lock
@@ -185,65 +197,84 @@ static bool lock_is_stale(const char *lock_path, const char *myhost,
 /* Removes the stale lock if it is still the very file we judged (two
  * agents breaking the same stale lock must not remove each other's fresh
  * one).  Returns true when it was removed. */
-static bool break_lock(const char *lock_path, const struct stat *judged, const char *why)
+static bool break_lock(const struct dotlock_loc *loc, const struct stat *judged, const char *why)
 {
 	struct stat now;
 
-	if (lstat(lock_path, &now) < 0 || now.st_dev != judged->st_dev ||
-	    now.st_ino != judged->st_ino)
+	if (fstatat(loc->dirfd, loc->name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    now.st_dev != judged->st_dev || now.st_ino != judged->st_ino)
 		return false;
-	if (unlink(lock_path) < 0) {
-		log_warning("cannot remove stale lock %s (%s): %s", lock_path, why,
+	if (unlinkat(loc->dirfd, loc->name, 0) < 0) {
+		log_warning("cannot remove stale lock %s (%s): %s", loc->path, why,
 			    strerror(errno));
 		return false;
 	}
-	log_notice("removed stale lock %s (%s)", lock_path, why);
+	log_notice("removed stale lock %s (%s)", loc->path, why);
 	return true;
 }
 
-/* One attempt with the link() method.  Returns DOTLOCK_OK, DOTLOCK_BUSY,
- * or DOTLOCK_ERROR with reason. */
-static enum dotlock_result try_link(const char *lock_path, const char *uniq,
-				    const char *content, size_t clen,
-				    char *reason, size_t reasonsize)
+/* Writes the unique file uniq (a name in loc's directory) holding
+ * content; *made_r is the file we created.  Returns 0, or -1 with reason
+ * (and no file left). */
+static int write_unique(const struct dotlock_loc *loc, const char *uniq, const char *content,
+			size_t clen, struct stat *made_r, char *reason, size_t reasonsize)
 {
-	struct stat st;
-	int fd, linked, saved;
+	int fd, saved;
 
-	fd = open(uniq, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(loc->dirfd, uniq, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(reason, reasonsize, "create %s: %s", uniq, strerror(errno));
-		return DOTLOCK_ERROR;
+		return -1;
 	}
-	if (safe_write_all(fd, content, clen) < 0) {
+	if (fstat(fd, made_r) < 0 || safe_write_all(fd, content, clen) < 0) {
 		saved = errno;
 		close(fd);
-		unlink(uniq);
+		unlinkat(loc->dirfd, uniq, 0);
 		snprintf(reason, reasonsize, "write %s: %s", uniq, strerror(saved));
-		return DOTLOCK_ERROR;
+		return -1;
 	}
 	if (close(fd) < 0) {
 		saved = errno;
-		unlink(uniq);
+		unlinkat(loc->dirfd, uniq, 0);
 		snprintf(reason, reasonsize, "write %s: %s", uniq, strerror(saved));
-		return DOTLOCK_ERROR;
+		return -1;
 	}
-	linked = link(uniq, lock_path);
+	return 0;
+}
+
+/* One attempt with the link() method.  Returns DOTLOCK_OK (*id_r, if not
+ * NULL, is the lock file: the one we wrote), DOTLOCK_BUSY, or
+ * DOTLOCK_ERROR with reason. */
+static enum dotlock_result try_link(const struct dotlock_loc *loc, const char *uniq,
+				    const char *content, size_t clen, struct dotlock_id *id_r,
+				    char *reason, size_t reasonsize)
+{
+	struct stat made, st;
+	int linked, saved;
+
+	if (write_unique(loc, uniq, content, clen, &made, reason, reasonsize) < 0)
+		return DOTLOCK_ERROR;
+	linked = linkat(loc->dirfd, uniq, loc->dirfd, loc->name, 0);
 	saved = errno;
-	if (lstat(uniq, &st) == 0 && st.st_nlink == 2) {
-		unlink(uniq);
+	if (fstatat(loc->dirfd, uniq, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_nlink == 2 &&
+	    st.st_dev == made.st_dev && st.st_ino == made.st_ino) {
+		unlinkat(loc->dirfd, uniq, 0);
+		if (id_r != NULL) {
+			id_r->dev = made.st_dev;
+			id_r->ino = made.st_ino;
+		}
 		return DOTLOCK_OK;
 	}
-	unlink(uniq);
+	unlinkat(loc->dirfd, uniq, 0);
 	if (linked == 0 || saved == EEXIST)
 		return DOTLOCK_BUSY;
-	snprintf(reason, reasonsize, "link %s: %s", lock_path, strerror(saved));
+	snprintf(reason, reasonsize, "link %s: %s", loc->path, strerror(saved));
 	return DOTLOCK_ERROR;
 }
 
-enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
-				    unsigned wait_seconds,
-				    char *reason, size_t reasonsize)
+enum dotlock_result dotlock_acquire_at(const struct dotlock_loc *loc, pid_t pid,
+				       unsigned wait_seconds, struct dotlock_id *id_r,
+				       char *reason, size_t reasonsize)
 {
 	char host[DOTLOCK_HOST_MAX], uniq[DOTLOCK_PATH_MAX], content[DOTLOCK_CONTENT_MAX];
 	double deadline = dotlock_now_mono() + wait_seconds, left;
@@ -253,7 +284,7 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 	local_host(host, sizeof(host));
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		rnd = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
-	n = snprintf(uniq, sizeof(uniq), "%s.%s.%ld.%08x", lock_path, host, (long)pid, rnd);
+	n = snprintf(uniq, sizeof(uniq), "%s.%s.%ld.%08x", loc->name, host, (long)pid, rnd);
 	clen = format_content(pid, host, content, sizeof(content));
 	if (n < 0 || (size_t)n >= sizeof(uniq) || clen < 0) {
 		snprintf(reason, reasonsize, "lock path too long");
@@ -264,20 +295,20 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 		struct stat judged;
 		char why[96];
 
-		r = try_link(lock_path, uniq, content, (size_t)clen, reason, reasonsize);
+		r = try_link(loc, uniq, content, (size_t)clen, id_r, reason, reasonsize);
 		if (r != DOTLOCK_BUSY)
 			return r;
 		/* A removed stale lock is retried at once; each such pass
 		 * removed a file, and breaks are capped anyway. */
 		if (breaks < DOTLOCK_MAX_BREAKS &&
-		    lock_is_stale(lock_path, host, &judged, why, sizeof(why)) &&
-		    break_lock(lock_path, &judged, why)) {
+		    lock_is_stale(loc, host, &judged, why, sizeof(why)) &&
+		    break_lock(loc, &judged, why)) {
 			breaks++;
 			continue;
 		}
 		left = deadline - dotlock_now_mono();
 		if (left <= 0) {
-			snprintf(reason, reasonsize, "%s is held by another process", lock_path);
+			snprintf(reason, reasonsize, "%s is held by another process", loc->path);
 			return DOTLOCK_BUSY;
 		}
 		dotlock_sleep_ms(left * 1000 < pause_ms ? (unsigned)(left * 1000) + 1 : pause_ms);
@@ -286,9 +317,50 @@ enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 	}
 }
 
+enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
+				    unsigned wait_seconds,
+				    char *reason, size_t reasonsize)
+{
+	struct dotlock_loc loc = path_loc(lock_path);
+
+	return dotlock_acquire_at(&loc, pid, wait_seconds, NULL, reason, reasonsize);
+}
+
 int dotlock_touch(const char *lock_path)
 {
 	return utimensat(AT_FDCWD, lock_path, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
+int dotlock_touch_at(const struct dotlock_loc *loc, const struct dotlock_id *id)
+{
+	struct stat st;
+	int fd, rc, saved;
+
+	/* Through a descriptor, after checking it is our file: the name may
+	 * have been replaced by anything meanwhile, even a hard link to a
+	 * file root must not change. */
+	fd = openat(loc->dirfd, loc->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = ENOENT;   /* a symlink there: our lock is not */
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_dev != id->dev || st.st_ino != id->ino) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	rc = futimens(fd, NULL);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 int dotlock_release(const char *lock_path, pid_t pid)

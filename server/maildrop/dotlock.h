@@ -23,14 +23,38 @@
 
 enum dotlock_result { DOTLOCK_OK, DOTLOCK_BUSY, DOTLOCK_ERROR };
 
+/* Where a lock lives: the name in the directory open on dirfd (AT_FDCWD:
+ * name is a path), and the path logs and reasons show.  The privileged
+ * monitor passes a directory it opened without following a user's links
+ * (server/lockdir.h), so that no step looks the directory up again. */
+struct dotlock_loc {
+	int dirfd;
+	const char *name;
+	const char *path;
+};
+
+/* A file's identity: the lock we made, or the directory it is in. */
+struct dotlock_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 /* Takes the lock at lock_path, retrying for up to wait_seconds.  pid is
  * written into the lock (the process whose death makes the lock stale).
  * reason gets a log text on failure. */
 enum dotlock_result dotlock_acquire(const char *lock_path, pid_t pid,
 				    unsigned wait_seconds,
 				    char *reason, size_t reasonsize);
+/* The same at loc; on DOTLOCK_OK *id_r (may be NULL) is the lock file we
+ * made, for dotlock_touch_at and dotlock_clear_at. */
+enum dotlock_result dotlock_acquire_at(const struct dotlock_loc *loc, pid_t pid,
+				       unsigned wait_seconds, struct dotlock_id *id_r,
+				       char *reason, size_t reasonsize);
 /* Refreshes the lock's mtime so other agents do not break it. */
 int dotlock_touch(const char *lock_path);
+/* The same at loc, only if the file there is still id (else -1, errno
+ * ENOENT: our lock is not there).  Returns 0 or -1 with errno. */
+int dotlock_touch_at(const struct dotlock_loc *loc, const struct dotlock_id *id);
 /* Removes the lock if it still holds pid.  Returns 0 or -1. */
 int dotlock_release(const char *lock_path, pid_t pid);
 
@@ -43,9 +67,10 @@ enum dotlock_clear {
 
 /* Removes the lock called name in the directory open on dirfd, never
  * following a symlink, if and only if it is still the file dev/ino and
- * holds exactly what dotlock_acquire wrote for pid on this host.  For
- * cleaning up after a session whose monitor was killed (server/lockreg.c):
- * the caller has established that pid is gone. */
+ * holds exactly what dotlock_acquire wrote for pid on this host.  The
+ * monitor's release of its own lock, and the cleanup after a session whose
+ * monitor was killed (server/lockreg.c: the caller has established that
+ * pid is gone). */
 enum dotlock_clear dotlock_clear_at(int dirfd, const char *name, pid_t pid,
 				    dev_t dev, ino_t ino);
 

@@ -5,8 +5,10 @@
  * removes the lock of a dead monitor and dead session, and leaves alone a
  * live monitor's, a live session's, a lock another agent replaced (other
  * content, or another file with the same content), a lock whose directory
- * was swapped, a symlink in the lock's place; it drops damaged entries and
- * stops after LOCKREG_SWEEP_MAX entries.
+ * was swapped, a lock reached only through a link a user could have made or
+ * a directory another account owns (server/lockdir.h), a symlink in the
+ * lock's place; it drops damaged entries and stops after LOCKREG_SWEEP_MAX
+ * entries.
  *
  * Runs as root or not: the registry must belong to whoever runs the sweep
  * (root at run time).  The one check that needs root says so and skips.
@@ -29,6 +31,7 @@
 #include "lib/procinfo.h"
 #include "lib/safeopen.h"
 #include "server/maildrop/dotlock.h"
+#include "server/lockdir.h"
 #include "server/lockreg.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/testlog.h"
@@ -90,6 +93,27 @@ static void take_lock(pid_t session)
 	}
 }
 
+/* lockreg_record as the monitor calls it: the lock's directory opened by
+ * the monitor's rules, the lock file's identity. */
+static int record(const char *reg, pid_t session)
+{
+	struct lockdir ld;
+	struct dotlock_id id;
+	struct stat st;
+	char why[256];
+	int rc;
+
+	if (lockdir_open(lockp, geteuid(), &ld, why, sizeof(why)) < 0)
+		die(why);
+	if (fstatat(ld.fd, ld.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		die(lockp);
+	id.dev = st.st_dev;
+	id.ino = st.st_ino;
+	rc = lockreg_record(reg, lockp, &ld, &id, session);
+	lockdir_close(&ld);
+	return rc;
+}
+
 /* An entry for lockp as it is now. */
 static void describe(struct lockreg_entry *e, pid_t monitor, uint64_t mstart,
 		     pid_t session, uint64_t sstart)
@@ -101,6 +125,7 @@ static void describe(struct lockreg_entry *e, pid_t monitor, uint64_t mstart,
 	e->monitor_start = mstart;
 	e->session = session;
 	e->session_start = sstart;
+	e->user = geteuid();
 	if (stat(spool, &st) < 0)
 		die(spool);
 	e->dir_dev = st.st_dev;
@@ -162,6 +187,7 @@ static void test_format(void)
 	e.monitor_start = 987654321;
 	e.session = 1235;
 	e.session_start = 987654399;
+	e.user = 4343;
 	e.dir_dev = 2049;
 	e.dir_ino = 131074;
 	e.lock_dev = 2049;
@@ -169,13 +195,14 @@ static void test_format(void)
 	snprintf(e.path, sizeof(e.path), "/var/mail/alice.lock");
 	n = lockreg_format(&e, text, sizeof(text));
 	ok(n > 0, "format: an entry is written");
-	is_str(text, "popper-lockreg 1\nmonitor 1234 987654321\nsession 1235 987654399\n"
-	       "directory 2049 131074\nlock 2049 18446744073709551615\npath /var/mail/alice.lock\n",
+	is_str(text, "popper-lockreg 2\nmonitor 1234 987654321\nsession 1235 987654399\n"
+	       "user 4343\ndirectory 2049 131074\nlock 2049 18446744073709551615\n"
+	       "path /var/mail/alice.lock\n",
 	       "format: the exact text");
 	ok(lockreg_parse(text, (size_t)n, &back) == 0 && back.monitor == 1234 &&
 	   back.monitor_start == 987654321 && back.session == 1235 &&
-	   back.session_start == 987654399 && back.dir_dev == 2049 && back.dir_ino == 131074 &&
-	   back.lock_ino == e.lock_ino && strcmp(back.path, e.path) == 0,
+	   back.session_start == 987654399 && back.user == 4343 && back.dir_dev == 2049 &&
+	   back.dir_ino == 131074 && back.lock_ino == e.lock_ino && strcmp(back.path, e.path) == 0,
 	   "parse: reads back every field");
 	ok(lockreg_format(&e, text, 40) < 0, "format: too small a buffer is refused");
 	snprintf(e.path, sizeof(e.path), "relative.lock");
@@ -183,42 +210,53 @@ static void test_format(void)
 	snprintf(e.path, sizeof(e.path), "/var/mail/a\nb.lock");
 	ok(lockreg_format(&e, text, sizeof(text)) < 0, "format: a newline in the path is refused");
 
+#define M "popper-lockreg 2\n"
+#define MS "monitor 1 1\nsession 2 2\n"
+#define U "user 4343\n"
+#define DL "directory 1 1\nlock 1 1\n"
 	static const struct {
 		const char *text, *what;
 	} wrong[] = {
 		{ "", "empty" },
-		{ "popper-lockreg 2\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "another version" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b", "no final newline" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\nx\n", "a line too many" },
-		{ "popper-lockreg 1\nsession 2 2\nmonitor 1 1\ndirectory 1 1\nlock 1 1\npath /a/b\n", "lines out of order" },
-		{ "popper-lockreg 1\nmonitor 0 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "pid 0" },
-		{ "popper-lockreg 1\nmonitor -1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "a negative pid" },
-		{ "popper-lockreg 1\nmonitor +1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "a signed pid" },
-		{ "popper-lockreg 1\nmonitor 2147483648 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "a pid above 2^31-1" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 18446744073709551616\nlock 1 1\npath /a/b\n", "an inode above 2^64-1" },
-		{ "popper-lockreg 1\nmonitor 1  1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "two spaces" },
-		{ "popper-lockreg 1\nmonitor 1 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "three numbers" },
-		{ "popper-lockreg 1\nmonitor 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/b\n", "one number" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath a/b\n", "a relative path" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /\n", "the path /" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/\n", "a path ending in /" },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath /a/..\n", "a path ending in .." },
-		{ "popper-lockreg 1\nmonitor 1 1\nsession 2 2\ndirectory 1 1\nlock 1 1\npath \n", "an empty path" },
+		{ "popper-lockreg 1\n" MS DL "path /a/b\n", "the version without the user" },
+		{ "popper-lockreg 3\n" MS U DL "path /a/b\n", "another version" },
+		{ M MS U DL "path /a/b", "no final newline" },
+		{ M MS U DL "path /a/b\nx\n", "a line too many" },
+		{ M "session 2 2\nmonitor 1 1\n" U DL "path /a/b\n", "lines out of order" },
+		{ M "monitor 0 1\nsession 2 2\n" U DL "path /a/b\n", "pid 0" },
+		{ M "monitor -1 1\nsession 2 2\n" U DL "path /a/b\n", "a negative pid" },
+		{ M "monitor +1 1\nsession 2 2\n" U DL "path /a/b\n", "a signed pid" },
+		{ M "monitor 2147483648 1\nsession 2 2\n" U DL "path /a/b\n", "a pid above 2^31-1" },
+		{ M MS U "directory 1 18446744073709551616\nlock 1 1\npath /a/b\n", "an inode above 2^64-1" },
+		{ M "monitor 1  1\nsession 2 2\n" U DL "path /a/b\n", "two spaces" },
+		{ M "monitor 1 1 1\nsession 2 2\n" U DL "path /a/b\n", "three numbers" },
+		{ M "monitor 1\nsession 2 2\n" U DL "path /a/b\n", "one number" },
+		{ M MS DL "path /a/b\n", "no user line" },
+		{ M MS "user 4294967295\n" DL "path /a/b\n", "the uid (uid_t)-1" },
+		{ M MS "user +5\n" DL "path /a/b\n", "a signed uid" },
+		{ M MS "user 5 5\n" DL "path /a/b\n", "two uids" },
+		{ M MS U DL "path a/b\n", "a relative path" },
+		{ M MS U DL "path /\n", "the path /" },
+		{ M MS U DL "path /a/\n", "a path ending in /" },
+		{ M MS U DL "path /a/..\n", "a path ending in .." },
+		{ M MS U DL "path \n", "an empty path" },
 	};
 	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++)
 		ok(lockreg_parse(wrong[i].text, strlen(wrong[i].text), &back) < 0,
 		   "parse refuses %s", wrong[i].what);
-	n = snprintf(bad, sizeof(bad), "popper-lockreg 1\nmonitor 1 1\nsession 2 2\n"
-		     "directory 1 1\nlock 1 1\npath /a/b\n");
+	n = snprintf(bad, sizeof(bad), M MS U DL "path /a/b\n");
 	bad[3] = '\0';
 	ok(lockreg_parse(bad, (size_t)n, &back) < 0, "parse refuses a NUL inside");
 	{
-		static const char head[] = "popper-lockreg 1\nmonitor 1 1\nsession 2 2\n"
-			"directory 1 1\nlock 1 1\npath /";
+		static const char head[] = M MS U DL "path /";
 
 		memset(bad, 'x', sizeof(bad));
 		memcpy(bad, head, sizeof(head) - 1);
 	}
+#undef M
+#undef MS
+#undef U
+#undef DL
 	bad[sizeof(bad) - 1] = '\n';
 	ok(lockreg_parse(bad, sizeof(bad), &back) < 0, "parse refuses an overlong entry");
 
@@ -241,7 +279,7 @@ static void test_record(void)
 
 	rm_rf(regdir);
 	take_lock(session);
-	ok(lockreg_record(regdir, lockp, session) == 0, "record: the monitor registers its lock");
+	ok(record(regdir, session) == 0, "record: the monitor registers its lock");
 	ok(stat(regdir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700,
 	   "record: the registry is created with mode 0700");
 	entry_path(getpid(), path, sizeof(path));
@@ -249,20 +287,31 @@ static void test_record(void)
 	ok(lockreg_parse(text, strlen(text), &e) == 0, "record: the entry is named after the monitor and parses");
 	procinfo_start_time(getpid(), &start);
 	lstat(lockp, &lst);
+	stat(spool, &st);
 	ok(e.monitor == getpid() && e.monitor_start == start && e.session == session &&
-	   strcmp(e.path, lockp) == 0 && e.lock_ino == (uint64_t)lst.st_ino &&
-	   e.lock_dev == (uint64_t)lst.st_dev,
-	   "record: monitor pid and start time, session, path, lock identity");
+	   e.user == geteuid() && strcmp(e.path, lockp) == 0 &&
+	   e.lock_ino == (uint64_t)lst.st_ino && e.lock_dev == (uint64_t)lst.st_dev &&
+	   e.dir_ino == (uint64_t)st.st_ino && e.dir_dev == (uint64_t)st.st_dev,
+	   "record: monitor pid and start time, session, user, path, lock and directory identity");
 	is_int(count_entries(), 1, "record: no temporary file is left");
-	ok(lockreg_record(regdir, lockp, session) == 0 && count_entries() == 1,
+	ok(record(regdir, session) == 0 && count_entries() == 1,
 	   "record: a second lock round replaces the entry");
 	lockreg_forget(regdir);
 	ok(!exists(path), "forget: the entry is gone");
 	lockreg_forget(regdir);
 	ok(1, "forget: twice is harmless");
-	ok(lockreg_record(regdir, "/nonexistent/dir/x.lock", session) < 0 && count_entries() == 0,
-	   "record: a lock that is not there is not registered");
-	ok(lockreg_record(NULL, lockp, session) < 0, "record: no registry, no entry");
+	{
+		struct lockdir ld;
+		struct dotlock_id id = { 1, 1 };
+		char why[256];
+
+		if (lockdir_open(lockp, geteuid(), &ld, why, sizeof(why)) < 0)
+			die(why);
+		ok(lockreg_record(regdir, "relative/x.lock", &ld, &id, session) < 0 &&
+		   count_entries() == 0, "record: a relative lock path is not registered");
+		ok(lockreg_record(NULL, lockp, &ld, &id, session) < 0, "record: no registry, no entry");
+		lockdir_close(&ld);
+	}
 	unlink(lockp);
 }
 
@@ -276,7 +325,7 @@ static void check_refused(const char *what)
 	pid_t session = dead_pid();
 
 	take_lock(session);
-	ok(lockreg_record(regdir, lockp, session) < 0, "%s: record refuses it", what);
+	ok(record(regdir, session) < 0, "%s: record refuses it", what);
 	entry_path(getpid(), where, sizeof(where));
 	ok(!exists(where), "%s: and writes no entry", what);
 	describe(&e, dead_pid(), 1, session, 0);
@@ -313,7 +362,7 @@ static void test_refused(void)
 		pid_t session = dead_pid();
 
 		take_lock(session);
-		ok(lockreg_record(regdir, lockp, session) < 0, "a file in the registry's place is refused");
+		ok(record(regdir, session) < 0, "a file in the registry's place is refused");
 		unlink(lockp);
 	}
 	unlink(regdir);
@@ -334,7 +383,7 @@ static void test_refused(void)
 		pid_t session = dead_pid();
 
 		take_lock(session);
-		ok(lockreg_record(regdir, lockp, session) < 0, "a registry not owned by root is refused");
+		ok(record(regdir, session) < 0, "a registry not owned by root is refused");
 		describe(&e, dead_pid(), 1, session, 0);
 		put_entry(&e);
 		lockreg_sweep(regdir, &t);
@@ -533,6 +582,47 @@ static void test_sweep_paths(void)
 		unlink(link);
 	}
 
+	/* The same directory, but reached only through a link in a directory
+	 * others can write: a link a user could have made is not followed. */
+	{
+		char open_dir[600], link[700], vialink[800];
+
+		snprintf(open_dir, sizeof(open_dir), "%s/open", root);
+		snprintf(link, sizeof(link), "%s/Mail", open_dir);
+		if (mkdir(open_dir, 0777) < 0 || chmod(open_dir, 0777) < 0 || symlink(spool, link) < 0)
+			die("open dir");
+		take_lock(session);
+		describe(&e, dead_pid(), 1, session, 0);
+		snprintf(vialink, sizeof(vialink), "%s/alice.lock", link);
+		snprintf(e.path, sizeof(e.path), "%s", vialink);
+		put_entry(&e);
+		lockreg_sweep(regdir, &t);
+		ok(exists(lockp) && t.locks_removed == 0 && count_entries() == 0,
+		   "a link in a directory others can write is not followed; the entry is dropped");
+		unlink(link);
+		rmdir(open_dir);
+		unlink(lockp);
+	}
+
+	/* A directory on the way that belongs to neither root nor the user. */
+	if (geteuid() != 0) {
+		tap_skip("needs root to give the directory to another account",
+			 "a directory of another account on the way is not acted in");
+	} else {
+		take_lock(session);
+		describe(&e, dead_pid(), 1, session, 0);
+		e.user = 4343;
+		put_entry(&e);
+		if (chown(spool, 4344, 4344) < 0)
+			die("chown");
+		lockreg_sweep(regdir, &t);
+		ok(exists(lockp) && t.locks_removed == 0 && count_entries() == 0,
+		   "a directory of another account on the way is not acted in");
+		if (chown(spool, 0, 0) < 0)
+			die("chown");
+		unlink(lockp);
+	}
+
 	/* The lock already gone (released, or broken by another agent). */
 	take_lock(session);
 	describe(&e, dead_pid(), 1, session, 0);
@@ -638,6 +728,8 @@ static void test_log(void)
 	   "the log says why a registry is refused");
 	ok(strstr(text, "is no longer the one the lock was made in") != NULL,
 	   "the log says why a lock in a swapped directory stays");
+	ok(strstr(text, "/open/Mail is a symbolic link in a directory a user can write") != NULL,
+	   "the log says why a lock behind a user's link stays");
 }
 
 int main(void)

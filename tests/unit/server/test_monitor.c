@@ -14,18 +14,25 @@
  * or the SIGTERM the monitor forwards) leaves neither lock nor entry, and
  * the monitor ends with status 1; a session's own exit status is the
  * monitor's.
+ *
+ * Last, the lock's directory swapped for a symlink while the monitor waits
+ * for another agent's lock (issue 9): the monitor refuses the lock and does
+ * nothing behind the symlink.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "lib/safeopen.h"
 #include "server/monitor.h"
 #include "tests/unit/tap.h"
 
@@ -56,7 +63,7 @@ static int monitor_sequence(const char *seq, char *answers, size_t size)
 		struct maildrop_locker lk;
 
 		close(p[0]);
-		if (monitor_start(lockp, 1, NULL, &lk) != 0)
+		if (monitor_start(lockp, geteuid(), 1, NULL, &lk) != 0)
 			_exit(3);
 		/* the session side */
 		for (; *seq != '\0'; seq++) {
@@ -128,7 +135,7 @@ static void session_side(int report, int go, const char *reg)
 	char reason[128], c;
 	pid_t me;
 
-	if (monitor_start(lockp, 1, reg, &lk) != 0)
+	if (monitor_start(lockp, geteuid(), 1, reg, &lk) != 0)
 		_exit(3);
 	if (lk.lock(lk.ctx, reason, sizeof(reason)) != MAILDROP_OK)
 		_exit(4);
@@ -252,6 +259,74 @@ static void test_child_death(void)
 	   "a session that ends holding the lock: status 0, lock and entry removed (%d)", rc);
 }
 
+static void write_file(const char *path, const char *text, time_t age)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct timespec ts[2];
+
+	if (fd < 0 || safe_write_all(fd, text, strlen(text)) < 0 || close(fd) < 0)
+		die(path);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		die("utimensat");
+}
+
+/* ~/Mail in a home others can write; the monitor waits for a lock another
+ * agent holds there; meanwhile ~/Mail becomes a symlink to a directory
+ * with a lock of the same name that is stale by age, and the agent lets
+ * go.  The monitor must neither break that lock nor make one there. */
+static void test_swap_while_waiting(void)
+{
+	char home[600], mail[640], moved[680], target[600], tlock[640], held[720];
+	char saved[sizeof(lockp)], ans[16];
+	struct stat st;
+	pid_t swapper;
+	int rc;
+
+	snprintf(home, sizeof(home), "%s/home", root);
+	snprintf(mail, sizeof(mail), "%s/Mail", home);
+	snprintf(moved, sizeof(moved), "%s/Mail.moved", home);
+	snprintf(target, sizeof(target), "%s/target", root);
+	snprintf(tlock, sizeof(tlock), "%s/inbox.lock", target);
+	snprintf(held, sizeof(held), "%s/inbox.lock", moved);
+	if (mkdir(home, 0777) < 0 || chmod(home, 0777) < 0 || mkdir(mail, 0755) < 0 ||
+	    mkdir(target, 0755) < 0)
+		die("mkdir");
+	write_file(tlock, "1 some-other-host\n", 1000);
+	memcpy(saved, lockp, sizeof(saved));
+	snprintf(lockp, sizeof(lockp), "%s/inbox.lock", mail);
+	{
+		char pidonly[32];
+
+		/* Another agent's lock, pid only (judged by age: fresh). */
+		snprintf(pidonly, sizeof(pidonly), "%ld\n", (long)getpid());
+		write_file(lockp, pidonly, 0);
+	}
+	swapper = fork();
+	if (swapper < 0)
+		die("fork");
+	if (swapper == 0) {
+		usleep(300000);
+		if (rename(mail, moved) < 0 || symlink(target, mail) < 0 || unlink(held) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	rc = monitor_sequence("L", ans, sizeof(ans));
+	waitpid(swapper, NULL, 0);
+	ok(rc == 0 && strcmp(ans, "B") == 0,
+	   "swap while waiting: the monitor refuses the lock (%d %s)", rc, ans);
+	ok(lstat(tlock, &st) == 0 && st.st_mtime < time(NULL) - 500,
+	   "swap while waiting: the stale lock behind the symlink is neither broken nor touched");
+	ok(rmdir(target) < 0 && errno == ENOTEMPTY && unlink(tlock) == 0 && rmdir(target) == 0,
+	   "swap while waiting: nothing else was made there");
+	ok(!exists(held), "swap while waiting: no lock left in the moved directory");
+	unlink(mail);
+	rmdir(moved);
+	rmdir(home);
+	memcpy(lockp, saved, sizeof(saved));
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -265,6 +340,7 @@ int main(void)
 	test_monitor();
 	test_registry();
 	test_child_death();
+	test_swap_while_waiting();
 	unlink(lockp);
 	rmdir(regdir);
 	rmdir(root);

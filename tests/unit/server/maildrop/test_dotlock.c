@@ -3,7 +3,10 @@
  * acquire and release, a busy lock, locks that are stale because their
  * process is gone (or a zombie) or because nobody touched them for
  * DOTLOCK_STALE_SECONDS, locks in other formats, and that release never
- * removes someone else's.
+ * removes someone else's.  Then the monitor's way, relative to a directory
+ * descriptor: every step (create, break, touch, remove) stays in the
+ * directory the descriptor holds after that directory was swapped for a
+ * symlink, and touch and remove leave a file that replaced the lock alone.
  */
 #include "config.h"
 
@@ -43,14 +46,19 @@ static void write_lock(const char *content, time_t age)
 	}
 }
 
-static void read_lock(char *buf, size_t size)
+static void read_file_into(const char *path, char *buf, size_t size)
 {
-	int fd = open(lockp, O_RDONLY);
+	int fd = open(path, O_RDONLY);
 	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
 
 	buf[n > 0 ? n : 0] = '\0';
 	if (fd >= 0)
 		close(fd);
+}
+
+static void read_lock(char *buf, size_t size)
+{
+	read_file_into(lockp, buf, size);
 }
 
 /* Files in the directory other than the lock itself (leftover unique files). */
@@ -216,6 +224,116 @@ static void test_missing_directory(pid_t me)
 	   "directory missing: error with a reason (%s)", buf);
 }
 
+static void make_file(const char *path, const char *content, time_t age)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct timespec ts[2];
+
+	if (fd < 0 || safe_write_all(fd, content, strlen(content)) < 0 || close(fd) < 0)
+		die(path);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		die("utimensat");
+}
+
+static time_t mtime_of(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 ? st.st_mtime : (time_t)-1;
+}
+
+/* Names in dir (not . and ..). */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The monitor's way: the directory opened once, the lock a name in it.
+ * The directory is then swapped for a symlink to another one holding a
+ * stale lock of the same name (what a user can do to ~/Mail): nothing may
+ * happen over there.
+ */
+static void test_at(pid_t me)
+{
+	char dir[600], moved[600], target[600], mlock[700], tlock[700], copy[700];
+	char stale[300], reason[256] = "", before[256], after[256];
+	struct dotlock_loc loc;
+	struct dotlock_id id;
+	struct stat st;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s/at", root);
+	snprintf(moved, sizeof(moved), "%s/at.moved", root);
+	snprintf(target, sizeof(target), "%s/target", root);
+	snprintf(mlock, sizeof(mlock), "%s/inbox.lock", moved);
+	snprintf(tlock, sizeof(tlock), "%s/inbox.lock", target);
+	snprintf(copy, sizeof(copy), "%s/copy", moved);
+	if (mkdir(dir, 0755) < 0 || mkdir(target, 0755) < 0)
+		die("mkdir");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		die(dir);
+	loc.dirfd = dfd;
+	loc.name = "inbox.lock";
+	loc.path = "/shown/in/logs/inbox.lock";
+
+	is_int(dotlock_acquire_at(&loc, me, 0, &id, reason, sizeof(reason)), DOTLOCK_OK,
+	       "at: acquire relative to a directory descriptor");
+	ok(fstatat(dfd, "inbox.lock", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == id.dev &&
+	   st.st_ino == id.ino, "at: the identity given back is the lock file's");
+	is_int(entries(dir), 1, "at: no unique file left behind");
+
+	/* The swap: the directory moves aside, a symlink takes its name. */
+	snprintf(stale, sizeof(stale), "%ld %s\n", (long)dead_pid(), host);
+	make_file(tlock, stale, 0);
+	if (rename(dir, moved) < 0 || symlink(target, dir) < 0)
+		die("swap");
+	read_file_into(tlock, before, sizeof(before));
+
+	{
+		struct timespec ts[2] = { { time(NULL) - 100, 0 }, { time(NULL) - 100, 0 } };
+
+		if (utimensat(AT_FDCWD, mlock, ts, 0) < 0)
+			die("utimensat");
+	}
+	ok(dotlock_touch_at(&loc, &id) == 0 && mtime_of(mlock) >= time(NULL) - 5,
+	   "at: touch refreshes the lock in the directory it was made in");
+	is_int(dotlock_clear_at(dfd, "inbox.lock", me, id.dev, id.ino), DOTLOCK_CLEARED,
+	       "at: clear removes the lock from the directory it was made in");
+	ok(access(mlock, F_OK) < 0, "at: which is the moved directory");
+
+	is_int(dotlock_acquire_at(&loc, me, 0, &id, reason, sizeof(reason)), DOTLOCK_OK,
+	       "at: acquire again after the swap");
+	ok(access(mlock, F_OK) == 0, "at: the lock is made in the moved directory");
+	read_file_into(tlock, after, sizeof(after));
+	ok(strcmp(before, after) == 0 && entries(target) == 1,
+	   "at: the stale lock behind the symlink is neither broken nor joined by anything");
+
+	/* The lock replaced by another file with the same content. */
+	read_file_into(mlock, before, sizeof(before));
+	make_file(copy, before, 100);
+	if (rename(copy, mlock) < 0)
+		die("rename");
+	ok(dotlock_touch_at(&loc, &id) < 0 && errno == ENOENT && mtime_of(mlock) < time(NULL) - 50,
+	   "at: touch leaves a file that replaced the lock alone");
+	is_int(dotlock_clear_at(dfd, "inbox.lock", me, id.dev, id.ino), DOTLOCK_NOT_OURS,
+	       "at: and so does clear");
+	ok(access(mlock, F_OK) == 0, "at: the replacement is still there");
+	close(dfd);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -238,6 +356,7 @@ int main(void)
 	test_other_formats(me);
 	test_symlink_lock(me);
 	test_missing_directory(me);
+	test_at(me);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
