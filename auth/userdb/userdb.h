@@ -2,8 +2,9 @@
  * userdb: popper's GDBM user database (virtual users, and APOP secrets of
  * virtual and system users; SASL verifiers later).  A small library in three
  * parts, each with its own header, so that a program links only what it uses:
- *   - this header: the record format and reading (userdb_format.c,
- *     userdb_read.c), all the server needs;
+ *   - this header: the record format, reading and the one rule on the file
+ *     and its directory (userdb_format.c, userdb_read.c, userdb_rule.c),
+ *     all the server needs;
  *   - auth/userdb/userdb_write.h: the copy-sync-rename writer (userdb_write.c),
  *     for apopdb and popauth;
  *   - auth/userdb/userdb_bulk.h: export, import and verify (userdb_bulk.c), for
@@ -27,7 +28,9 @@
  * Every change made by the tools is written to a new copy of the file beside
  * the database and renamed over it (USERDB_UPDATE / USERDB_REPLACE), so a
  * writer that dies half-way leaves the old database whole; hence the
- * database lives in a directory of its own that its owner may write.
+ * database lives in a directory of its own that its owner, and nobody else,
+ * may write (the one rule below; the writers' lock and its takeover are in
+ * auth/userdb/userdb_write.c, "Locking").
  */
 #ifndef POPPER_USERDB_H
 #define POPPER_USERDB_H
