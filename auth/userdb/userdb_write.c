@@ -366,15 +366,14 @@ static int lock_acquire(struct userdb *db, enum userdb_takeover takeover, const 
 			return -1;
 		}
 		for (tries = 0;; tries++) {
-			int nfd;
+			int nfd, e;
 
 			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 				held = true;
 				break;
 			}
 			if (errno != EWOULDBLOCK && errno != EINTR) {
-				int e = errno;
-
+				e = errno;
 				snprintf(err, errsize, "%s: cannot lock %s: %s", db->path, db->lockname,
 					 strerror(e));
 				close(fd);
@@ -393,13 +392,16 @@ static int lock_acquire(struct userdb *db, enum userdb_takeover takeover, const 
 			if ((takeover != USERDB_TAKEOVER_NEVER && stopped >= STOPPED_TRIES) ||
 			    (takeover == USERDB_TAKEOVER_ANY && tries >= WRITE_WAIT_TRIES)) {
 				nfd = take_over(db, dst, &h, err, errsize);
+				e = errno;
 				close(fd);
 				if (nfd >= 0) {
 					db->lockfd = nfd;
 					return 0;
 				}
-				if (errno != ENOENT)
+				if (e != ENOENT) {
+					errno = e;
 					return -1;
+				}
 				fd = -1;
 				break;
 			}
