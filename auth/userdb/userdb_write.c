@@ -269,14 +269,14 @@ static int sweep_takeovers(struct userdb *db, char *err, size_t errsize)
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, prefix, plen) != 0)
 			continue;
+		/* Quietly, like a stale copy: nothing is said while the lock
+		 * is held (a blocked standard error would keep it). */
 		if (fence_off(db, de->d_name, err, errsize) != 0) {
 			e = errno;
 			closedir(d);
 			errno = e;
 			return -1;
 		}
-		log_notice("%s: removed the lock directory %s that a takeover left", db->path,
-			   de->d_name);
 	}
 	closedir(d);
 	return 0;
@@ -296,6 +296,9 @@ static int take_over(struct userdb *db, const struct stat *dst, const struct hol
 	int fd, e;
 
 	holder_text(h, who, sizeof(who));
+	/* Said now, while we hold no lock: standard error may block. */
+	log_notice("%s: taking the lock over from %s; the change it was making, if any, "
+		   "will not be made", db->path, who);
 	snprintf(mine, sizeof(mine), "%s.%ld", db->lockname, (long)getpid());
 	/* Left by an earlier process with our pid: nobody's now. */
 	if (fence_off(db, mine, err, errsize) != 0)
@@ -335,8 +338,6 @@ static int take_over(struct userdb *db, const struct stat *dst, const struct hol
 		errno = e;
 		return -1;
 	}
-	log_notice("%s: took the lock over from %s; the change it was making, if any, "
-		   "will not be made", db->path, who);
 	return fd;
 }
 

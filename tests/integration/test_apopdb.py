@@ -241,7 +241,7 @@ def test_lock(tmp, db):
         t0 = time.monotonic()
         rc, out, err = run(["-f", db, "passwd", "alice"], b"Lock-Taken-Over-1\n")
         took = time.monotonic() - t0
-        ok(rc == 0 and "took the lock over from process %d (" % h.pid in err and
+        ok(rc == 0 and "taking the lock over from process %d (" % h.pid in err and
            "), stopped;" in err and took < 5,
            "a stopped holder of the lock: passwd takes it over within seconds and commits",
            "exit %s after %.1fs\n%s" % (rc, took, err))
@@ -260,7 +260,7 @@ def test_lock(tmp, db):
         check("  nothing changed", ["-f", db, "check", "alice"], 0,
               stdin=b"Lock-Taken-Over-1\n")
         rc, out, err = run(["-b", "-f", db, "passwd", "alice"], b"Lock-Broken-3\n")
-        ok(rc == 0 and "took the lock over from process %d (" % h.pid in err,
+        ok(rc == 0 and "taking the lock over from process %d (" % h.pid in err,
            "  -b takes it over after the wait", "exit %s\n%s" % (rc, err))
     finally:
         end_holder(h)

@@ -377,7 +377,7 @@ def test_stopped(pa, path, dbdir, gdbm):
         ok(af.db_snapshot(gdbm, path) == before, "  nothing changed")
         t0 = time.monotonic()
         rc, o, e = run(APOPDB, ["-f", path, "passwd", "ben"], stdin=b"Admin-Set-Secret-8\n")
-        ok(rc == 0 and "took the lock over from process %d (popauth), stopped" % pid in e and
+        ok(rc == 0 and "taking the lock over from process %d (popauth), stopped" % pid in e and
            time.monotonic() - t0 < 5,
            "root's apopdb passwd takes the lock over from the stopped popauth and commits, "
            "without --force or -b", "exit %s\n%s%s" % (rc, o, e))
