@@ -2,7 +2,7 @@
  * apopdb: the administrator's tool for popper's user database (virtual
  * users, APOP secrets of system users; auth/userdb/userdb.h, apopdb(8)).
  *
- *   apopdb [-f DB] [-o OWNER] init [--force] | add [--system] USER |
+ *   apopdb [-f DB] [-o OWNER] [-b] init [--force] | add [--system] USER |
  *          passwd USER | delete USER | list [--json] | show USER |
  *          check USER | import [--qpopper] [--replace] FILE |
  *          export [FILE] | verify
@@ -15,7 +15,13 @@
  * secrets, and it says so.  Every change goes through a copy of the database
  * renamed into place (auth/userdb/userdb_write.c), with the usual signals held
  * off while it is made, so an interrupted apopdb never leaves a damaged
- * database.
+ * database.  Every command applies the server's rule to the file and its
+ * directory first (auth/userdb/userdb.h), so apopdb never works on a
+ * database popper would refuse, and says why in popper's words.  A writer
+ * that keeps the lock (a popauth its user stopped) does not shut the
+ * administrator out: apopdb waits, names it, and takes the lock over from
+ * it once it is seen stopped for a second, or with -b after the wait; the
+ * holder's change then fails cleanly (apopdb(8), LOCKING).
  * Files are created with umask 077.  Every message names the file and the
  * reason.  Exit status: 0 done, 1 not found / already there / no match,
  * 2 usage or invalid input, 3 system or database error.
@@ -63,13 +69,14 @@ static const char *progname = "apopdb";
 /* The global options. */
 struct opts {
 	const char *path;
-	const char *owner;   /* account that owns a database we create as root */
+	const char *owner;   /* the owner account: may own the database; gets a new one */
+	bool break_lock;     /* -b: take the writers' lock over from any holder */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: %s [-f DB] [-o OWNER] COMMAND [ARGUMENTS]\n"
+		"usage: %s [-f DB] [-o OWNER] [-b] COMMAND [ARGUMENTS]\n"
 		"       %s -h | -V\n"
 		"commands:\n"
 		"  init [--force]        create an empty database (--force: empty an existing one)\n"
@@ -89,7 +96,10 @@ static void usage(FILE *out)
 		"Secrets are read from standard input (one line) or prompted for on a\n"
 		"terminal; never from the command line.\n"
 		"  -f DB     use DB instead of %s\n"
-		"  -o OWNER  owner of a database created as root (default %s)\n",
+		"  -o OWNER  the account that owns the database besides root; a database\n"
+		"            created as root is given to it (default %s)\n"
+		"  -b        take the lock over from another program that keeps it past\n"
+		"            5 seconds (one that is stopped loses it after 1 second anyway)\n",
 		progname, progname, USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER);
 }
 
@@ -103,24 +113,47 @@ static int usage_error(const char *what, const char *arg)
 	} else {
 		log_error("%s", what);
 	}
-	fprintf(stderr, "usage: %s [-f DB] [-o OWNER] COMMAND [ARGUMENTS]  (%s -h: help)\n",
+	fprintf(stderr, "usage: %s [-f DB] [-o OWNER] [-b] COMMAND [ARGUMENTS]  (%s -h: help)\n",
 		progname, progname);
 	return EXIT_USAGE;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static struct userdb *open_db(const char *path, enum userdb_mode mode)
+/* The one rule of auth/userdb/userdb.h, as the server applies it, with the
+ * owner account -o (popper's auth-db-owner should name the same); a stopped
+ * holder of the writers' lock loses it, and with -b any holder that keeps
+ * it past the wait (apopdb(8), LOCKING). */
+static void db_rules(const struct opts *o, struct userdb_rules *r)
 {
-	char err[ERR_MAX];
-	struct userdb *db = mode == USERDB_READ ? userdb_open(path, mode, err, sizeof(err))
-		: userdb_write_open(path, mode, NULL, err, sizeof(err));
+	struct passwd *pw = getpwnam(o->owner);
 
+	memset(r, 0, sizeof(*r));
+	r->owner_set = pw != NULL;
+	r->owner_uid = pw != NULL ? pw->pw_uid : 0;
+	r->takeover = o->break_lock ? USERDB_TAKEOVER_ANY : USERDB_TAKEOVER_STOPPED;
+}
+
+static struct userdb *open_db(const struct opts *o, enum userdb_mode mode)
+{
+	struct userdb_rules rules;
+	char err[ERR_MAX];
+	struct userdb *db;
+
+	db_rules(o, &rules);
+	db = mode == USERDB_READ ? userdb_open_with(o->path, mode, &rules, err, sizeof(err))
+		: userdb_write_open(o->path, mode, &rules, err, sizeof(err));
 	if (db == NULL) {
-		if (errno == ENOENT && mode != USERDB_CREATE && mode != USERDB_REPLACE)
+		int e = errno;
+
+		if (e == ENOENT && mode != USERDB_CREATE && mode != USERDB_REPLACE)
 			log_error("%s (create it with \"%s init\")", err, progname);
 		else
 			log_error("%s", err);
+		if (e == EAGAIN && !o->break_lock && mode != USERDB_READ)
+			fprintf(stderr, "%s: nothing changed; \"%s -b\" takes the lock over (the "
+				"change that program is making is then not made)\n", progname,
+				progname);
 	}
 	return db;
 }
@@ -129,14 +162,19 @@ static struct userdb *open_db(const char *path, enum userdb_mode mode)
  * Returns EXIT_DONE or EXIT_SYSTEM. */
 static int commit_db(struct userdb *db, uid_t uid, gid_t gid)
 {
+	char msg[ERR_MAX];
 	int rc = EXIT_DONE;
 
+	msg[0] = '\0';
 	if (userdb_commit(db, uid, gid) != 0) {
-		log_error("%s; nothing changed", userdb_error(db));
+		snprintf(msg, sizeof(msg), "%s", userdb_error(db));
 		rc = EXIT_SYSTEM;
 	}
+	/* The lock goes first: standard error may block. */
 	userdb_close(db);
 	release_signals();
+	if (rc != EXIT_DONE)
+		log_error("%s; nothing changed", msg);
 	return rc;
 }
 
@@ -208,10 +246,10 @@ static void set_entry_secret(struct userdb_entry *e, char *buf, size_t bufsize, 
 
 /* Looks user up read-only.  Returns EXIT_DONE (found), EXIT_NOTFOUND or
  * EXIT_SYSTEM; e_r may be NULL. */
-static int peek_user(const char *path, const char *user, struct userdb_entry *e_r)
+static int peek_user(const struct opts *o, const char *user, struct userdb_entry *e_r)
 {
 	struct userdb_entry e;
-	struct userdb *db = open_db(path, USERDB_READ);
+	struct userdb *db = open_db(o, USERDB_READ);
 	enum userdb_status st;
 
 	if (db == NULL)
@@ -245,7 +283,7 @@ static int cmd_init(const struct opts *o, bool force)
 	}
 	creation_owner(o, &uid, &gid);
 	hold_signals();
-	db = open_db(o->path, USERDB_REPLACE);
+	db = open_db(o, USERDB_REPLACE);
 	if (db == NULL) {
 		release_signals();
 		return EXIT_SYSTEM;
@@ -274,7 +312,7 @@ static int cmd_set(const struct opts *o, const char *user, bool must_exist,
 
 	/* Look first, so a missing database or user (or one already there)
 	 * is reported before anyone types a secret. */
-	rc = peek_user(o->path, user, NULL);
+	rc = peek_user(o, user, NULL);
 	if (rc == EXIT_SYSTEM)
 		return rc;
 	if (must_exist && rc == EXIT_NOTFOUND) {
@@ -294,7 +332,7 @@ static int cmd_set(const struct opts *o, const char *user, bool must_exist,
 		return -n;
 
 	hold_signals();
-	db = open_db(o->path, USERDB_UPDATE);
+	db = open_db(o, USERDB_UPDATE);
 	if (db == NULL) {
 		ct_wipe(secret, sizeof(secret));
 		release_signals();
@@ -341,7 +379,7 @@ static int cmd_delete(const struct opts *o, const char *user)
 	enum userdb_status st;
 
 	hold_signals();
-	db = open_db(o->path, USERDB_UPDATE);
+	db = open_db(o, USERDB_UPDATE);
 	if (db == NULL) {
 		release_signals();
 		return EXIT_SYSTEM;
@@ -365,7 +403,7 @@ static int cmd_list(const struct opts *o, bool json)
 {
 	char **names;
 	size_t count;
-	struct userdb *db = open_db(o->path, USERDB_READ);
+	struct userdb *db = open_db(o, USERDB_READ);
 	int rc = EXIT_DONE;
 	bool oom;
 	size_t i;
@@ -415,7 +453,7 @@ static int cmd_list(const struct opts *o, bool json)
 static int cmd_show(const struct opts *o, const char *user)
 {
 	struct userdb_entry e;
-	int rc = peek_user(o->path, user, &e);
+	int rc = peek_user(o, user, &e);
 
 	if (rc == EXIT_NOTFOUND)
 		log_error("%s: no user %s", o->path, user);
@@ -440,7 +478,7 @@ static int cmd_check(const struct opts *o, const char *user)
 	bool match;
 	int rc;
 
-	rc = peek_user(o->path, user, NULL);
+	rc = peek_user(o, user, NULL);
 	if (rc == EXIT_SYSTEM)
 		return rc;
 	snprintf(prompt, sizeof(prompt), "Secret of %s: ", user);
@@ -449,7 +487,7 @@ static int cmd_check(const struct opts *o, const char *user)
 		log_error("%s", secret_error_text(n));
 		return n == SECRET_ERR_IO ? EXIT_SYSTEM : EXIT_USAGE;
 	}
-	rc = peek_user(o->path, user, &e);
+	rc = peek_user(o, user, &e);
 	if (rc != EXIT_DONE) {
 		ct_wipe(guess, sizeof(guess));
 		if (rc == EXIT_NOTFOUND)
@@ -515,7 +553,7 @@ static int cmd_import(const struct opts *o, const char *file, bool qpopper, bool
 	if (create)
 		creation_owner(o, &uid, &gid);
 	hold_signals();
-	db = open_db(o->path, create ? USERDB_REPLACE : USERDB_UPDATE);
+	db = open_db(o, create ? USERDB_REPLACE : USERDB_UPDATE);
 	if (db == NULL) {
 		release_signals();
 		if (in != NULL && in != stdin)
@@ -549,7 +587,7 @@ static int cmd_export(const struct opts *o, const char *file)
 	FILE *out = stdout;
 	int rc = EXIT_DONE;
 
-	db = open_db(o->path, USERDB_READ);
+	db = open_db(o, USERDB_READ);
 	if (db == NULL)
 		return EXIT_SYSTEM;
 	if (file != NULL) {
@@ -593,46 +631,16 @@ static int cmd_verify(const struct opts *o)
 {
 	struct userdb_verify_report r;
 	struct userdb *db;
-	struct passwd *pw;
-	struct stat dst;
-	char dir[PATH_MAX];
-	const char *slash;
-	uid_t uid;
-	mode_t mode;
 	unsigned long problems;
 
-	db = open_db(o->path, USERDB_READ);
+	/* The file and its directory: the open applies the server's rule
+	 * (open_db) and says what it refuses; then every record. */
+	db = open_db(o, USERDB_READ);
 	if (db == NULL)
 		return EXIT_SYSTEM;
 	userdb_verify(db, &r);
 	problems = r.problems;
-	userdb_file_info(db, &uid, NULL, &mode);
 	userdb_close(db);
-
-	/* What the server insists on: owner root or the owner account,
-	 * mode exactly 0600; and a directory nobody else can write. */
-	pw = getpwnam(o->owner);
-	if (uid != 0 && (pw == NULL || pw->pw_uid != uid)) {
-		log_error("%s: owned by uid %lu: popper accepts only root or %s", o->path,
-			  (unsigned long)uid, o->owner);
-		problems++;
-	}
-	if ((mode & 07777) != 0600) {
-		log_error("%s: mode %04o: popper accepts only 0600", o->path,
-			  (unsigned)(mode & 07777));
-		problems++;
-	}
-	slash = strrchr(o->path, '/');
-	snprintf(dir, sizeof(dir), "%.*s", slash == NULL ? 1 : slash == o->path ? 1
-		 : (int)(slash - o->path), slash == NULL ? "." : o->path);
-	if (stat(dir, &dst) == 0 &&
-	    ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
-	     (dst.st_uid != 0 && (pw == NULL || dst.st_uid != pw->pw_uid)))) {
-		log_error("%s: directory owned by uid %lu with mode %04o: others could "
-			  "replace the database", dir, (unsigned long)dst.st_uid,
-			  (unsigned)(dst.st_mode & 07777));
-		problems++;
-	}
 	printf("%s: %s: %lu entries (%lu virtual, %lu system, %lu with a secret): %s\n",
 	       progname, o->path, r.records, r.virtual_users, r.system_users, r.with_secret,
 	       problems == 0 ? "no problems found" : "PROBLEMS FOUND (see above)");
@@ -679,7 +687,7 @@ static int parse_global(int argc, char **argv, struct opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, "+:f:o:hV")) != -1) {
+	while ((c = getopt(argc, argv, "+:f:o:bhV")) != -1) {
 		char opt[3] = { '-', (char)optopt, '\0' };
 
 		switch (c) {
@@ -692,6 +700,9 @@ static int parse_global(int argc, char **argv, struct opts *o)
 			if (!username_valid(optarg))
 				return usage_error("-o needs an account name, not", optarg);
 			o->owner = optarg;
+			break;
+		case 'b':
+			o->break_lock = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -781,7 +792,7 @@ static int run_command(const struct command *cmd, const struct opts *o,
 
 int main(int argc, char **argv)
 {
-	struct opts o = { USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER };
+	struct opts o = { USERDB_DEFAULT_PATH, DEFAULT_AUTH_DB_OWNER, false };
 	const struct command *cmd = NULL;
 	const char *args[2] = { NULL, NULL };
 	bool flag[2] = { false, false };

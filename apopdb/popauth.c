@@ -21,7 +21,12 @@
  * that runs without privilege).  Secrets come from the terminal (echo off)
  * or one line of standard input, never from the command line.  Changes go
  * through the copy-and-rename of auth/userdb/userdb_write.c with the catchable
- * signals held, so killing popauth never leaves a damaged database.
+ * signals held, so killing popauth never leaves a damaged database, and
+ * nothing is written to the caller's terminal or pipes while the writers'
+ * lock is held.  The caller can still stop popauth with SIGSTOP while it
+ * holds the lock: the lock does not rely on it going on, since apopdb
+ * takes it over and fences the stopped popauth off (userdb_write.c,
+ * "Locking"; popauth(8)).
  *
  * Exit status: 0 done, 1 refused (not permitted, unknown user, wrong old
  * secret, secrets differ or too weak, unchanged), 2 usage, 3 system or
@@ -243,12 +248,15 @@ static int not_permitted(const struct caller *c, bool root_only)
 	return EXIT_REFUSED;
 }
 
-/* The database as popauth accepts it: what the server accepts, owned by
- * our owner (or root), mode 0600. */
+/* The database as popauth accepts it: the one rule of the server and
+ * apopdb (auth/userdb/userdb.h) with our owner account.  popauth never
+ * takes the writers' lock over (USERDB_TAKEOVER_NEVER): a user must not be
+ * able to make another's change, or the administrator's, fail; it waits
+ * and then names the holder. */
 static struct userdb *open_db(const struct caller *c, const char *path,
 			      enum userdb_mode mode)
 {
-	struct userdb_rules rules = { .strict = true };
+	struct userdb_rules rules = { .takeover = USERDB_TAKEOVER_NEVER };
 	char err[ERR_MAX];
 	struct userdb *db;
 
@@ -264,6 +272,20 @@ static struct userdb *open_db(const struct caller *c, const char *path,
 			log_error("%s", err);
 	}
 	return db;
+}
+
+/* Closes db (a writer: the lock goes with it), lets the held signals in and
+ * only then logs its error: a message to a standard error that the caller
+ * blocks (a full pipe, a terminal stopped with ^S) must never keep the
+ * lock held. */
+static void close_then_log(struct userdb *db)
+{
+	char msg[ERR_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", userdb_error(db));
+	userdb_close(db);
+	release_signals();
+	log_error("%s", msg);
 }
 
 /* ---- actions ------------------------------------------------------------------------ */
@@ -302,9 +324,7 @@ static int do_init(const struct caller *c, const char *path, bool safe)
 	 * account; installed setuid, we create it as the owner already. */
 	if (userdb_commit(db, c->euid == 0 ? c->owner_uid : (uid_t)-1,
 			  c->euid == 0 ? c->owner_gid : (gid_t)-1) != 0) {
-		log_error("%s", userdb_error(db));
-		userdb_close(db);
-		release_signals();
+		close_then_log(db);
 		return EXIT_SYSTEM;
 	}
 	userdb_close(db);
@@ -398,6 +418,7 @@ static int check_target(const struct caller *c, const char *path, const char *us
 static int write_change(const struct caller *c, const char *path, const char *user,
 			const struct userdb_entry *e, bool existed, const char *secret, int n)
 {
+	char msg[ERR_MAX + USERNAME_MAX + 64];
 	struct userdb_entry now;
 	struct userdb *db;
 	enum userdb_status st;
@@ -409,16 +430,20 @@ static int write_change(const struct caller *c, const char *path, const char *us
 		release_signals();
 		return EXIT_SYSTEM;
 	}
+	/* Nothing is written to the caller's terminal or pipes while the lock
+	 * is held (see close_then_log): the messages wait in msg. */
+	msg[0] = '\0';
 	/* The entry must still be the one the user proved to know (or still
 	 * be missing); another change meanwhile means: start again. */
 	st = userdb_get_entry(db, user, &now);
 	if (st == USERDB_ERROR) {
-		log_error("%s", userdb_error(db));
+		snprintf(msg, sizeof(msg), "%s", userdb_error(db));
 		rc = EXIT_SYSTEM;
 	} else if ((st == USERDB_OK) != existed ||
 		   (existed && (now.kind != e->kind ||
 				!ct_equal_str(now.secret, now.secret_len, e->secret, e->secret_len)))) {
-		log_error("the entry of %s changed meanwhile; nothing changed, try again", user);
+		snprintf(msg, sizeof(msg), "the entry of %s changed meanwhile; nothing changed, "
+			 "try again", user);
 		rc = EXIT_REFUSED;
 	}
 	if (rc == EXIT_DONE) {
@@ -431,13 +456,15 @@ static int write_change(const struct caller *c, const char *path, const char *us
 		}
 		if (userdb_put_entry(db, user, &now) != USERDB_OK ||
 		    userdb_commit(db, (uid_t)-1, (gid_t)-1) != 0) {
-			log_error("%s; password unchanged.", userdb_error(db));
+			snprintf(msg, sizeof(msg), "%s; password unchanged.", userdb_error(db));
 			rc = EXIT_SYSTEM;
 		}
 	}
 	userdb_entry_wipe(&now);
 	userdb_close(db);
 	release_signals();
+	if (msg[0] != '\0')
+		log_error("%s", msg);
 	return rc;
 }
 
@@ -507,16 +534,16 @@ static int do_delete(const struct caller *c, const char *path, const char *user)
 	st = userdb_delete(db, user);
 	if (st == USERDB_OK && userdb_commit(db, (uid_t)-1, (gid_t)-1) != 0)
 		st = USERDB_ERROR;
-	if (st == USERDB_ERROR)
-		log_error("%s", userdb_error(db));
+	if (st == USERDB_ERROR) {
+		close_then_log(db);
+		return EXIT_SYSTEM;
+	}
 	userdb_close(db);
 	release_signals();
 	if (st == USERDB_NOTFOUND) {
 		log_error("User '%s' not found in authentication database", q);
 		return EXIT_REFUSED;
 	}
-	if (st != USERDB_OK)
-		return EXIT_SYSTEM;
 	audit("deleted the entry of", c->name_known ? c->name : "(unknown)", user);
 	return EXIT_DONE;
 }

@@ -255,6 +255,10 @@ void hold_signals(void)
 	sigaddset(&held, SIGHUP);
 	sigaddset(&held, SIGQUIT);
 	sigaddset(&held, SIGTSTP);
+	/* A background job that touches its terminal is stopped by these:
+	 * held, the write goes through (tostop) and no stop comes. */
+	sigaddset(&held, SIGTTIN);
+	sigaddset(&held, SIGTTOU);
 	sigaddset(&held, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &held, NULL);
 }

@@ -58,10 +58,12 @@ bool secret_is_disable(const char *secret, size_t len);
 /* A short English text for a SECRET_ERR_ value. */
 const char *secret_error_text(ssize_t err);
 
-/* Blocks the signals an operator may send that must not cut a change to the
- * database in half (INT, TERM, HUP, QUIT, TSTP, PIPE), from the start of a
- * copy until it is renamed or thrown away; release_signals() unblocks them
- * and so delivers any that came.  Shared by apopdb and popauth. */
+/* Blocks the signals an operator or a terminal may send that must not cut a
+ * change to the database in half or stop it with the lock held (INT, TERM,
+ * HUP, QUIT, TSTP, TTIN, TTOU, PIPE), from the start of a copy until it is
+ * renamed or thrown away; release_signals() unblocks them and so delivers
+ * any that came.  SIGSTOP cannot be held: the lock does not rely on it
+ * (auth/userdb/userdb_write.c, "Locking").  Shared by apopdb and popauth. */
 void hold_signals(void);
 void release_signals(void);
 

@@ -536,7 +536,9 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 	size_t i;
 
 	start(user_r, reason, reasonsize);
-	if (!auth_apop_available(cfg)) {
+	/* Whether the file may be used is the lookup's to say (and to log):
+	 * the engine offers APOP only after auth_apop_available(). */
+	if (!auth_apop_configured(cfg)) {
 		reason_copy(reason, reasonsize, "APOP not available");
 		return AUTH_FAIL;
 	}
@@ -645,12 +647,33 @@ enum auth_result auth_finish_login(const struct auth_config *cfg, const char *us
 	return finish_system_apop(cfg, user, lists, user_r, reason, reasonsize);
 }
 
-bool auth_apop_available(const struct auth_config *cfg)
+bool auth_apop_configured(const struct auth_config *cfg)
 {
 	size_t i;
 
 	for (i = 0; i < BACKENDS_N; i++)
 		if (backends[i]->apop_available != NULL && backends[i]->apop_available(cfg))
+			return true;
+	return false;
+}
+
+bool auth_apop_available(const struct auth_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < BACKENDS_N; i++)
+		if (backends[i]->apop_available != NULL && backends[i]->apop_available(cfg) &&
+		    backends[i]->secrets_usable != NULL && backends[i]->secrets_usable(cfg))
+			return true;
+	return false;
+}
+
+bool auth_secrets_available(const struct auth_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < BACKENDS_N; i++)
+		if (backends[i]->secrets_usable != NULL && backends[i]->secrets_usable(cfg))
 			return true;
 	return false;
 }

@@ -77,9 +77,20 @@ enum auth_result auth_verify_apop(const struct auth_config *cfg,
 				  struct auth_user *user_r,
 				  char *reason, size_t reasonsize);
 
-/* True when APOP can work at all (built with GDBM and OpenSSL, a user
- * database configured). */
+/* True when APOP can be offered now: built with GDBM and OpenSSL, a user
+ * database configured, and its file present and passing the one rule of
+ * auth/userdb/userdb.h (a refusal is logged once per process). */
 bool auth_apop_available(const struct auth_config *cfg);
+
+/* True when APOP is built and a user database configured, whatever the
+ * state of the file (what the clear-text policy "default" keys on: with an
+ * unsafe file every login is refused anyway, and says so). */
+bool auth_apop_configured(const struct auth_config *cfg);
+
+/* True when the configured user database is present and passes the one
+ * rule, so that the mechanisms that need a stored secret (APOP, CRAM-MD5,
+ * SCRAM) may be offered. */
+bool auth_secrets_available(const struct auth_config *cfg);
 
 /* True when user has a stored secret (clear-text policy "default" refuses
  * USER/PASS for such users).  Errors count as "no". */

@@ -18,11 +18,16 @@
  * result thrown away.  With PAM off, an unknown name and a virtual user's
  * wrong password therefore cost the same, and their timing does not tell
  * which names are in the database; with PAM on, the unknown name then costs
- * PAM's work too, which only auth-failure-delay hides (popper(8)).  A missing database file means "no entries".  A database
- * file that breaks the server's rule (owner root or auth-db-owner, mode
- * exactly 0600, not a symlink, one link) is a permanent failure for every
- * login until the administrator fixes it; any other database trouble is a
- * temporary failure.  Neither ever falls through to PAM.
+ * PAM's work too, which only auth-failure-delay hides (popper(8)).  A
+ * missing database file means "no entries".  A database that breaks the one
+ * rule (auth/userdb/userdb.h: its directory writable by root or
+ * auth-db-owner alone; the file owned by one of them, mode exactly 0600, not
+ * a symlink, one link) is a permanent failure for every login until the
+ * administrator fixes it; any other database trouble is a temporary
+ * failure.  Neither ever falls through to PAM.  The same rule decides
+ * whether the shared-secret methods are offered at all (secrets_usable: the
+ * APOP timestamp of the greeting, CRAM-MD5 and SCRAM in CAPA and AUTH): a
+ * missing or unsafe database offers none of them.
  */
 #include "config.h"
 
@@ -53,19 +58,29 @@ static bool userdb_configured(const struct auth_config *cfg)
 	       userdb_available();
 }
 
-/* The server's rule for the database file: auth-db-owner or root, 0600. */
+/* The one rule (auth/userdb/userdb.h) with the server's owner account:
+ * auth-db-owner, besides root. */
 static void server_rules(const struct auth_config *cfg, struct userdb_rules *r)
 {
 	struct passwd *pw = NULL;
 
 	memset(r, 0, sizeof(*r));
-	r->strict = true;
 	if (cfg->userdb_owner != NULL && cfg->userdb_owner[0] != '\0')
 		pw = getpwnam(cfg->userdb_owner);
 	if (pw != NULL) {
 		r->owner_set = true;
 		r->owner_uid = pw->pw_uid;
 	}
+}
+
+/* The log line for a database the rule refuses (err: the rule's reason,
+ * which apopdb and popauth give in the same words). */
+static void log_refused(const struct auth_config *cfg, const struct userdb_rules *rules,
+			const char *err)
+{
+	log_error("user database refused (it must be owned by root or %s, mode 0600, not a "
+		  "symlink, one link, in a directory no one else may write): %s",
+		  rules->owner_set ? cfg->userdb_owner : "(no auth-db-owner account)", err);
 }
 
 /* Reads user's entry into *e_r.  NO_USER when no database is configured,
@@ -88,10 +103,7 @@ static enum backend_result db_lookup(const struct auth_config *cfg, const char *
 		if (errno == ENOENT)
 			return BACKEND_NO_USER;   /* no file: no entries */
 		if (errno == EPERM) {
-			log_error("user database refused (it must be owned by root or %s, "
-				  "mode 0600, not a symlink, one link): %s",
-				  rules.owner_set ? cfg->userdb_owner : "(no auth-db-owner account)",
-				  err);
+			log_refused(cfg, &rules, err);
 			snprintf(reason, reasonsize, "user database unsafe");
 			return BACKEND_PERMFAIL;
 		}
@@ -375,6 +387,30 @@ static bool userdb_apop_available(const struct auth_config *cfg)
 	return userdb_configured(cfg) && apop_built();
 }
 
+/* The rule on the configured database, without reading it: it exists and
+ * may be used.  A refusal is logged once per process (one per connection:
+ * the greeting, CAPA and AUTH all ask); every failed login logs it again. */
+static bool userdb_secrets_usable(const struct auth_config *cfg)
+{
+	static bool logged;
+	char err[DB_ERR_MAX];
+	struct userdb_rules rules;
+
+	if (!userdb_configured(cfg))
+		return false;
+	server_rules(cfg, &rules);
+	if (userdb_check(cfg->userdb_path, &rules, err, sizeof(err)) == 0)
+		return true;
+	if (errno != ENOENT && !logged) {
+		logged = true;
+		if (errno == EPERM)
+			log_refused(cfg, &rules, err);
+		else
+			log_error("user database unusable: %s", err);
+	}
+	return false;
+}
+
 const struct auth_backend auth_backend_userdb = {
 	.name = "userdb",
 	.system_accounts = false,   /* a name it proves with a password is virtual */
@@ -383,4 +419,5 @@ const struct auth_backend auth_backend_userdb = {
 	.lookup_secret = userdb_lookup_secret,
 	.verify_apop = userdb_verify_apop,
 	.apop_available = userdb_apop_available,
+	.secrets_usable = userdb_secrets_usable,
 };

@@ -87,6 +87,10 @@ struct auth_backend {
 	/* True when verify_apop can work with cfg (built with what it needs,
 	 * a store configured).  NULL with verify_apop. */
 	bool (*apop_available)(const struct auth_config *cfg);
+	/* True when the store of secrets exists and passes its safety rule
+	 * now, so that the methods that need a stored secret (APOP, CRAM-MD5,
+	 * SCRAM) may be offered.  NULL when the backend keeps no secrets. */
+	bool (*secrets_usable)(const struct auth_config *cfg);
 };
 
 extern const struct auth_backend auth_backend_userdb;   /* auth_userdb.c */

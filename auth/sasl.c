@@ -43,7 +43,6 @@
 #include "lib/ctcompare.h"
 #include "lib/log.h"
 #include "lib/reason.h"
-#include "auth/userdb/userdb.h"
 #include "lib/username.h"
 
 /* ---- base64 (built with or without libsasl2) ----------------------------- */
@@ -336,8 +335,9 @@ static bool needs_secret(const char *mech)
 static void effective_list(const struct sasl_params *p, char *out, size_t outsize)
 {
 	const char *q = p->mechanisms != NULL ? p->mechanisms : SASL_DEFAULT_MECHANISMS;
-	bool have_db = p->auth != NULL && p->auth->userdb_path != NULL &&
-		       p->auth->userdb_path[0] != '\0' && userdb_available();
+	/* The rule APOP's offer follows: no stored secrets without a
+	 * database that is there and safe. */
+	bool have_db = p->auth != NULL && auth_secrets_available(p->auth);
 	int gss = -1;   /* not yet known */
 	size_t o = 0;
 

@@ -89,7 +89,10 @@ bool policy_apop_offered(const struct session *s)
 
 bool policy_secret_users_refused(const struct session *s)
 {
-	return s->set->cleartext == CLEARTEXT_DEFAULT && policy_apop_offered(s);
+	/* On whether APOP is turned on, not on the file's state: with an
+	 * unsafe file USER then says [SYS/PERM] at once, as before. */
+	return s->set->cleartext == CLEARTEXT_DEFAULT && s->set->apop &&
+	       auth_apop_configured(&s->authcfg);
 }
 
 void policy_refuse_cleartext(struct session *s)

@@ -29,11 +29,12 @@ bool policy_user_normalise(const struct settings *set, const char *in,
 			   char *out, size_t outsize);
 
 /* True when APOP can be used on this connection (configured, built, a user
- * database present); the greeting carries the timestamp only then. */
+ * database present that passes the one rule of auth/userdb/userdb.h); the
+ * greeting carries the timestamp only then. */
 bool policy_apop_offered(const struct session *s);
 
 /* True when a user with a stored APOP secret must use it (clear-text
- * policy "default" with APOP offered): USER and AUTH PLAIN refuse them. */
+ * policy "default" with APOP turned on): USER and AUTH PLAIN refuse them. */
 bool policy_secret_users_refused(const struct session *s);
 
 /* The -ERR [AUTH] for a clear-text login the policy does not allow here. */

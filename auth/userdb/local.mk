@@ -1,12 +1,13 @@
 # ---- auth/userdb/: the user database (virtual users, APOP secrets) ----------
 # A small library in three parts, so each program links only what it uses:
-# format + read (the server, through auth/), the copy-sync-rename writer
+# format + read + the one rule (the server, through auth/), the copy-sync-rename writer
 # (apopdb, popauth), bulk export/import/verify (apopdb alone).  GDBM only.
 noinst_LIBRARIES += auth/userdb/libuserdb.a auth/userdb/libuserdb_write.a \
 	auth/userdb/libuserdb_bulk.a
 auth_userdb_libuserdb_a_SOURCES = \
 	auth/userdb/userdb.h auth/userdb/userdb_impl.h \
-	auth/userdb/userdb_format.c auth/userdb/userdb_read.c
+	auth/userdb/userdb_format.c auth/userdb/userdb_read.c \
+	auth/userdb/userdb_rule.c
 auth_userdb_libuserdb_write_a_SOURCES = \
 	auth/userdb/userdb_write.c auth/userdb/userdb_write.h
 auth_userdb_libuserdb_bulk_a_SOURCES = \

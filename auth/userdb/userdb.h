@@ -2,8 +2,9 @@
  * userdb: popper's GDBM user database (virtual users, and APOP secrets of
  * virtual and system users; SASL verifiers later).  A small library in three
  * parts, each with its own header, so that a program links only what it uses:
- *   - this header: the record format and reading (userdb_format.c,
- *     userdb_read.c), all the server needs;
+ *   - this header: the record format, reading and the one rule on the file
+ *     and its directory (userdb_format.c, userdb_read.c, userdb_rule.c),
+ *     all the server needs;
  *   - auth/userdb/userdb_write.h: the copy-sync-rename writer (userdb_write.c),
  *     for apopdb and popauth;
  *   - auth/userdb/userdb_bulk.h: export, import and verify (userdb_bulk.c), for
@@ -27,7 +28,9 @@
  * Every change made by the tools is written to a new copy of the file beside
  * the database and renamed over it (USERDB_UPDATE / USERDB_REPLACE), so a
  * writer that dies half-way leaves the old database whole; hence the
- * database lives in a directory of its own that its owner may write.
+ * database lives in a directory of its own that its owner, and nobody else,
+ * may write (the one rule below; the writers' lock and its takeover are in
+ * auth/userdb/userdb_write.c, "Locking").
  */
 #ifndef POPPER_USERDB_H
 #define POPPER_USERDB_H
@@ -70,15 +73,40 @@ struct userdb_entry {
 	unsigned other_fields;             /* fields this version does not interpret */
 };
 
-/* Checks beyond the built-in ones (a regular file with one link, not a
- * symlink, no group write, nothing for others). */
+/*
+ * The one rule for the database (userdb_rule.c): every program that opens
+ * it -- the server for a login and for deciding whether APOP, CRAM-MD5 and
+ * SCRAM are offered, apopdb and popauth for every command -- applies this
+ * rule, with the same reasons, so that they never disagree about a file:
+ *   - its directory is owned by root, the owner account or the process's
+ *     own effective uid, and neither its group nor others may write it,
+ *     sticky bit or not (whoever may write the directory may put another
+ *     file, the new copy or the writers' lock in place);
+ *   - the file is no symbolic link, a regular file with one link, owned by
+ *     root, the owner account or the process's own effective uid, mode
+ *     exactly 0600 (it holds secrets: nobody else may read it either).
+ * The directories above it are not judged.
+ */
 struct userdb_rules {
-	/* The server's rule: mode exactly 0600, owned by owner_uid (when
-	 * owner_set), by root, or by the process's own effective uid. */
-	bool strict;
+	/* The owner account besides root and ourselves (the server's
+	 * auth-db-owner, apopdb -o, the account popauth runs as). */
 	bool owner_set;
 	uid_t owner_uid;
+	/* Writers only (userdb_write_open): what to do about another writer
+	 * that keeps the lock (see auth/userdb/userdb_write.h). */
+	enum userdb_takeover {
+		USERDB_TAKEOVER_NEVER = 0,   /* wait, then fail naming it (popauth) */
+		USERDB_TAKEOVER_STOPPED,     /* take the lock over from a stopped holder (apopdb) */
+		USERDB_TAKEOVER_ANY          /* ... and from any holder past the wait (apopdb -b) */
+	} takeover;
 };
+
+/* Applies the rule to path and its directory without reading the database
+ * (rules may be NULL: root and ourselves only).  Returns 0 when the file
+ * exists and may be used; else -1 with err ("PATH: reason", the reason
+ * every program gives) and errno: ENOENT when the file or its directory
+ * does not exist, EPERM when the rule refuses them, or the system's errno. */
+int userdb_check(const char *path, const struct userdb_rules *rules, char *err, size_t errsize);
 
 struct userdb;
 
@@ -86,14 +114,15 @@ struct userdb;
 bool userdb_available(void);
 
 /* Opens the database for reading (mode must be USERDB_READ; any other mode
- * is refused with EINVAL: writers use userdb_write_open()) with the built-in
- * rules.  Returns NULL with err filled ("PATH: reason") on failure; errno is
- * then ENOENT when the file does not exist, EPERM when the file breaks a
- * safety rule (symlink, links, type, owner, mode), EAGAIN when it stays
- * locked, EINVAL when it is not a usable database, or the system's errno. */
+ * is refused with EINVAL: writers use userdb_write_open()) after applying
+ * the rule (above) with no owner account.  Returns NULL with err filled
+ * ("PATH: reason") on failure; errno is then ENOENT when the file does not
+ * exist, EPERM when the rule refuses the file or its directory, EAGAIN when
+ * it stays locked, EINVAL when it is not a usable database, or the system's
+ * errno. */
 struct userdb *userdb_open(const char *path, enum userdb_mode mode,
 			   char *err, size_t errsize);
-/* The same with extra rules (may be NULL). */
+/* The same with the owner account of rules (may be NULL). */
 struct userdb *userdb_open_with(const char *path, enum userdb_mode mode,
 				const struct userdb_rules *rules,
 				char *err, size_t errsize);

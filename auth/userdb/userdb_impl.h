@@ -31,8 +31,32 @@
 /* Room for an error text besides the path. */
 #define USERDB_ERR_MAX 512
 
+/* The new copy a writer builds, inside its lock directory. */
+#define USERDB_COPY_NAME "new"
+
 /* The first line of every v1 record. */
 #define USERDB_RECORD_MAGIC "v1\n"
+
+/* ---- the rule (userdb_rule.c; no GDBM needed) ----------------------------- */
+
+/* Opens the directory of path and applies the rule to it: O_PATH for a
+ * reader (no read permission needed), O_RDONLY for a writer (it locks, syncs
+ * and creates there).  The base name goes to base_r (size NAME_MAX + 1),
+ * the directory's stat to *st_r.  Returns the descriptor, or -1 with err
+ * and errno set (see userdb_check). */
+int userdb_dir_open(const char *path, bool for_writing, const struct userdb_rules *rules,
+		    char *base_r, struct stat *st_r, char *err, size_t errsize);
+/* Opens base in dirfd (from userdb_dir_open) with oflags (O_CREAT makes a
+ * file of mode 0600) and applies the rule to the file: never through a
+ * symbolic link, checked on the descriptor.  path is for messages.  Returns
+ * the descriptor with *st_r filled, or -1 with err and errno set (see
+ * userdb_check). */
+int userdb_file_open(int dirfd, const char *path, const char *base, int oflags,
+		     const struct userdb_rules *rules, struct stat *st_r,
+		     char *err, size_t errsize);
+/* True when uid may own the database or its directory: root, ourselves,
+ * or the owner account of rules (may be NULL). */
+bool userdb_owner_ok(uid_t uid, const struct userdb_rules *rules);
 
 /* ---- the record format (userdb_format.c; no GDBM needed) ----------------- */
 
@@ -67,12 +91,13 @@ struct userdb {
 	GDBM_FILE dbf;        /* the database we read and write */
 	enum userdb_mode mode;
 	struct stat st;       /* of the file opened (UPDATE: the old one) */
-	/* UPDATE / REPLACE */
+	/* UPDATE / REPLACE (userdb_write.c, "Locking") */
 	GDBM_FILE old_dbf;    /* UPDATE: the old database, shared lock */
-	int dirfd;            /* the directory, flock()ed; -1 if none */
+	int dirfd;            /* the database's directory; -1 if none */
+	int lockfd;           /* the lock directory, flock()ed; the copy is made in it */
 	char base[NAME_MAX + 1];
-	char tmpname[NAME_MAX + 8];   /* ".NAME.new" */
-	bool tmp_exists;
+	char lockname[NAME_MAX + 8];  /* ".NAME.lock" (the name fits NAME_MAX: userdb_dir_open) */
+	bool tmp_exists;      /* the copy exists (USERDB_COPY_NAME in lockfd) */
 	bool committed;
 	char path[PATH_MAX];
 	char err[PATH_MAX + USERDB_ERR_MAX];   /* room for a path and a reason */
@@ -84,11 +109,13 @@ struct userdb {
  * NULL with err and errno set.  Freed by userdb_close(). */
 struct userdb *userdb_handle_new(const char *path, enum userdb_mode mode,
 				 char *err, size_t errsize);
-/* Opens path in mode READ, WRITE or CREATE into *dbf_r and *st_r, with the
- * built-in rules and xr (may be NULL).  Returns 0, or -1 with err and errno
- * set (see userdb_open). */
-int userdb_open_file(const char *path, enum userdb_mode mode, const struct userdb_rules *xr,
-		     GDBM_FILE *dbf_r, struct stat *st_r, char *err, size_t errsize);
+/* Opens path in mode READ, WRITE or CREATE into *dbf_r and *st_r after
+ * applying the rule with rules (may be NULL).  dirfd: the directory already
+ * opened and judged by userdb_dir_open(), or -1 to open it here.  Returns 0,
+ * or -1 with err and errno set (see userdb_open). */
+int userdb_open_file(int dirfd, const char *path, enum userdb_mode mode,
+		     const struct userdb_rules *rules, GDBM_FILE *dbf_r, struct stat *st_r,
+		     char *err, size_t errsize);
 /* GDBM flags every open uses (no mmap, close-on-exec, checked buckets). */
 int userdb_gdbm_flags(void);
 /* Sleeps ms milliseconds (a lock retry). */

@@ -7,11 +7,11 @@
  * the writer (userdb_write.c) and the bulk tools (userdb_bulk.c) build on
  * the handle and the walk defined here.
  *
- * Opening: the file is opened by us with safe_open() first (no symlink, a
- * regular file with one link, no group write, nothing for others; the
- * server adds: mode exactly 0600, owned by the owner account or root) and
- * only then handed to GDBM with gdbm_fd_open(), so GDBM never resolves the
- * path itself.  mmap is off so that a file changed under us gives an I/O
+ * Opening: the directory and the file are opened by us and judged by the
+ * one rule (userdb_rule.c: a directory only root, the owner account or we
+ * may write; a regular file with one link, no symbolic link, owned by one
+ * of them, mode exactly 0600) and only then is the file handed to GDBM with
+ * gdbm_fd_open(), so GDBM never resolves the path itself.  mmap is off so that a file changed under us gives an I/O
  * error, never a SIGBUS.
  *
  * A record that does not parse is an error, never "not found": a damaged
@@ -36,7 +36,6 @@
 #include "auth/userdb/userdb_impl.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
-#include "lib/safeopen.h"
 #include "lib/username.h"
 
 #ifdef HAVE_GDBM
@@ -88,66 +87,23 @@ int userdb_gdbm_flags(void)
 	return f;
 }
 
-/* The server's rule on the file it found (strict rules only).  Returns NULL
- * or the reason. */
-static const char *strict_check(const struct stat *st, const struct userdb_rules *rules)
-{
-	bool owner_ok = st->st_uid == 0 || st->st_uid == geteuid() ||
-			(rules->owner_set && st->st_uid == rules->owner_uid);
-
-	if (!owner_ok && (st->st_mode & 07777) != 0600)
-		return "wrong owner and mode";
-	if (!owner_ok)
-		return "wrong owner";
-	if ((st->st_mode & 07777) != 0600)
-		return "wrong mode (must be 0600)";
-	return NULL;
-}
-
 /*
- * Opens path with safe_open() for mode and checks the file against the
- * rules (xr may be NULL) into *st_r.  Returns the descriptor, or -1 with err
- * and errno set (see userdb_open).
+ * Opens path for mode in the directory dirfd (judged already) and applies
+ * the rule (userdb_rule.c) into *st_r.  Returns the descriptor, or -1 with
+ * err and errno set (see userdb_open).
  */
-static int open_checked(const char *path, enum userdb_mode mode, const struct userdb_rules *xr,
-			struct stat *st_r, char *err, size_t errsize)
+static int open_checked(int dirfd, const char *path, const char *base, enum userdb_mode mode,
+			const struct userdb_rules *rules, struct stat *st_r,
+			char *err, size_t errsize)
 {
-	static const struct safeopen_rules rules = {
-		.no_group_write = true, .no_other_access = true,
-	};
 	int oflags = mode == USERDB_READ ? O_RDONLY : O_RDWR;
-	const char *why = NULL;
-	int fd, saved;
+	int fd;
 
 	if (mode == USERDB_CREATE)
 		oflags |= O_CREAT;
-	memset(st_r, 0, sizeof(*st_r));
-	fd = safe_open(path, oflags, 0600, &rules, st_r, &why);
-	if (fd < 0) {
-		saved = errno;
-		/* why explains our own refusals; errno says more
-		 * about the others (missing, permission...). */
-		if (why != NULL && (saved == ELOOP || saved == EINVAL || saved == EPERM)) {
-			if (st_r->st_ino != 0)
-				snprintf(err, errsize, "%s: %s (owner uid %lu, mode %04o)",
-					 path, why, (unsigned long)st_r->st_uid,
-					 (unsigned)(st_r->st_mode & 07777));
-			else
-				snprintf(err, errsize, "%s: %s", path, why);
-			saved = EPERM;
-		} else {
-			snprintf(err, errsize, "%s: %s", path, strerror(saved));
-		}
-		errno = saved;
+	fd = userdb_file_open(dirfd, path, base, oflags, rules, st_r, err, errsize);
+	if (fd < 0)
 		return -1;
-	}
-	if (xr != NULL && xr->strict && (why = strict_check(st_r, xr)) != NULL) {
-		snprintf(err, errsize, "%s: %s (owner uid %lu, mode %04o)", path, why,
-			 (unsigned long)st_r->st_uid, (unsigned)(st_r->st_mode & 07777));
-		close(fd);
-		errno = EPERM;
-		return -1;
-	}
 	/* GDBM would turn an empty file opened for writing into a new
 	 * database; only "create" may do that. */
 	if (st_r->st_size == 0 && mode != USERDB_CREATE) {
@@ -165,21 +121,33 @@ static int open_checked(const char *path, enum userdb_mode mode, const struct us
  * after taking GDBM's lock that the path still names the file it locked: a
  * copy-and-rename writer may have replaced it meanwhile.
  */
-int userdb_open_file(const char *path, enum userdb_mode mode, const struct userdb_rules *xr,
-		     GDBM_FILE *dbf_r, struct stat *st_r, char *err, size_t errsize)
+int userdb_open_file(int dirfd, const char *path, enum userdb_mode mode,
+		     const struct userdb_rules *rules, GDBM_FILE *dbf_r, struct stat *st_r,
+		     char *err, size_t errsize)
 {
-	int tries;
+	char base[NAME_MAX + 1];
+	struct stat dst;
+	int tries, own_dirfd = -1, saved;
 
+	if (dirfd < 0) {
+		own_dirfd = dirfd = userdb_dir_open(path, false, rules, base, &dst, err, errsize);
+		if (dirfd < 0)
+			return -1;
+	} else {
+		const char *slash = strrchr(path, '/');
+
+		snprintf(base, sizeof(base), "%s", slash != NULL ? slash + 1 : path);
+	}
 	for (tries = 0; tries < USERDB_LOCK_TRIES; tries++) {
 		int gflags = userdb_gdbm_flags();
 		struct stat st, now;
-		int fd, saved;
+		int fd;
 		gdbm_error ge;
 		GDBM_FILE dbf;
 
-		fd = open_checked(path, mode, xr, &st, err, errsize);
+		fd = open_checked(dirfd, path, base, mode, rules, &st, err, errsize);
 		if (fd < 0)
-			return -1;
+			goto fail;
 		if (mode == USERDB_READ)
 			gflags |= GDBM_READER;
 		else if (mode == USERDB_WRITE)
@@ -203,19 +171,27 @@ int userdb_open_file(const char *path, enum userdb_mode mode, const struct userd
 			else
 				snprintf(err, errsize, "%s: %s", path, gdbm_strerror(ge));
 			errno = EINVAL;
-			return -1;
+			goto fail;
 		}
 		if (mode != USERDB_READ &&
-		    (lstat(path, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)) {
+		    (fstatat(dirfd, base, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+		     now.st_dev != st.st_dev || now.st_ino != st.st_ino)) {
 			gdbm_close(dbf);   /* replaced while we waited: take the new one */
 			continue;
 		}
+		if (own_dirfd >= 0)
+			close(own_dirfd);
 		*dbf_r = dbf;
 		*st_r = st;
 		return 0;
 	}
 	snprintf(err, errsize, "%s: database is locked by another program", path);
 	errno = EAGAIN;
+fail:
+	saved = errno;
+	if (own_dirfd >= 0)
+		close(own_dirfd);
+	errno = saved;
 	return -1;
 }
 
@@ -238,6 +214,7 @@ struct userdb *userdb_handle_new(const char *path, enum userdb_mode mode,
 	snprintf(db->path, sizeof(db->path), "%s", path);
 	db->mode = mode;
 	db->dirfd = -1;
+	db->lockfd = -1;
 	return db;
 }
 
@@ -258,7 +235,7 @@ struct userdb *userdb_open_with(const char *path, enum userdb_mode mode,
 	db = userdb_handle_new(path, mode, err, errsize);
 	if (db == NULL)
 		return NULL;
-	if (userdb_open_file(path, mode, rules, &db->dbf, &db->st, err, errsize) < 0) {
+	if (userdb_open_file(-1, path, mode, rules, &db->dbf, &db->st, err, errsize) < 0) {
 		saved = errno;
 		free(db);
 		errno = saved;
@@ -279,13 +256,16 @@ static void discard(struct userdb *db)
 		gdbm_close(db->dbf);
 	db->dbf = NULL;
 	if (db->tmp_exists && !db->committed)
-		(void)unlinkat(db->dirfd, db->tmpname, 0);
+		(void)unlinkat(db->lockfd, USERDB_COPY_NAME, 0);
 	db->tmp_exists = false;
 	if (db->old_dbf != NULL)
 		gdbm_close(db->old_dbf);
 	db->old_dbf = NULL;
+	if (db->lockfd >= 0)
+		close(db->lockfd);   /* releases the writers' lock */
+	db->lockfd = -1;
 	if (db->dirfd >= 0)
-		close(db->dirfd);   /* releases the directory lock */
+		close(db->dirfd);
 	db->dirfd = -1;
 }
 

@@ -6,13 +6,36 @@
  *
  * GDBM has no journal, so a writer killed in the middle of an in-place
  * store can leave a damaged file.  The tools therefore never write in
- * place: an UPDATE copies every record into a new file beside the database
- * (".NAME.new"), applies the change there, syncs it and renames it over the
- * database; a REPLACE (init, import) starts from an empty file.  Readers see
- * the old file or the new one, never a mixture.  Writers are serialised by
- * an exclusive flock() on the directory (held from before the copy to after
- * the rename), and the old file is held with GDBM's shared lock while it is
- * copied, so an in-place writer cannot slip in between.
+ * place: an UPDATE copies every record into a new file, applies the change
+ * there, syncs it and renames it over the database; a REPLACE (init,
+ * import) starts from an empty file.  Readers see the old file or the new
+ * one, never a mixture.  The old file is held with GDBM's shared lock while
+ * it is copied, so an in-place writer cannot slip in between.
+ *
+ * Locking.  Writers are serialised by an exclusive flock() on a lock
+ * directory beside the database, ".NAME.lock" (made by the first writer and
+ * kept; it belongs to the owner of the database's directory, so root's
+ * apopdb and the owner's popauth share it).  The holder builds its copy
+ * inside it ("new") and renames it from there over the database; the lock
+ * is held from before the database is read to after the rename.
+ *
+ * A holder may stop half-way and never go on: popauth runs setuid, and the
+ * user who started it may send it SIGSTOP (the kernel lets the real uid
+ * signal it), or it may hang.  Its lock must not shut the administrator out
+ * for good, and when it goes on it must never rename an old copy over a
+ * newer database.  Hence the takeover, which only apopdb asks for
+ * (userdb_rules.takeover): the writer that stops waiting makes a new lock
+ * directory under a private name, locks it and swaps it with ".NAME.lock"
+ * in one step (renameat2 RENAME_EXCHANGE, so the name never goes missing),
+ * then empties the old lock directory and removes it.  Its holder can
+ * commit only by renaming "new" out of that directory, and can make "new"
+ * only in it: once the directory is gone both fail (ENOENT) whenever it
+ * runs again.  The fence is the kernel's rename itself, not a check the
+ * holder would make before it (it could be stopped right after the check).
+ * A rename it made before the removal is in the database the takeover then
+ * reads, so no change is lost either way.  Every writer that gets the lock
+ * first removes what a takeover left ("NAME.lock.*"), before it reads the
+ * database, so a takeover killed half-way is finished by the next writer.
  *
  * Secrets are wiped from every buffer that held them.
  */
@@ -20,6 +43,7 @@
 
 #include "auth/userdb/userdb_write.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,95 +52,411 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "auth/userdb/userdb_impl.h"
 #include "lib/ctcompare.h"
 #include "lib/log.h"
+#include "lib/procinfo.h"
 #include "lib/username.h"
 
 #ifdef HAVE_GDBM
 
-/* A writer waits for another writer's copy-and-rename this long (a copy of
- * a large database takes longer than an in-place store). */
-#define USERDB_DIRLOCK_TRIES 100
+/* A writer waits for another writer's copy-and-rename this many pauses of
+ * USERDB_LOCK_PAUSE_MS (5 s: a copy of a large database takes longer than
+ * an in-place store) before it gives up, or takes the lock over when told
+ * to take it from any holder. */
+#define WRITE_WAIT_TRIES 100
+/* A holder seen stopped at every look for this many pauses (1 s) will not
+ * go on by itself: a takeover from stopped holders waits no longer. */
+#define STOPPED_TRIES 20
+/* After this many pauses (1 s) the writer says whom it waits for. */
+#define WAIT_NOTICE_TRIES 20
+/* Lock directories replaced under a waiting writer (by takeovers) before
+ * it gives up. */
+#define LOCK_RESTARTS 20
+/* Rounds of emptying an old lock directory: its holder, resumed, may make
+ * its copy there meanwhile, but only once. */
+#define REVOKE_ROUNDS 10
+/* What a writer that lost the lock to a takeover says. */
+#define TAKEN_OVER_TEXT "the lock was taken over while this change was being made (by " \
+	"apopdb: apopdb(8), LOCKING)"
+/* Room for a holder's description in a message. */
+#define HOLDER_TEXT_MAX 128
 
-/* Splits db->path into a directory fd (flock()ed) and db->base. */
-static int lock_directory(struct userdb *db, char *err, size_t errsize)
+/* Who holds a lock, as far as /proc tells. */
+struct holder {
+	pid_t pid;           /* 0: not known */
+	char state;          /* procinfo_state's letter, '?' if not known */
+	char name[32];
+};
+
+static void holder_find(int lockfd, struct holder *h)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(db->path, '/');
-	const char *base = slash != NULL ? slash + 1 : db->path;
-	size_t dlen;
-	int tries;
+	struct stat st;
 
-	if (slash == NULL) {
-		snprintf(dir, sizeof(dir), ".");
-	} else {
-		dlen = (size_t)(slash - db->path);
-		if (dlen == 0)
-			dlen = 1;   /* "/pop.auth" */
-		memcpy(dir, db->path, dlen);
-		dir[dlen] = '\0';
+	h->pid = 0;
+	h->state = '?';
+	h->name[0] = '\0';
+	if (fstat(lockfd, &st) != 0 || procinfo_flock_holder(st.st_dev, st.st_ino, &h->pid) != 0) {
+		h->pid = 0;
+		return;
 	}
-	/* ".NAME.new" must fit a file name too. */
-	if (base[0] == '\0' || strlen(base) + 6 >= sizeof(db->base)) {
-		snprintf(err, errsize, "%s: not a usable file name", db->path);
-		errno = EINVAL;
-		return -1;
-	}
-	snprintf(db->base, sizeof(db->base), "%s", base);
-	snprintf(db->tmpname, sizeof(db->tmpname), ".%s.new", db->base);
-	db->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (db->dirfd < 0) {
-		int e = errno;
+	(void)procinfo_state(h->pid, &h->state, h->name, sizeof(h->name));
+}
 
-		snprintf(err, errsize, "%s: directory %s: %s", db->path, dir, strerror(e));
+/* "process 1234 (popauth), stopped", for messages. */
+static const char *holder_text(const struct holder *h, char *buf, size_t size)
+{
+	if (h->pid <= 0)
+		snprintf(buf, size, "a process that cannot be identified");
+	else
+		snprintf(buf, size, "process %ld (%s), %s", (long)h->pid,
+			 h->name[0] != '\0' ? h->name : "?", procinfo_state_word(h->state));
+	return buf;
+}
+
+/* Swaps the names a and b in db's directory in one step. */
+static int exchange_names(struct userdb *db, const char *a, const char *b)
+{
+#if defined(HAVE_RENAMEAT2) && defined(RENAME_EXCHANGE)
+	return renameat2(db->dirfd, a, db->dirfd, b, RENAME_EXCHANGE);
+#elif defined(SYS_renameat2)
+	/* An older C library: the system call itself (flag value of
+	 * linux/fs.h). */
+	return (int)syscall(SYS_renameat2, db->dirfd, a, db->dirfd, b, 1 << 1);
+#else
+	(void)db; (void)a; (void)b;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/*
+ * Opens the lock directory name in db's directory (dst: its stat), making
+ * it first (mode 0700) when missing, and judges it: a directory of root,
+ * ours or the owner of db's directory, that nobody else may write.  Root
+ * gives it to that owner, so that the owner's popauth can lock it too.
+ * Returns the descriptor; -1 with errno ENOENT when a takeover moved it
+ * just now (err not set); or -1 with err and errno set.
+ */
+static int open_lock_dir(struct userdb *db, const char *name, const struct stat *dst,
+			 char *err, size_t errsize)
+{
+	struct stat st;
+	int fd, e;
+
+	if (mkdirat(db->dirfd, name, 0700) != 0 && errno != EEXIST) {
+		e = errno;
+		snprintf(err, errsize, "%s: cannot make the lock directory %s: %s", db->path, name,
+			 strerror(e));
 		errno = e;
 		return -1;
 	}
-	for (tries = 0; tries < USERDB_DIRLOCK_TRIES; tries++) {
-		if (flock(db->dirfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			int e = errno;
+	fd = openat(db->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (e != ENOENT)
+			snprintf(err, errsize, "%s: cannot open the lock directory %s: %s", db->path,
+				 name, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (geteuid() == 0 && st.st_uid != dst->st_uid &&
+	    fchown(fd, dst->st_uid, dst->st_gid) == 0)
+		st.st_uid = dst->st_uid;
+	if ((st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != dst->st_uid) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errsize, "%s: the lock directory %s is not safe (owner uid %lu, "
+			 "mode %04o)", db->path, name, (unsigned long)st.st_uid,
+			 (unsigned)(st.st_mode & 07777));
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
 
-			snprintf(err, errsize, "%s: cannot lock directory %s: %s", db->path, dir,
-				 strerror(e));
+/* True when ".NAME.lock" still names the lock directory fd. */
+static bool lock_current(struct userdb *db, int fd)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 &&
+	       fstatat(db->dirfd, db->lockname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * Fences the writer of the lock directory name (one that lost the lock):
+ * empties it and removes it, so that its writer can neither rename its
+ * copy into place nor make one there (see Locking).  A name already gone
+ * is fine.  Returns 0, or -1 with err and errno set.
+ */
+static int fence_off(struct userdb *db, const char *name, char *err, size_t errsize)
+{
+	int round, e;
+
+	for (round = 0; round < REVOKE_ROUNDS; round++) {
+		int fd = openat(db->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct dirent *de;
+		DIR *d;
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return 0;
+			goto fail;
+		}
+		d = fdopendir(fd);
+		if (d == NULL) {
+			e = errno;
+			close(fd);
+			errno = e;
+			goto fail;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT) {
+				e = errno;
+				closedir(d);
+				errno = e;
+				goto fail;
+			}
+		}
+		closedir(d);
+		if (unlinkat(db->dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			goto fail;
+		/* Its writer made its copy meanwhile: once more. */
+	}
+	errno = ENOTEMPTY;
+fail:
+	e = errno;
+	snprintf(err, errsize, "%s: cannot remove the old lock directory %s: %s", db->path, name,
+		 strerror(e));
+	errno = e;
+	return -1;
+}
+
+/* Removes what takeovers left beside the lock (".NAME.lock.*"), with the
+ * lock held and before the database is read: a takeover killed between its
+ * swap and its fence left a holder that could still commit.  Returns 0, or
+ * -1 with err and errno set. */
+static int sweep_takeovers(struct userdb *db, char *err, size_t errsize)
+{
+	char prefix[NAME_MAX + 16];
+	struct dirent *de;
+	size_t plen;
+	DIR *d;
+	int fd, e;
+
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.", db->lockname);
+	fd = openat(db->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errsize, "%s: cannot read its directory: %s", db->path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		/* Quietly, like a stale copy: nothing is said while the lock
+		 * is held (a blocked standard error would keep it). */
+		if (fence_off(db, de->d_name, err, errsize) != 0) {
+			e = errno;
+			closedir(d);
 			errno = e;
 			return -1;
 		}
-		userdb_pause_ms(USERDB_LOCK_PAUSE_MS);
 	}
-	snprintf(err, errsize, "%s: another program is changing the database", db->path);
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Takes the lock over from its holder h (see Locking): a new lock directory
+ * under a private name, locked, swapped with ".NAME.lock", then the old one
+ * fenced.  Returns the new lock's descriptor, held and current; -1 with
+ * errno ENOENT when the lock's name vanished meanwhile (start again; err
+ * not set); or -1 with err and errno set.
+ */
+static int take_over(struct userdb *db, const struct stat *dst, const struct holder *h,
+		     char *err, size_t errsize)
+{
+	char mine[NAME_MAX + 24], who[HOLDER_TEXT_MAX];
+	int fd, e;
+
+	holder_text(h, who, sizeof(who));
+	/* Said now, while we hold no lock: standard error may block. */
+	log_notice("%s: taking the lock over from %s; the change it was making, if any, "
+		   "will not be made", db->path, who);
+	snprintf(mine, sizeof(mine), "%s.%ld", db->lockname, (long)getpid());
+	/* Left by an earlier process with our pid: nobody's now. */
+	if (fence_off(db, mine, err, errsize) != 0)
+		return -1;
+	fd = open_lock_dir(db, mine, dst, err, errsize);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			snprintf(err, errsize, "%s: the lock directory %s vanished", db->path, mine);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || exchange_names(db, mine, db->lockname) != 0) {
+		e = errno;
+		close(fd);
+		(void)fence_off(db, mine, err, errsize);
+		if (e == ENOENT) {
+			errno = ENOENT;   /* ".NAME.lock" moved: start again */
+			return -1;
+		}
+		if (e == EINVAL || e == ENOSYS)
+			snprintf(err, errsize, "%s: cannot take the lock over from %s: this file "
+				 "system cannot swap two names in one step", db->path, who);
+		else
+			snprintf(err, errsize, "%s: cannot take the lock over from %s: %s", db->path,
+				 who, strerror(e));
+		errno = e == EWOULDBLOCK ? EAGAIN : e;
+		return -1;
+	}
+	/* ".NAME.lock" is ours now and mine names the old one: fence it. */
+	if (fence_off(db, mine, err, errsize) != 0) {
+		e = errno;
+		/* Its holder might still commit: give the name back, so that
+		 * nobody writes beside it; whoever gets the lock next tries
+		 * the fence again (sweep_takeovers). */
+		if (exchange_names(db, mine, db->lockname) == 0)
+			(void)unlinkat(db->dirfd, mine, AT_REMOVEDIR);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Takes the writers' lock (see Locking) into db->lockfd; dst is the stat of
+ * db's directory.  Waits for a holder up to WRITE_WAIT_TRIES pauses, saying
+ * so after WAIT_NOTICE_TRIES, and takes the lock over as takeover allows.
+ * Returns 0, or -1 with err and errno set (EAGAIN: another program kept
+ * the lock).
+ */
+static int lock_acquire(struct userdb *db, enum userdb_takeover takeover, const struct stat *dst,
+			char *err, size_t errsize)
+{
+	char who[HOLDER_TEXT_MAX];
+	int restarts;
+
+	for (restarts = 0; restarts < LOCK_RESTARTS; restarts++) {
+		struct holder h = { 0, '?', "" };
+		pid_t last = 0;
+		int fd, tries, stopped = 0;
+		bool held = false;
+
+		fd = open_lock_dir(db, db->lockname, dst, err, errsize);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;   /* moved by a takeover just now */
+			return -1;
+		}
+		for (tries = 0;; tries++) {
+			int nfd, e;
+
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				held = true;
+				break;
+			}
+			if (errno != EWOULDBLOCK && errno != EINTR) {
+				e = errno;
+				snprintf(err, errsize, "%s: cannot lock %s: %s", db->path, db->lockname,
+					 strerror(e));
+				close(fd);
+				errno = e;
+				return -1;
+			}
+			if (!lock_current(db, fd))
+				break;   /* taken over: wait on the new one */
+			holder_find(fd, &h);
+			stopped = procinfo_state_stopped(h.state) && h.pid == last ? stopped + 1
+				: procinfo_state_stopped(h.state);
+			last = h.pid;
+			if (tries == WAIT_NOTICE_TRIES)
+				log_notice("%s: waiting for %s, which is changing the database",
+					   db->path, holder_text(&h, who, sizeof(who)));
+			if ((takeover != USERDB_TAKEOVER_NEVER && stopped >= STOPPED_TRIES) ||
+			    (takeover == USERDB_TAKEOVER_ANY && tries >= WRITE_WAIT_TRIES)) {
+				nfd = take_over(db, dst, &h, err, errsize);
+				e = errno;
+				close(fd);
+				if (nfd >= 0) {
+					db->lockfd = nfd;
+					return 0;
+				}
+				if (e != ENOENT) {
+					errno = e;
+					return -1;
+				}
+				fd = -1;
+				break;
+			}
+			if (tries >= WRITE_WAIT_TRIES) {
+				snprintf(err, errsize, "%s: another program is changing the database: %s",
+					 db->path, holder_text(&h, who, sizeof(who)));
+				close(fd);
+				errno = EAGAIN;
+				return -1;
+			}
+			userdb_pause_ms(USERDB_LOCK_PAUSE_MS);
+		}
+		if (held && lock_current(db, fd)) {
+			db->lockfd = fd;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);   /* replaced while we waited: the new one */
+	}
+	snprintf(err, errsize, "%s: the lock was taken over again and again; nothing changed",
+		 db->path);
 	errno = EAGAIN;
 	return -1;
 }
 
-/* Creates the new copy (".NAME.new", left over only by a writer that was
- * killed: we hold the directory lock, so it is nobody's now). */
+/* Creates the new copy in the lock directory ("new" is left over only by a
+ * writer that was killed or lost the lock: we hold the lock, so it is
+ * nobody's now). */
 static int create_copy(struct userdb *db, char *err, size_t errsize)
 {
 	int fd, e;
 
-	if (unlinkat(db->dirfd, db->tmpname, 0) != 0 && errno != ENOENT) {
+	if (unlinkat(db->lockfd, USERDB_COPY_NAME, 0) != 0 && errno != ENOENT) {
 		e = errno;
-		snprintf(err, errsize, "%s: cannot remove the stale %s: %s", db->path,
-			 db->tmpname, strerror(e));
+		snprintf(err, errsize, "%s: cannot remove the stale copy in %s: %s", db->path,
+			 db->lockname, strerror(e));
 		errno = e;
 		return -1;
 	}
-	fd = openat(db->dirfd, db->tmpname,
+	fd = openat(db->lockfd, USERDB_COPY_NAME,
 		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		e = errno;
-		snprintf(err, errsize, "%s: cannot create %s beside it: %s", db->path,
-			 db->tmpname, strerror(e));
+		if (e == ENOENT)
+			snprintf(err, errsize, "%s: %s; nothing changed", db->path,
+				 TAKEN_OVER_TEXT);
+		else
+			snprintf(err, errsize, "%s: cannot create the new copy in %s: %s", db->path,
+				 db->lockname, strerror(e));
 		errno = e;
 		return -1;
 	}
 	db->tmp_exists = true;
-	db->dbf = gdbm_fd_open(fd, db->tmpname, 0,
+	db->dbf = gdbm_fd_open(fd, USERDB_COPY_NAME, 0,
 			       GDBM_NEWDB | GDBM_NOLOCK | GDBM_NOMMAP | GDBM_CLOEXEC, NULL);
 	if (db->dbf == NULL) {
 		gdbm_error ge = gdbm_errno;
@@ -182,6 +522,7 @@ struct userdb *userdb_write_open(const char *path, enum userdb_mode mode,
 				 char *err, size_t errsize)
 {
 	struct userdb *db;
+	struct stat dst;
 	int saved;
 
 	if (mode == USERDB_READ) {
@@ -193,17 +534,24 @@ struct userdb *userdb_write_open(const char *path, enum userdb_mode mode,
 	if (db == NULL)
 		return NULL;
 	if (mode == USERDB_WRITE || mode == USERDB_CREATE) {
-		if (userdb_open_file(path, mode, rules, &db->dbf, &db->st, err, errsize) < 0)
+		if (userdb_open_file(-1, path, mode, rules, &db->dbf, &db->st, err, errsize) < 0)
 			goto fail;
 		return db;
 	}
 
-	/* UPDATE / REPLACE: lock the directory, then (UPDATE) the old file,
-	 * then build the copy. */
-	if (lock_directory(db, err, errsize) < 0)
+	/* UPDATE / REPLACE: the directory (judged by the rule), the lock,
+	 * what takeovers left, then (UPDATE) the old file, then the copy. */
+	db->dirfd = userdb_dir_open(path, true, rules, db->base, &dst, err, errsize);
+	if (db->dirfd < 0)
+		goto fail;
+	snprintf(db->lockname, sizeof(db->lockname), ".%s.lock", db->base);
+	if (lock_acquire(db, rules != NULL ? rules->takeover : USERDB_TAKEOVER_NEVER, &dst,
+			 err, errsize) < 0 ||
+	    sweep_takeovers(db, err, errsize) < 0)
 		goto fail;
 	if (mode == USERDB_UPDATE) {
-		if (userdb_open_file(path, USERDB_READ, rules, &db->old_dbf, &db->st, err, errsize) < 0)
+		if (userdb_open_file(db->dirfd, path, USERDB_READ, rules, &db->old_dbf, &db->st,
+				     err, errsize) < 0)
 			goto fail;
 	}
 	if (create_copy(db, err, errsize) < 0)
@@ -216,13 +564,14 @@ struct userdb *userdb_write_open(const char *path, enum userdb_mode mode,
 
 fail:
 	saved = errno;
-	userdb_close(db);   /* removes the copy, releases the locks */
+	userdb_close(db);   /* removes the copy, releases the lock */
 	errno = saved;
 	return NULL;
 }
 
 int userdb_commit(struct userdb *db, uid_t uid, gid_t gid)
 {
+	struct stat now;
 	int fd;
 
 	if (db->mode != USERDB_UPDATE && db->mode != USERDB_REPLACE) {
@@ -269,8 +618,28 @@ int userdb_commit(struct userdb *db, uid_t uid, gid_t gid)
 	/* Closed (and so complete on disk) before anyone can open it. */
 	gdbm_close(db->dbf);
 	db->dbf = NULL;
-	if (renameat(db->dirfd, db->tmpname, db->dirfd, db->base) != 0) {
-		userdb_err_errno(db, "cannot rename the new copy into place", errno);
+	/* Taken over while we worked: say so plainly.  (Only the message: the
+	 * fence is the rename below, which fails whatever this finds, since
+	 * we could be stopped right after this look; see Locking.) */
+	if (!lock_current(db, db->lockfd)) {
+		userdb_err_set(db, TAKEN_OVER_TEXT);
+		return -1;
+	}
+	/* A tool that does not take the lock (an in-place writer, a restore
+	 * by hand) replaced the file we copied: renaming ours over it would
+	 * lose that. */
+	if (db->mode == USERDB_UPDATE &&
+	    (fstatat(db->dirfd, db->base, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+	     now.st_dev != db->st.st_dev || now.st_ino != db->st.st_ino)) {
+		userdb_err_set(db, "the database was replaced meanwhile by a program that does not "
+			       "take the lock");
+		return -1;
+	}
+	if (renameat(db->lockfd, USERDB_COPY_NAME, db->dirfd, db->base) != 0) {
+		if (errno == ENOENT)
+			userdb_err_set(db, TAKEN_OVER_TEXT);
+		else
+			userdb_err_errno(db, "cannot rename the new copy into place", errno);
 		return -1;
 	}
 	db->committed = true;

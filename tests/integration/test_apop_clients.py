@@ -8,9 +8,11 @@ database.
   secret fails with the one failure text.
 - The greeting's APOP timestamp is fresh for every connection.
 - A database file the server must not trust (mode other than 0600, owned
-  by someone other than root or auth-db-owner, a symlink, two links) stops
-  every login with -ERR [SYS/PERM] and a log line naming file, owner and
-  mode; owned by the auth-db-owner account it is accepted.
+  by someone other than root or auth-db-owner, a symlink, two links, in a
+  directory others may write) takes the APOP timestamp out of the greeting
+  and stops every login with -ERR [SYS/PERM] and a log line naming file,
+  owner and mode, in the words apopdb uses for the same file; owned by the
+  auth-db-owner account it is accepted.
 - A system entry (the APOP secret popauth stores for a system account, made
   here with apopdb add --system) logs in that system account, not the
   mail owner; its APOP secret is not its password, and the "default"
@@ -28,6 +30,7 @@ import popfixture as pf  # noqa: E402
 TIMEOUT = 60
 SECRET = "secret"     # the fixture's alice
 PERM = "-ERR [SYS/PERM] Authentication is unavailable; contact your administrator."
+NOAPOP = "-ERR APOP is not available on this server."
 FAIL = "-ERR [AUTH] Authentication failed."
 
 
@@ -228,9 +231,14 @@ def test_db_file(tap, env):
     ok_lines = inetd_try(env, [apop_line("alice", SECRET)])
     tap.ok(ok_lines[0].startswith("+OK alice"), "APOP works with the database as apopdb made it",
            ok_lines)
+    dbdir = os.path.dirname(db)
     cases = [("mode 0640", lambda: os.chmod(db, 0o640), lambda: os.chmod(db, 0o600), "0640"),
              ("mode 0644", lambda: os.chmod(db, 0o644), lambda: os.chmod(db, 0o600), "0644"),
-             ("mode 0400", lambda: os.chmod(db, 0o400), lambda: os.chmod(db, 0o600), "0400")]
+             ("mode 0400", lambda: os.chmod(db, 0o400), lambda: os.chmod(db, 0o600), "0400"),
+             ("in a world-writable directory", lambda: os.chmod(dbdir, 0o777),
+              lambda: os.chmod(dbdir, 0o700), "writable by group or others"),
+             ("in a sticky world-writable directory", lambda: os.chmod(dbdir, 0o1777),
+              lambda: os.chmod(dbdir, 0o700), "writable by group or others")]
     if os.geteuid() == 0:
         cases.append(("owned by uid 4321", lambda: os.chown(db, 4321, 4321),
                       lambda: os.chown(db, 0, 0), "owner uid 4321"))
@@ -240,12 +248,22 @@ def test_db_file(tap, env):
     for what, spoil, mend, needle in cases:
         spoil()
         try:
+            tap.ok(greeting_timestamp(env) is None,
+                   "a database %s: the greeting offers no APOP timestamp" % what)
             r = inetd_try(env, [apop_line("alice", SECRET), "USER alice", "PASS " + SECRET])
-            tap.is_(r, [PERM, "+OK Password required for alice.", PERM],
-                    "a database %s: APOP and PASS get [SYS/PERM]" % what)
+            tap.is_(r, [NOAPOP, "+OK Password required for alice.", PERM],
+                    "  APOP is not available, and PASS gets [SYS/PERM]")
             trace = env.trace(4000)
             tap.ok(db in trace and needle in trace and "user database refused" in trace,
                    "  and the log names the file, owner and mode", trace[-600:])
+            # The reason is the one rule's, word for word, in apopdb too.
+            logged = [l for l in trace.splitlines() if "user database refused" in l]
+            reason = logged[-1].split("): ", 1)[-1].strip() if logged else None
+            a = env.apopdb(["list"])
+            said = a.stderr.decode(errors="replace")
+            tap.ok(a.returncode == 3 and reason and ("apopdb: " + reason) in said,
+                   "  apopdb list refuses it in the same words", "log: %r\napopdb: %r" % (
+                       reason, said))
             env.set("clear-text-password", "default")
             r = inetd_try(env, ["USER alice", "USER nosuchuser"])
             tap.is_(r, [PERM, PERM], "  under the \"default\" policy USER says so at once, for "
@@ -253,11 +271,12 @@ def test_db_file(tap, env):
             env.set("clear-text-password", "always")
         finally:
             mend()
-    link = os.path.join(env.etc, "link.auth")
+    link = os.path.join(dbdir, "link.auth")
     os.symlink(db, link)
     env.set("auth-db", link)
-    r = inetd_try(env, [apop_line("alice", SECRET)])
-    tap.is_(r, [PERM], "auth-db naming a symlink to a good database: [SYS/PERM]")
+    r = inetd_try(env, [apop_line("alice", SECRET), "USER alice", "PASS " + SECRET])
+    tap.is_(r, [NOAPOP, "+OK Password required for alice.", PERM],
+            "auth-db naming a symlink to a good database: no APOP, PASS gets [SYS/PERM]")
     tap.ok("symbolic link" in env.trace(2000), "  the log says it is a symlink")
     env.set("auth-db", db)
     if os.geteuid() == 0:
@@ -266,8 +285,9 @@ def test_db_file(tap, env):
         r = inetd_try(env, [apop_line("alice", SECRET)])
         tap.ok(r[0].startswith("+OK alice"), "owned by the auth-db-owner account: accepted", r)
         env.set("auth-db-owner", "root")
-        r = inetd_try(env, [apop_line("alice", SECRET)])
-        tap.is_(r, [PERM], "  but not when auth-db-owner names another account")
+        r = inetd_try(env, [apop_line("alice", SECRET), "USER alice", "PASS " + SECRET])
+        tap.is_(r, [NOAPOP, "+OK Password required for alice.", PERM],
+                "  but not when auth-db-owner names another account")
         del env.settings["auth-db-owner"]
         os.chown(db, 0, 0)
     else:

@@ -200,6 +200,78 @@ def main():
     done()
 
 
+HOLDER = r"""
+import fcntl, os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+sys.stdout.write("locked\n")
+sys.stdout.flush()
+if sys.argv[2] == "stop":
+    os.kill(os.getpid(), signal.SIGSTOP)
+time.sleep(120)
+"""
+
+
+def lock_holder(db, how):
+    """A process that holds the writers' lock of db (the flock on the lock
+    directory beside it, as popauth or apopdb would) and then stops itself
+    (how "stop") or sleeps.  Returns the Popen once it holds the lock."""
+    lockdir = os.path.join(os.path.dirname(db), "." + os.path.basename(db) + ".lock")
+    os.makedirs(lockdir, 0o700, exist_ok=True)
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, lockdir, how], stdout=subprocess.PIPE)
+    p.stdout.readline()
+    deadline = time.monotonic() + 10
+    while how == "stop" and af.proc_state(p.pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return p
+
+
+def end_holder(p):
+    p.kill()
+    p.wait(timeout=30)
+    p.stdout.close()
+
+
+def test_lock(tmp, db):
+    """Another program keeps the lock: apopdb waits and names it; takes the
+    lock over from a stopped one after a second, from a sleeping one only
+    with -b after the wait."""
+    h = lock_holder(db, "stop")
+    try:
+        t0 = time.monotonic()
+        rc, out, err = run(["-f", db, "passwd", "alice"], b"Lock-Taken-Over-1\n")
+        took = time.monotonic() - t0
+        ok(rc == 0 and "taking the lock over from process %d (" % h.pid in err and
+           "), stopped;" in err and took < 5,
+           "a stopped holder of the lock: passwd takes it over within seconds and commits",
+           "exit %s after %.1fs\n%s" % (rc, took, err))
+    finally:
+        end_holder(h)
+    check("  the change is there", ["-f", db, "check", "alice"], 0, stdin=b"Lock-Taken-Over-1\n")
+    h = lock_holder(db, "sleep")
+    try:
+        t0 = time.monotonic()
+        rc, out, err = run(["-f", db, "passwd", "alice"], b"Lock-Not-Taken-2\n")
+        ok(rc == 3 and "waiting for process %d (" % h.pid in err and
+           "another program is changing the database: process %d (" % h.pid in err and
+           "sleeping" in err and "apopdb -b" in err and "nothing changed" in err,
+           "a holder that sleeps: passwd waits, then gives up naming it and suggesting -b",
+           "exit %s after %.1fs\n%s" % (rc, time.monotonic() - t0, err))
+        check("  nothing changed", ["-f", db, "check", "alice"], 0,
+              stdin=b"Lock-Taken-Over-1\n")
+        rc, out, err = run(["-b", "-f", db, "passwd", "alice"], b"Lock-Broken-3\n")
+        ok(rc == 0 and "taking the lock over from process %d (" % h.pid in err,
+           "  -b takes it over after the wait", "exit %s\n%s" % (rc, err))
+    finally:
+        end_holder(h)
+    check("  the change is there", ["-f", db, "check", "alice"], 0, stdin=b"Lock-Broken-3\n")
+    check("  and the secret is set back", ["-f", db, "passwd", "alice"], 0,
+          stdin=b"second-Secret-9\n")
+    left = [n for n in os.listdir(tmp) if n.startswith("." + os.path.basename(db) + ".lock.")]
+    ok(left == [] and os.listdir(os.path.join(tmp, "." + os.path.basename(db) + ".lock")) == [],
+       "  no old lock directory or copy is left", left)
+
+
 def rec(secret, kind="virtual"):
     """The v1 record apopdb writes for a secret (None: no secret)."""
     out = b"v1\nkind=" + kind.encode() + b"\n"
@@ -582,14 +654,41 @@ def body(tmp):
     else:
         skip("a writer killed at every step", "strace or libgdbm not available")
 
+    test_lock(tmp, db)
+
     # ---- unsafe or damaged databases ----------------------------------------
     os.chmod(db, 0o644)
     check("a world-readable database: exit 3 with the reason", ["-f", db, "list"], 3,
-          err_has=[db, "others"])
+          err_has=[db, "wrong mode (must be 0600)", "mode 0644"])
     check("  add refuses it too", ["-f", db, "add", "zed"], 3, stdin=b"pw\n", err_has=db)
     os.chmod(db, 0o620)
     check("a group-writable database: exit 3", ["-f", db, "delete", "dave"], 3,
-          err_has=[db, "group-writable"])
+          err_has=[db, "mode 0620"])
+    # What popper refuses, every command refuses, in popper's words.
+    os.chmod(db, 0o640)
+    for args in (["list"], ["list", "--json"], ["show", "alice"], ["export"], ["verify"],
+                 ["delete", "dave"]):
+        check("a group-readable (0640) database: %s refuses it as popper does" % args[0],
+              ["-f", db] + OWN + args, 3,
+              err_has=[db, "wrong mode (must be 0600) (owner uid %d, mode 0640)" % os.geteuid()])
+    check("  check too (before a secret is read)", ["-f", db, "check", "alice"], 3,
+          stdin=b"x\n", err_has="mode 0640")
+    os.chmod(db, 0o600)
+    wwdir = os.path.join(tmp, "ww")
+    os.mkdir(wwdir)
+    wwdb = os.path.join(wwdir, "pop.auth")
+    shutil.copy(db, wwdb)
+    os.chmod(wwdb, 0o600)
+    for mode in (0o777, 0o1777, 0o770):
+        os.chmod(wwdir, mode)
+        want = "%s: directory %s: writable by group or others (owner uid %d, mode %04o)" % (
+            wwdb, wwdir, os.geteuid(), mode)
+        for args in (["list"], ["verify"], ["add", "zed"], ["init", "--force"]):
+            check("a database in a directory of mode %04o: %s refuses it" % (mode, args[0]),
+                  ["-f", wwdb] + OWN + args, 3, stdin=b"Zed-Secret-123\n", err_has=want)
+    os.chmod(wwdir, 0o700)
+    check("  in a directory only its owner may write: accepted",
+          ["-f", wwdb] + OWN + ["verify"], 0)
     os.chmod(db, 0o600)
     link = os.path.join(tmp, "link.auth")
     os.symlink(db, link)
@@ -598,7 +697,9 @@ def body(tmp):
     check("passwd through a symlink: exit 3", ["-f", link, "passwd", "alice"], 3,
           stdin=b"Through-Link-1\n", err_has="symbolic link")
     ok(os.path.islink(link), "  the symlink is still a symlink")
-    check("a directory: exit 3", ["-f", tmp, "list"], 3, err_has=[tmp, "not a regular file"])
+    adir = os.path.join(tmp, "adir")
+    os.mkdir(adir, 0o700)
+    check("a directory: exit 3", ["-f", adir, "list"], 3, err_has=[adir, "not a regular file"])
     if os.geteuid() != 0:
         os.chmod(db, 0o000)
         check("an unreadable database: exit 3", ["-f", db, "list"], 3, err_has=[db, "denied"])

@@ -36,6 +36,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -322,6 +323,97 @@ def setup_namespace(tmp, path, owner):
     return None
 
 
+def leftovers(dbdir, path):
+    """What lies in the database's directory besides the database and the
+    writers' lock directory, and in that directory (the copy of a writer
+    that did not finish)."""
+    base = os.path.basename(path)
+    lock = "." + base + ".lock"
+    out = [n for n in os.listdir(dbdir) if n not in (base, lock)]
+    if os.path.isdir(os.path.join(dbdir, lock)):
+        out += [lock + "/" + n for n in os.listdir(os.path.join(dbdir, lock))]
+    return out
+
+
+def test_stopped(pa, path, dbdir, gdbm):
+    """A user stops her own setuid popauth while it holds the writers'
+    lock: other users' popauth waits and names it, but never breaks it; the
+    administrator's apopdb takes the lock over; the resumed popauth fails
+    cleanly and its old copy never lands over the administrator's change."""
+    # The premise: the user may stop her setuid popauth (the kernel checks
+    # her real uid against its real uid).
+    p = subprocess.Popen(user_prefix(EVE) + [pa], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLEAN_ENV)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and af.proc_state(p.pid) not in ("S", None):
+            time.sleep(0.05)
+        rc, o, e = run("kill", ["-STOP", str(p.pid)], uid=EVE)
+        time.sleep(0.2)
+        ok(rc == 0 and af.proc_state(p.pid) == "T",
+           "eve can stop her own setuid popauth (SIGSTOP)", "%s %s" % (rc, e))
+    finally:
+        p.kill()
+        p.wait(timeout=TIMEOUT)
+    if not af.strace_available() or gdbm is None:
+        skip("a popauth stopped with the lock held", "strace or libgdbm not available")
+        return
+    # ann changes her secret and is stopped inside the lock, after her copy
+    # is made and before it is renamed into place (at the commit's fchmod).
+    before = af.db_snapshot(gdbm, path)
+    holder = af.strace_stop_start([pa], b"Good-Tty-Secret-5\nStopped-Secret-Seven-7\n",
+                                  "fchmod", 1, env=CLEAN_ENV, user="ann")
+    try:
+        pid = af.stop_wait(holder)
+        ok(pid is not None, "ann's popauth stopped with the lock held, its copy made")
+        if pid is None:
+            return
+        t0 = time.monotonic()
+        rc, o, e = run(pa, [], uid=BEN, stdin=(BEN_SECRET + "\nWaited-Secret-Two-2\n").encode())
+        ok(rc == 3 and "another program is changing the database: process %d (popauth), "
+           "stopped" % pid in e and time.monotonic() - t0 < 15,
+           "ben's popauth waits, then gives up naming it; a user never breaks the lock",
+           "exit %s\n%s" % (rc, e))
+        ok(af.db_snapshot(gdbm, path) == before, "  nothing changed")
+        t0 = time.monotonic()
+        rc, o, e = run(APOPDB, ["-f", path, "passwd", "ben"], stdin=b"Admin-Set-Secret-8\n")
+        ok(rc == 0 and "taking the lock over from process %d (popauth), stopped" % pid in e and
+           time.monotonic() - t0 < 5,
+           "root's apopdb passwd takes the lock over from the stopped popauth and commits, "
+           "without --force or -b", "exit %s\n%s%s" % (rc, o, e))
+    finally:
+        try:
+            os.kill(holder.pid, signal.SIGCONT)
+            for k in af.children(holder.pid):
+                os.kill(k, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        try:
+            out, err = holder.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            out, err = holder.communicate()
+    err = err.decode(errors="replace")
+    outputs.append(out.decode(errors="replace") + err)
+    ok(holder.returncode == 3 and "the lock was taken over" in err and
+       "password unchanged." in err,
+       "ann's popauth, resumed, fails cleanly: exit 3, says the lock was taken over",
+       "exit %s\n%s" % (holder.returncode, err))
+    expect("  the administrator's change is there", APOPDB, ["-f", path, "check", "ben"], 0,
+           stdin=b"Admin-Set-Secret-8\n")
+    expect("  and ann's stale copy never landed: her secret is the old one", APOPDB,
+           ["-f", path, "check", "ann"], 0, stdin=b"Good-Tty-Secret-5\n")
+    r = subprocess.run([APOPDB, "-f", path, "verify"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=TIMEOUT)
+    ok(r.returncode == 0 and leftovers(dbdir, path) == [],
+       "  the database verifies, and nothing is left of the old lock",
+       r.stderr.decode(errors="replace") + str(leftovers(dbdir, path)))
+    expect("ann can change her secret again at once", pa, [], 0, uid=ANN,
+           stdin=b"Good-Tty-Secret-5\nAfter-Stop-Secret-6\n")
+    expect("  (set back)", APOPDB, ["-f", path, "passwd", "ann"], 0,
+           stdin=b"Good-Tty-Secret-5\n")
+
+
 def inside(tmp):
     gdbm = af.Gdbm.load()
     test_switches(tmp, gdbm)
@@ -479,8 +571,7 @@ def inside(tmp):
                    preexec=no_file_size)
     ok(rc == 3 and snap() == base, "eve with a file-size limit of 0: the change fails cleanly "
        "(exit 3), the database is whole", "exit %s\n%s" % (rc, e))
-    ok(not [n for n in os.listdir(dbdir) if n != os.path.basename(path)],
-       "  and no temporary file is left", os.listdir(dbdir))
+    ok(leftovers(dbdir, path) == [], "  and no temporary file is left", os.listdir(dbdir))
     expect("a uid without a name: Qpopper's text", pa, [], 1, uid=NONAME,
            err_has="don't know who you (uid %d) are" % NONAME)
     run(APOPDB, ["-f", path, "add", "eve2"], stdin=b"Virtual-Secret-Two-2\n")
@@ -520,10 +611,11 @@ def inside(tmp):
            "the database is the old one or the new one, never damaged"
            % sum(counts.values()), "\n".join(bad))
         expect("  and the next change works", pa, [], 0, uid=EVE, stdin=stdin)
-        ok(not [n for n in os.listdir(dbdir) if n != os.path.basename(path)],
+        ok(leftovers(dbdir, path) == [],
            "  and cleaned up what the killed ones left", os.listdir(dbdir))
     else:
         skip("popauth killed at every step", "strace or libgdbm not available")
+    test_stopped(pa, path, dbdir, gdbm)
     # a timing kill too, without strace: SIGKILL at once and after short delays
     bad = []
     for delay in (0, 0.001, 0.003, 0.006, 0.01, 0.02, 0.04):

@@ -8,8 +8,10 @@
   prompts (echo-off prompts cannot be fed through a pipe);
 - db_snapshot: every entry of a database, to prove one is unchanged;
 - strace_kill_points: where a writer can be killed (strace fault injection).
+- strace_stop_start / stop_wait: a writer stopped at one of those points.
 
-Every wait is bounded; every process started here is ended here.
+Every wait is bounded; every process started here is ended here, but
+strace_stop_start's, which its caller resumes and waits for.
 """
 import ctypes
 import ctypes.util
@@ -214,6 +216,60 @@ def strace_kill_points(argv, stdin, syscalls, env=None, timeout=30, user=None):
         if m and m.group(2) in syscalls:
             counts[m.group(2)] = counts.get(m.group(2), 0) + 1
     return counts, p
+
+
+def strace_stop_start(argv, stdin, syscall, when, env=None, user=None):
+    """Starts argv under strace, which stops it (SIGSTOP) right after the
+    when-th call of syscall; stdin is written and closed.  Returns the
+    Popen of strace (the tracee's output comes out of it); stop_wait then
+    gives the tracee's pid once it is stopped."""
+    argv0 = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
+             "-e", "inject=%s:signal=STOP:when=%d" % (syscall, when)]
+    if user:
+        argv0 += ["-u", user]
+    p = subprocess.Popen(argv0 + ["--"] + argv, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p.stdin.write(stdin)
+    p.stdin.close()
+    p.stdin = None   # so that communicate() only reads
+    return p
+
+
+def proc_state(pid):
+    """The state letter of /proc/<pid>/stat, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def children(pid):
+    """The pids of pid's children."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def stop_wait(p, timeout=20):
+    """The pid of the tracee of strace_stop_start's p once it is stopped
+    (T, or t under the tracer), or None.  The tracer stops it for a moment
+    at every system call as well: only a stop that lasts half a second
+    counts."""
+    deadline = time.monotonic() + timeout
+    seen = {}
+    while time.monotonic() < deadline and p.poll() is None:
+        for k in children(p.pid):
+            if proc_state(k) in ("T", "t"):
+                seen[k] = seen.get(k, 0) + 1
+                if seen[k] >= 10:
+                    return k
+            else:
+                seen[k] = 0
+        time.sleep(0.05)
+    return None
 
 
 def strace_kill_run(argv, stdin, syscall, when, env=None, timeout=30, user=None):

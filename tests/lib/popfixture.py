@@ -709,7 +709,8 @@ class Daemon:
 class PopEnv:
     """A throw-away popper installation in a temporary directory.
 
-    Layout:  etc/popper.conf  etc/pop.auth (GDBM, via apopdb)
+    Layout:  etc/popper.conf  etc/auth/pop.auth (GDBM, via apopdb; the
+             database in a directory of its own, as installed)
              vspool/ (virtual-spool-dir)  spool/ (spool-dir)  state/
              nss/passwd nss/group (root, or PAM logins)  pam/ (PAM service dir)
     The default user is alice with password "secret": a virtual user when
@@ -731,7 +732,10 @@ class PopEnv:
         self.state = self._mkdir("state", 0o755)
         self.logs = self._mkdir("logs", 0o755)
         self.conf = os.path.join(self.etc, "popper.conf")
-        self.authdb = os.path.join(self.etc, "pop.auth")
+        # Only root (or we) may write the database's directory: the one
+        # rule of auth/userdb/userdb.h.
+        self.authdir = self._mkdir("etc/auth", 0o700)
+        self.authdb = os.path.join(self.authdir, "pop.auth")
         self.login, self.no_login_reason = login_method()
         self.pam = pam or self.login == "pam"
         self.system_users = {}     # name -> (uid, gid, home, shell, groups)

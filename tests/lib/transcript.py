@@ -34,6 +34,10 @@ skipped with that reason.  Lines of a case:
                             just made: must be honoured and left alone) or
                             stale ("PID HOST" of a dead local process,
                             popper's own lock format)
+    authdb: KIND            the user database (etc/auth/pop.auth, made
+                            with apopdb) after the users are in it:
+                            missing (removed), mode NNNN (of the file),
+                            dir-mode NNNN (of its directory)
   Conversation
     G: text / G~ regex      the greeting (default: the spec's regex,
                             the shy one when "config: shy")
@@ -191,7 +195,7 @@ class Case:
     # -- setup ---------------------------------------------------------------
     def setup(self):
         inline = []
-        hostile = lock = None
+        hostile = lock = authdb = None
         mailbox = None
         transport = "socketpair"
         args = []
@@ -232,6 +236,8 @@ class Case:
                 hostile = rest
             elif key == "lock":
                 lock = rest
+            elif key == "authdb":
+                authdb = rest
         if inline:
             mailbox = b"".join(inline)
         if isinstance(mailbox, bytes):
@@ -251,7 +257,25 @@ class Case:
         self.fresh_lock = None
         if lock:
             self.make_lock(lock)
+        if authdb:
+            self.spoil_authdb(authdb)
         return transport, args
+
+    def spoil_authdb(self, kind):
+        """Removes the user database, or changes the mode of the file or of
+        its directory (authdb: in the case)."""
+        db = self.env.authdb
+        w = kind.split()
+        if w == ["missing"]:
+            if os.path.exists(db):
+                os.unlink(db)
+            return
+        if len(w) != 2 or w[0] not in ("mode", "dir-mode") or not re.fullmatch(r"[0-7]{3,4}",
+                                                                              w[1]):
+            raise CaseFailure("unknown authdb kind %r" % kind)
+        if not os.path.exists(db):
+            raise Skip(pf.without("gdbm") or "no user database was made")
+        os.chmod(db if w[0] == "mode" else os.path.dirname(db), int(w[1], 8))
 
     def check_requirements(self):
         """Raises Skip, with the reason, when this build or machine cannot

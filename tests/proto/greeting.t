@@ -15,6 +15,93 @@ C: QUIT
 S: +OK Pop server at ${host} signing off.
 closed
 
+# Without the user database file there is no APOP timestamp (popper(8))
+requires: apop
+authdb: missing
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$
+C: APOP alice 0123456789abcdef0123456789abcdef
+S: -ERR APOP is not available on this server.
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+
+# Without the user database file CAPA offers no CRAM-MD5 or SCRAM (they need stored secrets)
+requires: apop
+authdb: missing
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S?~ SASL (?!.*\b(CRAM-MD5|SCRAM-[A-Z0-9-]+)\b)[A-Z0-9_ -]+
+S: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+
+# A database of mode 0640: no APOP timestamp, no CRAM-MD5 or SCRAM, logins refused (its secrets are not safe)
+requires: apop
+mailbox: basic
+authdb: mode 0640
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S?~ SASL (?!.*\b(CRAM-MD5|SCRAM-[A-Z0-9-]+)\b)[A-Z0-9_ -]+
+S: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+C: USER alice
+S: +OK Password required for alice.
+C: PASS secret
+S: -ERR [SYS/PERM] Authentication is unavailable; contact your administrator.
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+mailbox-after: unchanged
+log~ user database refused .*/etc/auth/pop\.auth: wrong mode \(must be 0600\) \(owner uid [0-9]+, mode 0640\)
+
+# A database in a directory others may write: no APOP timestamp, no CRAM-MD5 or SCRAM, logins refused
+requires: apop
+mailbox: basic
+authdb: dir-mode 0777
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$
+C: CAPA
+S: +OK Capability list follows.
+S: TOP
+S?~ SASL (?!.*\b(CRAM-MD5|SCRAM-[A-Z0-9-]+)\b)[A-Z0-9_ -]+
+S: USER
+S: EXPIRE NEVER
+S: UIDL
+S: RESP-CODES
+S: AUTH-RESP-CODE
+S: PIPELINING
+S: IMPLEMENTATION popper-0.1.0
+S: .
+C: USER alice
+S: +OK Password required for alice.
+C: PASS secret
+S: -ERR [SYS/PERM] Authentication is unavailable; contact your administrator.
+mailbox-after: unchanged
+log~ user database refused .*/etc/auth/pop\.auth: directory .*/etc/auth: writable by group or others \(owner uid [0-9]+, mode 0777\)
+
+# A sticky world-writable directory is refused too: no APOP timestamp
+requires: apop
+authdb: dir-mode 1777
+G~ \+OK popper \(version 0\.1\.0\) at (?P<host>\S+) starting\.$
+C: QUIT
+S: +OK Pop server at ${host} signing off.
+closed
+log~ user database refused .*: directory .*: writable by group or others \(owner uid [0-9]+, mode 1777\)
+
 # Two connections get different APOP timestamps
 requires: apop
 G~ .*(?P<first><[^>]*>)

@@ -1,13 +1,19 @@
 /*
  * test_procinfo: lib/procinfo.c tells a running process from one that is
- * gone, a zombie, or a pid now worn by a process with another start time.
+ * gone, a zombie, or a pid now worn by a process with another start time;
+ * tells a stopped process from a sleeping one, with its name; and finds
+ * the process that holds a flock() lock.
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +42,60 @@ static pid_t exited_child(int keep_zombie)
 	return pid;
 }
 
+/* procinfo_state and procinfo_flock_holder on a child that locks a
+ * directory and then stops. */
+static void test_state_and_holder(void)
+{
+	char dir[] = "/tmp/test_procinfo.XXXXXX", name[32], state = '?';
+	int ready[2], fd, status;
+	struct stat st;
+	pid_t pid, holder = 0;
+	char c;
+
+	ok(procinfo_state(getpid(), &state, name, sizeof(name)) == 0 && state == 'R' &&
+	   strcmp(name, "test_procinfo") == 0, "we are running, under our name (%c %s)", state,
+	   name);
+	ok(!procinfo_state_stopped('R') && !procinfo_state_stopped('S') &&
+	   procinfo_state_stopped('T') && procinfo_state_stopped('t'),
+	   "stopped means T or t");
+	ok(strcmp(procinfo_state_word('T'), "stopped") == 0 &&
+	   strcmp(procinfo_state_word('S'), "sleeping") == 0, "state words");
+	if (mkdtemp(dir) == NULL || pipe(ready) != 0) {
+		ok(0, "temporary directory and pipe");
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int lfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+		if (lfd < 0 || flock(lfd, LOCK_EX) != 0 || write(ready[1], "x", 1) != 1)
+			_exit(2);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ok(read(ready[0], &c, 1) == 1 && waitpid(pid, &status, WUNTRACED) == pid &&
+	   WIFSTOPPED(status), "a child holds a lock on a directory and stops");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ok(fd >= 0 && fstat(fd, &st) == 0 && procinfo_flock_holder(st.st_dev, st.st_ino,
+								  &holder) == 0 &&
+	   holder == pid, "procinfo_flock_holder finds it (%ld, want %ld)", (long)holder,
+	   (long)pid);
+	ok(procinfo_state(pid, &state, NULL, 0) == 0 && state == 'T',
+	   "procinfo_state: stopped (%c)", state);
+	kill(pid, SIGCONT);
+	waitpid(pid, &status, 0);
+	ok(procinfo_flock_holder(st.st_dev, st.st_ino, &holder) < 0 && errno == ENOENT,
+	   "  and no holder once it exited");
+	ok(procinfo_state(pid, &state, NULL, 0) < 0 && errno == ESRCH,
+	   "procinfo_state of a reaped child: ESRCH");
+	if (fd >= 0)
+		close(fd);
+	close(ready[0]);
+	close(ready[1]);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	uint64_t start = 0, again = 0;
@@ -56,5 +116,6 @@ int main(void)
 	ok(procinfo_gone(zombie, 0), "a zombie (exited, not reaped) is gone");
 	waitpid(zombie, NULL, 0);
 	ok(!procinfo_gone(0, 0) && !procinfo_gone(-1, 0), "pids 0 and -1 are never judged gone");
+	test_state_and_holder();
 	return tap_done();
 }

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "auth/userdb/userdb_write.h"
 #include "tests/unit/server/testsession.h"
 
 #define AUTH_FAILED "-ERR [AUTH] Authentication failed.\r\n"
@@ -68,6 +69,22 @@ static void test_cleartext(void)
 	ts_done(&t);
 }
 
+/* An empty user database in the test's root, made with the writer; NULL
+ * when popper has no GDBM. */
+static const char *make_db(void)
+{
+	static char path[600];
+	char err[700];
+	struct userdb *db;
+
+	snprintf(path, sizeof(path), "%s/pop.auth", ts_root);
+	db = userdb_write_open(path, USERDB_CREATE, NULL, err, sizeof(err));
+	if (db == NULL)
+		return NULL;
+	userdb_close(db);
+	return path;
+}
+
 static void test_apop(void)
 {
 	ts_init(&t);
@@ -81,13 +98,22 @@ static void test_apop(void)
 	ok(ts_failures(&t) == 0, "APOP not offered is not a failed login");
 	ts_done(&t);
 
-	/* Offered (a database is configured; it need not exist for these): a
-	 * malformed name or digest is a failed login like any other. */
+	/* A database configured but missing: not offered either (no
+	 * timestamp in the greeting, popper(8)). */
+	ts_init(&t);
+	t.set.apop = true;
+	t.s.authcfg.userdb_path = "/nonexistent/popper.db";
+	ts_expect(&t, "APOP bob 0123456789abcdef0123456789abcdef",
+	              "-ERR APOP is not available on this server.\r\n");
+	ts_done(&t);
+
+	/* Offered (a database is there): a malformed name or digest is a
+	 * failed login like any other. */
 	ts_init(&t);
 	t.set.apop = true;
 	t.set.max_auth_failures = 5;
-	t.s.authcfg.userdb_path = "/nonexistent/popper.db";
-	if (!auth_apop_available(&t.s.authcfg)) {
+	t.s.authcfg.userdb_path = make_db();
+	if (t.s.authcfg.userdb_path == NULL || !auth_apop_available(&t.s.authcfg)) {
 		tap_skip("built without the user database", "APOP syntax failures");
 		ts_done(&t);
 		return;

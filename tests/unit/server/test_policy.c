@@ -4,12 +4,15 @@
  *
  * Covers: the loopback test behind clear-text-password local, each policy,
  * Qpopper's name processing against hostile names, whether APOP is offered
- * (never without a user database), and the two refusal texts.
+ * (never without a user database that is there and passes the one rule of
+ * auth/userdb/userdb.h), and the two refusal texts.
  */
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
+#include "auth/userdb/userdb_write.h"
 #include "server/policy.h"
 #include "tests/unit/server/testsession.h"
 
@@ -73,9 +76,26 @@ static void test_username(void)
 	ok(!policy_user_normalise(&set, "caf\xc3\xa9", out, sizeof(out)), "UTF-8");
 }
 
+/* A user database in the test's root, made with the writer; NULL when
+ * popper has no GDBM. */
+static const char *make_db(void)
+{
+	static char path[600];
+	char err[700];
+	struct userdb *db;
+
+	snprintf(path, sizeof(path), "%s/pop.auth", ts_root);
+	db = userdb_write_open(path, USERDB_CREATE, NULL, err, sizeof(err));
+	if (db == NULL)
+		return NULL;
+	userdb_close(db);
+	return path;
+}
+
 static void test_apop_offer(void)
 {
 	struct tsess t;
+	const char *db;
 
 	ts_init(&t);
 	t.set.apop = true;
@@ -85,19 +105,35 @@ static void test_apop_offer(void)
 	t.s.authcfg.userdb_path = "";
 	ok(!policy_apop_offered(&t.s), "empty database path: not offered");
 	t.s.authcfg.userdb_path = "/nonexistent/popper.db";
+	ok(!policy_apop_offered(&t.s), "a database configured but missing: not offered");
 	t.set.apop = false;
 	ok(!policy_apop_offered(&t.s), "apop off: not offered");
 	t.set.apop = true;
-	if (auth_apop_available(&t.s.authcfg)) {
-		ok(policy_apop_offered(&t.s), "database configured and built: offered");
+	db = auth_apop_configured(&t.s.authcfg) ? make_db() : NULL;
+	if (db != NULL) {
+		t.s.authcfg.userdb_path = db;
+		ok(policy_apop_offered(&t.s), "database present and safe: offered");
 		t.set.cleartext = CLEARTEXT_DEFAULT;
 		ok(policy_secret_users_refused(&t.s), "policy default refuses secret users");
 		t.set.cleartext = CLEARTEXT_ALWAYS;
 		ok(!policy_secret_users_refused(&t.s), "policy always does not");
+		chmod(db, 0640);
+		ok(!policy_apop_offered(&t.s), "a database of mode 0640: not offered");
+		t.set.cleartext = CLEARTEXT_DEFAULT;
+		ok(policy_secret_users_refused(&t.s),
+		   "  (policy default still keys on APOP being on: USER then says [SYS/PERM])");
+		chmod(db, 0600);
+		chmod(ts_root, 0777);
+		ok(!policy_apop_offered(&t.s), "a database in a world-writable directory: not offered");
+		chmod(ts_root, 0700);
+		ok(policy_apop_offered(&t.s), "mended: offered again");
+		t.s.authcfg.userdb_path = "/nonexistent/popper.db";
+		ok(policy_secret_users_refused(&t.s),
+		   "a missing database under policy default: the question is asked (nobody has a "
+		   "secret)");
 	} else {
-		tap_skip("built without the user database", "APOP offered");
-		tap_skip("built without the user database", "secret users refused");
-		tap_skip("built without the user database", "policy always");
+		for (int i = 0; i < 8; i++)
+			tap_skip("built without the user database or OpenSSL", "APOP offered");
 	}
 	ts_done(&t);
 }

@@ -2,7 +2,7 @@
  * test_userdb_read: auth/userdb/userdb_read.c (with the record format of
  * userdb_format.c) against real GDBM files in a temporary directory: the
  * round trip of secrets and entries, every status (found, not found,
- * damaged record), the file-safety refusals, the server's strict rule, and
+ * damaged record), the one rule (userdb_rule.c: file and directory), and
  * files that are not databases at all (empty, random bytes, truncated),
  * which must give a clean error and never a crash.  The files are made
  * with the writer (userdb_write.c).
@@ -299,15 +299,22 @@ static void test_file_safety(void)
 	}
 	chmod(good, 0620);
 	db = userdb_open(good, USERDB_READ, err, sizeof(err));
-	ok(db == NULL && contains(err, "group-writable"), "a group-writable file is refused (%s)", err);
+	ok(db == NULL && errno == EPERM && contains(err, "wrong mode (must be 0600)") &&
+	   contains(err, "mode 0620"), "a group-writable file is refused (%s)", err);
 	userdb_close(db);
 	chmod(good, 0604);
 	db = userdb_open(good, USERDB_READ, err, sizeof(err));
-	ok(db == NULL && contains(err, "others"), "a world-readable file is refused (%s)", err);
+	ok(db == NULL && contains(err, "mode 0604"), "a world-readable file is refused (%s)", err);
 	userdb_close(db);
+	/* It holds secrets: no group may read it, for the tools either. */
 	chmod(good, 0640);
 	db = userdb_open(good, USERDB_READ, err, sizeof(err));
-	ok(db != NULL, "a group-readable 0640 file is accepted (%s)", db ? "" : err);
+	ok(db == NULL && errno == EPERM && contains(err, "mode 0640"),
+	   "a group-readable 0640 file is refused as the server refuses it (%s)", err);
+	userdb_close(db);
+	db = userdb_write_open(good, USERDB_UPDATE, NULL, err, sizeof(err));
+	ok(db == NULL && errno == EPERM && contains(err, "mode 0640"),
+	   "  by a writer too (%s)", err);
 	userdb_close(db);
 	chmod(good, 0600);
 
@@ -448,48 +455,117 @@ static void test_entries(void)
 	   "fields of later versions are counted, not interpreted");
 }
 
-static void test_strict(void)
+/* The owner: root, ourselves, or the owner account of the rules. */
+static void test_owner(void)
 {
-	const char *p = tpath("strict.db");
-	struct userdb_rules r = { .strict = true };
+	const char *p = tpath("owner.db");
+	struct userdb_rules r = { .owner_set = false };
 	char err[512];
 	struct userdb *db;
 
 	db = userdb_write_open(p, USERDB_CREATE, NULL, err, sizeof(err));
 	userdb_close(db);
 	db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
-	ok(db != NULL, "strict: 0600, owned by us: accepted (%s)", db ? "" : err);
+	ok(db != NULL, "0600, owned by us: accepted (%s)", db ? "" : err);
 	userdb_close(db);
-	chmod(p, 0640);
-	db = userdb_open(p, USERDB_READ, err, sizeof(err));
-	ok(db != NULL, "0640 passes the tools' rule");
-	userdb_close(db);
-	db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
-	ok(db == NULL && errno == EPERM && contains(err, "mode 0640") && contains(err, "owner uid"),
-	   "strict: 0640 refused with EPERM, naming owner and mode (%s)", err);
 	chmod(p, 0400);
 	db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
-	ok(db == NULL && errno == EPERM, "strict: 0400 refused too (%s)", err);
+	ok(db == NULL && errno == EPERM && contains(err, "mode 0400"),
+	   "0400 refused too: exactly 0600 (%s)", err);
 	chmod(p, 0600);
 	if (geteuid() == 0 && chown(p, 4321, 4321) == 0) {
 		db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
-		ok(db == NULL && errno == EPERM && contains(err, "owner uid 4321"),
-		   "strict: another owner refused (%s)", err);
+		ok(db == NULL && errno == EPERM && contains(err, "wrong owner") &&
+		   contains(err, "owner uid 4321"), "another owner refused (%s)", err);
+		chmod(p, 0644);
+		db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
+		ok(db == NULL && contains(err, "wrong owner and mode"),
+		   "  with a wrong mode as well: both named (%s)", err);
+		chmod(p, 0600);
 		r.owner_set = true;
 		r.owner_uid = 4321;
 		db = userdb_open_with(p, USERDB_READ, &r, err, sizeof(err));
-		ok(db != NULL, "strict: the configured owner accepted (%s)", db ? "" : err);
+		ok(db != NULL, "the configured owner accepted (%s)", db ? "" : err);
 		userdb_close(db);
 	} else {
-		tap_skip("needs root to chown", "strict owner rule");
+		tap_skip("needs root to chown", "owner rule");
+		tap_skip("needs root to chown", "owner and mode");
+		tap_skip("needs root to chown", "owner account");
 	}
+}
+
+/* The directory: nobody but root, the owner account or we may write it,
+ * sticky or not; userdb_check() says what an open says, in the same words. */
+static void test_directory(void)
+{
+	const char *dir = tpath("dbdir"), *p = tpath("dbdir/pop.auth");
+	const char *missing = tpath("dbdir/none.auth");
+	static const mode_t bad[] = { 0777, 01777, 0770, 0720, 0702 };
+	char err[512], err2[512];
+	struct userdb *db;
+	size_t i;
+
+	mkdir(dir, 0700);
+	db = userdb_write_open(p, USERDB_REPLACE, NULL, err, sizeof(err));
+	ok(db != NULL && userdb_commit(db, (uid_t)-1, (gid_t)-1) == 0,
+	   "a database in a directory of its own (%s)", db ? "" : err);
+	userdb_close(db);
+	ok(userdb_check(p, NULL, err, sizeof(err)) == 0, "userdb_check: usable (%s)", err);
+	errno = 0;
+	ok(userdb_check(missing, NULL, err, sizeof(err)) < 0 && errno == ENOENT,
+	   "userdb_check: a missing file is ENOENT (%s)", err);
+	ok(userdb_check(tpath("nodir/pop.auth"), NULL, err, sizeof(err)) < 0 && errno == ENOENT,
+	   "  and so is a missing directory (%s)", err);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		chmod(dir, bad[i]);
+		errno = 0;
+		db = userdb_open(p, USERDB_READ, err, sizeof(err));
+		ok(db == NULL && errno == EPERM && contains(err, "directory") &&
+		   contains(err, "writable by group or others"),
+		   "directory mode %04o: the reader refuses it (%s)", (unsigned)bad[i], err);
+		userdb_close(db);
+		ok(userdb_check(p, NULL, err2, sizeof(err2)) < 0 && errno == EPERM &&
+		   strcmp(err, err2) == 0, "  userdb_check with the same words (%s)", err2);
+		db = userdb_write_open(p, USERDB_UPDATE, NULL, err2, sizeof(err2));
+		ok(db == NULL && errno == EPERM && strcmp(err, err2) == 0,
+		   "  a writer too (%s)", err2);
+		userdb_close(db);
+		db = userdb_write_open(p, USERDB_REPLACE, NULL, err2, sizeof(err2));
+		ok(db == NULL && errno == EPERM, "  and a REPLACE (init) (%s)", err2);
+		userdb_close(db);
+	}
+	chmod(dir, 0755);
+	ok(userdb_check(p, NULL, err, sizeof(err)) == 0,
+	   "a directory others may read but not write: accepted (%s)", err);
+	if (geteuid() == 0 && chown(dir, 4321, 4321) == 0) {
+		struct userdb_rules r = { .owner_set = true, .owner_uid = 4321 };
+
+		ok(userdb_check(p, NULL, err, sizeof(err)) < 0 && errno == EPERM &&
+		   contains(err, "directory") && contains(err, "wrong owner") &&
+		   contains(err, "owner uid 4321"), "a directory of another account: refused (%s)",
+		   err);
+		ok(userdb_check(p, &r, err, sizeof(err)) == 0,
+		   "  unless it is the owner account (%s)", err);
+		chown(dir, 0, 0);
+	} else {
+		tap_skip("needs root to chown", "directory owner");
+		tap_skip("needs root to chown", "directory of the owner account");
+	}
+	chmod(p, 0640);
+	ok(userdb_check(p, NULL, err, sizeof(err)) < 0 && errno == EPERM &&
+	   contains(err, "wrong mode (must be 0600)"), "userdb_check judges the file too (%s)", err);
+	chmod(p, 0600);
+	if (symlink("pop.auth", tpath("dbdir/link.auth")) == 0)
+		ok(userdb_check(tpath("dbdir/link.auth"), NULL, err, sizeof(err)) < 0 &&
+		   errno == EPERM && contains(err, "symbolic link"),
+		   "  and never follows a symbolic link (%s)", err);
 }
 
 int main(void)
 {
 	static void (*const tests[])(void) = {
 		test_basics, test_records, test_file_safety, test_not_a_database,
-		test_entries, test_strict,
+		test_entries, test_owner, test_directory,
 	};
 
 	if (fixture_run("test_userdb_read", tests, sizeof(tests) / sizeof(tests[0])) < 0)
