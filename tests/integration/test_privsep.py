@@ -97,15 +97,20 @@ def check_preauth(tap, env, pids, what):
                "NoNewPrivs, seccomp filter, chrooted into the empty directory" % (what, pid), c)
 
 
-def check_user(tap, pids, uid, what):
+def check_user(tap, pids, ids, what):
+    """ids: (uid, gid) of the account the user's session runs as.  It is
+    not under no_new_privs or seccomp (it may start the mail command of a
+    later XTND XMIT, which can be setgid) and not chrooted."""
+    uid, gid = ids
     tap.ok(len(pids) >= 1, "%s: a process holds the connection (%s)" % (what, pids))
     for pid in pids:
         c = creds(pid)
-        tap.ok(c["uid"] == [str(uid)] * 4
+        tap.ok(c["uid"] == [str(uid)] * 4 and c["gid"] == [str(gid)] * 4
                and "0" not in c["groups"] and str(pf.MAIL_GID) not in c["groups"]
-               and c["CapEff"] == CAP_NONE and c["CapPrm"] == CAP_NONE,
-               "%s: the holder (pid %d) runs as the user (uid %d), no root group, no mail group, "
-               "no capabilities" % (what, pid, uid), c)
+               and c["CapEff"] == CAP_NONE and c["CapPrm"] == CAP_NONE and c["CapAmb"] == CAP_NONE
+               and c["root"] == "/",
+               "%s: the holder (pid %d) runs as the user (uid %d gid %d), no root group, no mail "
+               "group, no capabilities" % (what, pid, uid, gid), c)
 
 
 def new_env(pki):
@@ -123,7 +128,8 @@ def sasl_plain_offered(c):
 
 
 def test_states(tap, env, pki):
-    uid = env.owner_of("alice")[0]
+    ids = env.owner_of("alice")
+    uid = ids[0]
     d = env.start_standalone()
     try:
         c = tf.connect(d)
@@ -142,7 +148,7 @@ def test_states(tap, env, pki):
             check_preauth(tap, env, holders(c.sock), "mid-SASL")
             r = c.command(base64.b64encode(b"\0alice\0secret").decode())
             tap.ok(r.startswith("+OK"), "AUTH PLAIN logs in", r)
-            check_user(tap, holders(c.sock), uid, "TRANSACTION after AUTH")
+            check_user(tap, holders(c.sock), ids, "TRANSACTION after AUTH")
             c.command("QUIT")
         else:
             tap.skip("mid-SASL checks", "this build offers no SASL PLAIN")
@@ -173,14 +179,14 @@ def test_states(tap, env, pki):
         c.line()
         r = c.login("alice", "secret")
         tap.ok(r.startswith("+OK"), "login in clear text", r)
-        check_user(tap, holders(c.sock), uid, "TRANSACTION")
+        check_user(tap, holders(c.sock), ids, "TRANSACTION")
         for i in range(1, 10):
             c.command("DELE %d" % i)
         # The update moves ~14 MB down the file and fsyncs: it runs while
         # the holders are read, before the reply is.
         c.sendline("QUIT")
         pids = holders(c.sock)
-        check_user(tap, pids, uid, "UPDATE")
+        check_user(tap, pids, ids, "UPDATE")
         tap.is_(c.line_str()[:3], "+OK", "QUIT's update done")
         c.close()
     finally:
@@ -193,7 +199,7 @@ def test_inetd(tap, env):
         s.read_greeting()
         check_preauth(tap, env, holders(s.client.sock), "inetd mode: greeting")
         tap.ok(s.client.login("alice", "secret").startswith("+OK"), "inetd mode: login")
-        check_user(tap, holders(s.client.sock), env.owner_of("alice")[0], "inetd mode: TRANSACTION")
+        check_user(tap, holders(s.client.sock), env.owner_of("alice"), "inetd mode: TRANSACTION")
         s.client.command("QUIT")
     finally:
         s.finish()
