@@ -1150,8 +1150,9 @@ static const char *tls_support_name(enum tls_support t)
 }
 
 /* One implemented row as a "set NAME = VALUE" line (or a comment when the
- * value has no name or is not set). */
-static void print_row(FILE *f, const struct option *o, const char *field)
+ * value has no name or is not set).  dfield: the same field of the
+ * compiled defaults. */
+static void print_row(FILE *f, const struct option *o, const char *field, const char *dfield)
 {
 	switch (o->type) {
 	case OT_BOOL:
@@ -1176,7 +1177,12 @@ static void print_row(FILE *f, const struct option *o, const char *field)
 	case OT_STRING: {
 		const char *v = *(char *const *)(const void *)field;
 
-		if (v == NULL) {
+		if (v == NULL && *(char *const *)(const void *)dfield != NULL) {
+			/* Unset from a default ("" did it, so "" reads back
+			 * as unset): a comment would bring the default back
+			 * (auth-db = "" turns virtual users off). */
+			fprintf(f, "set %s = \"\"\n", o->name);
+		} else if (v == NULL) {
 			fprintf(f, "# %s is not set\n", o->name);
 		} else {
 			fprintf(f, "set %s = ", o->name);
@@ -1241,12 +1247,16 @@ static void print_unused_rows(FILE *f)
 
 void settings_print(const struct settings *s, FILE *f)
 {
+	struct settings defaults;
 	size_t i;
 
+	settings_init(&defaults);
 	fprintf(f, "# popper %s: effective settings\n", PACKAGE_VERSION);
 	for (i = 0; i < N_OPTIONS; i++) {
 		if (options[i].status == OS_IMPLEMENTED)
-			print_row(f, &options[i], (const char *)s + options[i].offset);
+			print_row(f, &options[i], (const char *)s + options[i].offset,
+				  (const char *)&defaults + options[i].offset);
 	}
 	print_unused_rows(f);
+	settings_free(&defaults);
 }

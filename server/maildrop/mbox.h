@@ -39,8 +39,12 @@
 #include "server/maildrop/maildrop_store.h"
 #include "server/maildrop/uidstore.h"
 
-/* Index reads: large blocks, one pass, no per-line system calls. */
+/* Index reads: large blocks, one pass, no per-line system calls.  The
+ * fuzz build (tests/fuzz/fuzz.sh) makes this and MBOX_SEND_BLOCK small, so
+ * that inputs of a few KiB cross block boundaries; any size >= 1 works. */
+#ifndef MBOX_READ_BLOCK
 #define MBOX_READ_BLOCK (1024 * 1024)
+#endif
 /* A From_ line must show its time within this many bytes. */
 #define MBOX_FROM_CHECK 1024
 /* Bytes the scanner keeps ahead of the position it decides about. */
@@ -51,7 +55,9 @@
 /* More messages than this: [SYS/PERM] (memory stays O(messages)). */
 #define MBOX_MAX_MESSAGES 1000000
 /* RETR/TOP read block; the output buffer is at most twice that. */
+#ifndef MBOX_SEND_BLOCK
 #define MBOX_SEND_BLOCK (128 * 1024)
+#endif
 /* Commit: journal copy and in-place move block (the size of every
  * fileops.c buffer). */
 #define MBOX_MOVE_BLOCK FILEOPS_BLOCK

@@ -93,8 +93,14 @@ static uint64_t count_bare_lf(const unsigned char *p, size_t n)
 			acc += (unsigned char)((q[j] == '\n') & (q[j - 1] != '\r'));
 		c += acc;
 	}
-	for (; i < n; i++)
-		c += (uint64_t)((p[i] == '\n') & (p[i - 1] != '\r'));
+	for (; i < n; i++) {
+		/* q[-1], not p[i - 1]: with i == 0 that adds SIZE_MAX to p,
+		 * a pointer overflow (undefined) even though it wraps to the
+		 * byte we mean. */
+		const unsigned char *q = p + i;
+
+		c += (uint64_t)((q[0] == '\n') & (q[-1] != '\r'));
+	}
 	return c;
 }
 

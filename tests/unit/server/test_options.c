@@ -617,6 +617,39 @@ static void test_print_and_copy(void)
 	free(b);
 }
 
+/* Strings unset from a default ("" turns them off) print as "" and read
+ * back unset: a comment would bring the default back on reading (found by
+ * tests/fuzz/fuzz_config: auth-db = "" printed as "not set", read back as
+ * the default database, virtual users on again). */
+static void test_print_unset_defaults(void)
+{
+	struct settings s, t;
+	char err[4096], path[PATH_MAX];
+	char *a = NULL;
+	size_t alen = 0;
+	FILE *f;
+
+	settings_init(&s);
+	ok(settings_apply(&s, "auth-db", "", false) == NULL && s.auth_db == NULL &&
+	   settings_apply(&s, "auth-db-owner", "", false) == NULL && s.auth_db_owner == NULL,
+	   "auth-db and auth-db-owner unset with \"\"");
+	f = open_memstream(&a, &alen);
+	settings_print(&s, f);
+	fclose(f);
+	ok(contains(a, "set auth-db = \"\"\n") && contains(a, "set auth-db-owner = \"\"\n") &&
+	   contains(a, "# tracefile is not set\n"),
+	   "unset from a default prints as \"\", unset by default as a comment");
+	snprintf(path, sizeof(path), "%s", write_file("unset.conf", a, 0644));
+	settings_init(&t);
+	err[0] = '\0';
+	ok(settings_load_file(&t, path, err, sizeof(err)) == 0 && t.auth_db == NULL &&
+	   t.auth_db_owner == NULL && t.tracefile == NULL,
+	   "and reads back unset (%s)", err);
+	settings_free(&t);
+	settings_free(&s);
+	free(a);
+}
+
 static void cleanup(const char *dir)
 {
 	char cmd[PATH_MAX + 16];
@@ -746,6 +779,7 @@ int main(void)
 	test_files();
 	test_user_files();
 	test_print_and_copy();
+	test_print_unset_defaults();
 	cleanup(tmpdir);
 	return tap_done();
 }

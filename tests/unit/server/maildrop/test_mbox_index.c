@@ -195,6 +195,17 @@ static void test_framing_line_ends(void)
 	tbox_adds(&tb, F1, "Subject: x\n\nfirst\n", "\n");
 	tbox_adds(&tb, F2, "Subject: y\n\nno newline at end", "");
 	framing_case("no final newline", &tb);
+
+	/* Content shorter than the scanner's 64-byte blocks, starting with
+	 * a bare LF: its count looks at the byte before the content (the
+	 * From_ line's LF).  Found by tests/fuzz/fuzz_mbox_index under
+	 * clang's UBSan, which reported that look as a pointer overflow
+	 * (p[i - 1] with i == 0); gcc's does not see it. */
+	new_case();
+	tbox_adds(&tb, F1, "\nx\r\n\n", "\n");
+	tbox_adds(&tb, F2, "\n", "\n");
+	tbox_adds(&tb, F3, "\r\n\n", "\n");
+	framing_case("short contents starting with LF", &tb);
 }
 
 static void test_framing_dots(void)
