@@ -7,7 +7,7 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz_netio tests/fuzz/fuzz_commands tests/fuzz/fuzz_sasl \
 	tests/fuzz/fuzz_mbox_index tests/fuzz/fuzz_uidstore tests/fuzz/fuzz_journal \
 	tests/fuzz/fuzz_tempdrop_marker tests/fuzz/fuzz_userdb_format \
-	tests/fuzz/fuzz_userdb_bulk tests/fuzz/fuzz_config
+	tests/fuzz/fuzz_userdb_bulk tests/fuzz/fuzz_config tests/fuzz/fuzz_privsep
 EXTRA_PROGRAMS += $(FUZZ_TARGETS)
 LIBFUZZER = -fsanitize=fuzzer
 FUZZ_UTIL = tests/fuzz/fuzzutil.h
@@ -57,6 +57,13 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_UTIL)
 tests_fuzz_fuzz_config_CFLAGS = $(SERVER_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(LIBFUZZER)
 tests_fuzz_fuzz_config_LDADD = $(SERVER_LDADD)
+
+# The auth monitor's request table, driven as a compromised pre-auth process
+# would (server/authmon.c); it never forks.
+tests_fuzz_fuzz_privsep_SOURCES = tests/fuzz/fuzz_privsep.c $(FUZZ_UTIL)
+tests_fuzz_fuzz_privsep_CFLAGS = $(SERVER_CFLAGS)
+tests_fuzz_fuzz_privsep_LDFLAGS = $(LIBFUZZER)
+tests_fuzz_fuzz_privsep_LDADD = auth/userdb/libuserdb_write.a $(SERVER_LDADD)
 
 # What fuzz.sh builds in its copy.
 fuzz-build: $(FUZZ_TARGETS)
