@@ -14,7 +14,7 @@
  *
  * Record (format v1, the reference is apopdb(8), "DATABASE FORMAT"):
  * key = the user name (no trailing NUL); value = "v1\n" followed by
- * "field=value\n" lines:
+ * "field=value\n" lines (no NUL, CR or LF in a value):
  *   kind=virtual | kind=system   who the name is (absent: virtual, as written
  *                                before the field existed);
  *   secret=<lower-case hex>      the APOP secret, which is also a virtual

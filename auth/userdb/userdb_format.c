@@ -54,6 +54,10 @@ const char *userdb_record_parse(const char *rec, size_t len, struct record_view 
 		return "record is not in format v1";
 	if (memchr(rec, '\0', len) != NULL)
 		return "record contains a NUL byte";
+	/* A CR could not survive an export: its lines may end in CR LF, so
+	 * importing "x=1\r" back would store "x=1". */
+	if (memchr(rec, '\r', len) != NULL)
+		return "record contains a CR byte";
 	pos = magic_len;
 	while (pos < len) {
 		const char *line = rec + pos;

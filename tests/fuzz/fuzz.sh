@@ -90,7 +90,8 @@ if ! { autoreconf -fi && ./configure CC="$FUZZ_CC" CFLAGS="$FUZZ_CFLAGS" \
 	echo "fuzz: configure failed (log above)"
 	exit 1
 fi
-echo "fuzz: building$targets"
+# shellcheck disable=SC2086
+echo "fuzz: building" $targets
 build=
 for t in $targets; do
 	build="$build tests/fuzz/$t"

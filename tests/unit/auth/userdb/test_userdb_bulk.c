@@ -41,6 +41,10 @@ static void test_import_refusals(const char *dst)
 		{ "popper-userdb-export 1\n[a]\nsecret=61\n[b]\n[a]\n", "a name given twice", "twice" },
 		{ "popper-userdb-export 1\n[a]\nnoequals\n", "a line without '='", "user a" },
 		{ "popper-userdb-export 1\n[a]\nx=\001\n\0\n", "a NUL byte", "NUL" },
+		/* CR CR LF: one CR is the line end, the other would be the
+		 * value's, which no export could give back (found by
+		 * tests/fuzz/fuzz_userdb_bulk). */
+		{ "popper-userdb-export 1\n[a]\nx=2\r\r\n", "a value ending in CR", "CR" },
 	};
 	struct userdb_import_stats st;
 	struct userdb_entry e;

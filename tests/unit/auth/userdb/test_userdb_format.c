@@ -78,6 +78,11 @@ static void test_parse_bad(void)
 	why = userdb_record_parse("v1\nx=a\0b\n", 9, &v);
 	ok(why != NULL && strcmp(why, "record contains a NUL byte") == 0,
 	   "a NUL byte anywhere: refused");
+	/* Found by tests/fuzz/fuzz_userdb_bulk: a value ending in CR was
+	 * stored by an import and lost the CR on export and import. */
+	why = parse("v1\nx=2\r\nsecret=61\n", &v);
+	ok(why != NULL && strcmp(why, "record contains a CR byte") == 0,
+	   "a CR byte anywhere: refused (an export could not keep it)");
 }
 
 static void test_limits(void)
