@@ -212,7 +212,7 @@ static int become_preauth(struct authmon *m, int sv, int proxy, int kpop)
 	s->pm_fd = sv;
 	s->proxy_fd = proxy;
 	s->kpop_fd = kpop;
-	if (sandbox_enter(s->set, reason, sizeof(reason)) != 0) {
+	if (sandbox_enter(reason, sizeof(reason)) != 0) {
 		log_error("pre-auth process not confined, ending: client=%s: %s",
 			  s->p->client_addr, reason);
 		_exit(1);

@@ -210,7 +210,7 @@ static int set_limit(int resource, rlim_t value, const char *name, char *reason,
 	return 0;
 }
 
-static int limit_resources(const struct settings *set, char *reason, size_t reasonsize)
+static int limit_resources(char *reason, size_t reasonsize)
 {
 	if (set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE", reason, reasonsize) != 0 ||
 	    set_limit(RLIMIT_NOFILE, SANDBOX_NOFILE, "RLIMIT_NOFILE", reason, reasonsize) != 0)
@@ -223,7 +223,6 @@ static int limit_resources(const struct settings *set, char *reason, size_t reas
 	 * write past the limit would kill the process.  It opens no file
 	 * (the filter refuses open), so it can only write where it was
 	 * given a descriptor. */
-	(void)set;
 #ifndef SANDBOX_UNDER_SANITIZER
 	/* (A sanitizer's shadow memory needs terabytes of address space.) */
 	if (set_limit(RLIMIT_AS, SANDBOX_AS_BYTES, "RLIMIT_AS", reason, reasonsize) != 0)
@@ -302,7 +301,7 @@ static int load_filter(char *reason, size_t reasonsize)
 }
 #endif
 
-int sandbox_enter(const struct settings *set, char *reason, size_t reasonsize)
+int sandbox_enter(char *reason, size_t reasonsize)
 {
 	if (!plan.ready) {
 		reason_set(reason, reasonsize, "sandbox not prepared");
@@ -318,7 +317,7 @@ int sandbox_enter(const struct settings *set, char *reason, size_t reasonsize)
 		if (privdrop_to(NULL, plan.uid, plan.gid, reason, reasonsize) != 0)
 			return -1;
 	}
-	if (limit_resources(set, reason, reasonsize) != 0)
+	if (limit_resources(reason, reasonsize) != 0)
 		return -1;
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

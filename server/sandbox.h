@@ -31,7 +31,7 @@ int sandbox_prepare(const struct settings *set, char *err, size_t errsize);
 /* In the pre-auth child, before anything is read: chroot, ids, limits,
  * no_new_privs, the filter.  Returns 0, or -1 with reason filled (the
  * child must then exit). */
-int sandbox_enter(const struct settings *set, char *reason, size_t reasonsize);
+int sandbox_enter(char *reason, size_t reasonsize);
 
 /* True when popper was built with libseccomp. */
 bool sandbox_seccomp_built(void);

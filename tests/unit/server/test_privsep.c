@@ -66,7 +66,9 @@ static void test_codec(void)
 		pm_add_byte(&m, 0);
 	ok(pm_add_byte(&m, 0) != 0, "a seventh field is refused");
 	ok(pm_encode(&m, buf, 4) < 0, "a buffer too small: refused");
-	ok(pm_add_byte(&m, 16) != 0 || true, "bytes above 15 are not flags");
+	pm_init(&m, PM_PLAIN);
+	ok(pm_add_byte(&m, 16) != 0 && m.nfields == 0, "bytes above 15 are not flags");
+	ok(pm_add_byte(&m, 15) == 0 && m.nfields == 1, "15 is");
 }
 
 static int open_count(void)
